@@ -1,0 +1,17 @@
+namespace Unroll.Generator.Front;
+
+/// <summary>Full metadata names of the runtime's attributes; matched as strings so the generator loads no other assembly.</summary>
+internal static class AttributeNames
+{
+    public const string Network = "Unroll.NetworkAttribute";
+    public const string Conv = "Unroll.ConvAttribute";
+    public const string MaxPool = "Unroll.MaxPoolAttribute";
+    public const string AvgPool = "Unroll.AvgPoolAttribute";
+    public const string Dense = "Unroll.DenseAttribute";
+    public const string ReLU = "Unroll.ReLUAttribute";
+    public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
+    public const string Tanh = "Unroll.TanhAttribute";
+    public const string Sigmoid = "Unroll.SigmoidAttribute";
+    public const string Softmax = "Unroll.SoftmaxAttribute";
+    public const string LayerType = "Unroll.Layer";
+}

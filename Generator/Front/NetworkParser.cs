@@ -1,0 +1,185 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Unroll.Generator.Model;
+
+namespace Unroll.Generator.Front;
+
+/// <summary>Front end: reads a [Network] class's attributes into a <see cref="NetworkSpec"/>. Checks only what the declaration itself shows.</summary>
+internal static class NetworkParser
+{
+    public static NetworkSpec Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellation)
+    {
+        var type = (INamedTypeSymbol)context.TargetSymbol;
+        var syntax = (ClassDeclarationSyntax)context.TargetNode;
+        var diagnostics = new List<DiagnosticInfo>();
+        LocationInfo? classLocation = LocationInfo.From(syntax.Identifier.GetLocation());
+
+        if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NotPartial, classLocation, type.Name));
+        if (type.ContainingType is not null)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is nested in another type"));
+        else if (type.IsGenericType)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is generic"));
+        else if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, $"derives from '{baseType.Name}'"));
+        else if (type.IsStatic || type.IsAbstract)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is static or abstract"));
+
+        // The input shape, from [Network(Input = "...")].
+        AttributeData networkAttribute = context.Attributes[0];
+        string? input = null;
+        LocationInfo? inputLocation = LocationInfo.From(networkAttribute.ApplicationSyntaxReference?.GetSyntax(cancellation));
+        foreach (KeyValuePair<string, TypedConstant> named in networkAttribute.NamedArguments)
+            if (named.Key == "Input" && named.Value.Value is string text)
+                input = text;
+        if (networkAttribute.ApplicationSyntaxReference?.GetSyntax(cancellation) is AttributeSyntax networkSyntax)
+            foreach (AttributeArgumentSyntax argument in networkSyntax.ArgumentList?.Arguments ?? default)
+                if (argument.NameEquals?.Name.Identifier.Text == "Input")
+                    inputLocation = LocationInfo.From(argument);
+
+        // Layers: partial Layer properties with a layer attribute, in source order.
+        var layers = new List<LayerSpec>();
+        var properties = type.GetMembers().OfType<IPropertySymbol>()
+            .Where(p => p.DeclaringSyntaxReferences.Length > 0)
+            .OrderBy(p => p.DeclaringSyntaxReferences[0].SyntaxTree.FilePath, System.StringComparer.Ordinal)
+            .ThenBy(p => p.DeclaringSyntaxReferences[0].Span.Start);
+        foreach (IPropertySymbol property in properties)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            LayerSpec? layer = ParseLayer(property, diagnostics, cancellation);
+            if (layer is not null)
+                layers.Add(layer);
+        }
+
+        string modifiers = string.Join(" ", syntax.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+        string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        return new NetworkSpec(ns, type.Name, modifiers, input, inputLocation, classLocation,
+            layers.ToEquatableArray(), diagnostics.ToEquatableArray());
+    }
+
+    private static LayerSpec? ParseLayer(IPropertySymbol property, List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
+    {
+        AttributeData? op = null;
+        AttributeData? activation = null;
+        foreach (AttributeData attribute in property.GetAttributes())
+        {
+            string? name = attribute.AttributeClass?.ToDisplayString();
+            bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense;
+            bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
+            if (!isOp && !isActivation)
+                continue;
+            ref AttributeData? slot = ref isOp ? ref op : ref activation;
+            if (slot is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.ConflictingAttributes,
+                    LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellation)),
+                    property.Name, ShortName(slot), ShortName(attribute)));
+                continue;
+            }
+            slot = attribute;
+        }
+        AttributeData? main = op ?? activation;
+        if (main is null)
+            return null;
+
+        var syntax = property.DeclaringSyntaxReferences[0].GetSyntax(cancellation) as PropertyDeclarationSyntax;
+        string? problem = syntax is null ? "it is not a property"
+            : !syntax.Modifiers.Any(SyntaxKind.PartialKeyword) ? "it is not partial"
+            : syntax.Modifiers.Any(SyntaxKind.StaticKeyword) ? "it is static"
+            : property.Type.ToDisplayString() != AttributeNames.LayerType ? $"its type is '{property.Type.ToDisplayString()}'"
+            : syntax.ExpressionBody is not null || syntax.AccessorList is null
+              || syntax.AccessorList.Accessors.Count != 1 || !syntax.AccessorList.Accessors[0].IsKind(SyntaxKind.GetAccessorDeclaration)
+              || syntax.AccessorList.Accessors[0].Body is not null || syntax.AccessorList.Accessors[0].ExpressionBody is not null
+                ? "it needs exactly '{ get; }'"
+                : null;
+        if (problem is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadLayerMember,
+                LocationInfo.From(property.Locations.FirstOrDefault()), property.Name, problem));
+            return null;
+        }
+
+        var arguments = new List<ArgumentLocation>();
+        Collect(op, arguments, cancellation);
+        Collect(activation, arguments, cancellation);
+        if (activation is not null && LocationInfo.From(activation.ApplicationSyntaxReference?.GetSyntax(cancellation)) is { } activationLocation)
+            arguments.Add(new ArgumentLocation("@activation", activationLocation));
+
+        OpKind kind = op is null ? OpKind.Activation : ShortName(op) switch
+        {
+            "Conv" => OpKind.Conv,
+            "MaxPool" => OpKind.MaxPool,
+            "AvgPool" => OpKind.AvgPool,
+            _ => OpKind.Dense,
+        };
+        int count = op is not null && op.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Value is int c ? c : 0;
+        int kernel = Named(op, "Kernel", 0);
+        int kernelH = Named(op, "KernelHeight", 0), kernelW = Named(op, "KernelWidth", 0);
+        if (kind is OpKind.MaxPool or OpKind.AvgPool)
+            kernel = count;
+        bool strideSet = HasNamed(op, "Stride");
+        int stride = Named(op, "Stride", kind is OpKind.MaxPool or OpKind.AvgPool ? 0 : 1);
+        bool padSet = HasNamed(op, "Pad");
+        int pad = Named(op, "Pad", 0);
+        bool same = Named(op, "Padding", 0) == 1;
+
+        ActivationKind act = activation is null ? ActivationKind.None : ShortName(activation) switch
+        {
+            "ReLU" => ActivationKind.ReLU,
+            "LeakyReLU" => ActivationKind.LeakyReLU,
+            "Tanh" => ActivationKind.Tanh,
+            "Sigmoid" => ActivationKind.Sigmoid,
+            _ => ActivationKind.Softmax,
+        };
+        float alpha = activation is not null && activation.ConstructorArguments.Length > 0 && activation.ConstructorArguments[0].Value is float a ? a : 0.01f;
+
+        string layerName = property.Name;
+        foreach (AttributeData? attribute in new[] { op, activation })
+            if (attribute is not null)
+                foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+                    if (named.Key == "Name" && named.Value.Value is string n)
+                        layerName = n;
+
+        string modifiers = string.Join(" ", syntax!.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+        return new LayerSpec(property.Name, layerName, modifiers, kind, count,
+            kernelH > 0 ? kernelH : kernel, kernelW > 0 ? kernelW : kernel,
+            stride, strideSet, same, pad, padSet,
+            Named(op, "Bias", true), Named(op, "CountIncludePad", false), act, alpha,
+            LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray());
+    }
+
+    private static void Collect(AttributeData? attribute, List<ArgumentLocation> into, CancellationToken cancellation)
+    {
+        if (attribute?.ApplicationSyntaxReference?.GetSyntax(cancellation) is not AttributeSyntax syntax)
+            return;
+        int position = 0;
+        foreach (AttributeArgumentSyntax argument in syntax.ArgumentList?.Arguments ?? default)
+        {
+            string name = argument.NameEquals?.Name.Identifier.Text ?? argument.NameColon?.Name.Identifier.Text ?? (position++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (LocationInfo.From(argument) is { } location)
+                into.Add(new ArgumentLocation(name, location));
+        }
+    }
+
+    private static bool HasNamed(AttributeData? attribute, string name) =>
+        attribute is not null && attribute.NamedArguments.Any(a => a.Key == name);
+
+    private static T Named<T>(AttributeData? attribute, string name, T fallback)
+    {
+        if (attribute is not null)
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+                if (named.Key == name && named.Value.Value is T value)
+                    return value;
+        return fallback;
+    }
+
+    private static string ShortName(AttributeData attribute)
+    {
+        string name = attribute.AttributeClass?.Name ?? "?";
+        return name.EndsWith("Attribute", System.StringComparison.Ordinal) ? name.Substring(0, name.Length - "Attribute".Length) : name;
+    }
+}

@@ -1,0 +1,70 @@
+using Unroll.Generator.Model;
+
+namespace Unroll.Generator.Front;
+
+/// <summary>The operation a declared layer performs, as the attributes say it.</summary>
+internal enum OpKind
+{
+    Conv,
+    MaxPool,
+    AvgPool,
+    Dense,
+    Activation,
+}
+
+/// <summary>Activation kinds; the names match Unroll.Activation in the runtime.</summary>
+internal enum ActivationKind
+{
+    None,
+    ReLU,
+    LeakyReLU,
+    Tanh,
+    Sigmoid,
+    Softmax,
+}
+
+/// <summary>A named attribute argument's location, for diagnostics that point at the argument at fault.</summary>
+internal sealed record ArgumentLocation(string Name, LocationInfo Location);
+
+/// <summary>One layer as declared: the raw attribute values, not yet checked.</summary>
+internal sealed record LayerSpec(
+    string Member,
+    string Name,
+    string Modifiers,
+    OpKind Op,
+    int Count,
+    int KernelHeight,
+    int KernelWidth,
+    int Stride,
+    bool StrideSet,
+    bool SamePadding,
+    int Pad,
+    bool PadSet,
+    bool Bias,
+    bool CountIncludePad,
+    ActivationKind Activation,
+    float Alpha,
+    LocationInfo? Location,
+    EquatableArray<ArgumentLocation> Arguments)
+{
+    /// <summary>The location of argument <paramref name="name"/> ("0" for the first positional one), or of the attribute.</summary>
+    public LocationInfo? At(params string[] names)
+    {
+        foreach (string name in names)
+            foreach (ArgumentLocation a in Arguments)
+                if (a.Name == name)
+                    return a.Location;
+        return Location;
+    }
+}
+
+/// <summary>A network class as declared, reduced to equatable values.</summary>
+internal sealed record NetworkSpec(
+    string? Namespace,
+    string ClassName,
+    string Modifiers,
+    string? Input,
+    LocationInfo? InputLocation,
+    LocationInfo? ClassLocation,
+    EquatableArray<LayerSpec> Layers,
+    EquatableArray<DiagnosticInfo> Diagnostics);

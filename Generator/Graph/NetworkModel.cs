@@ -1,0 +1,61 @@
+using Unroll.Generator.Front;
+using Unroll.Generator.Model;
+
+namespace Unroll.Generator.Graph;
+
+/// <summary>A checked layer: what is computed, with every shape known. Says nothing of how it is computed (that is the plan's job).</summary>
+internal sealed record LayerModel(
+    string Member,
+    string Name,
+    string Modifiers,
+    OpKind Op,
+    ActivationKind Activation,
+    float Alpha,
+    TensorShape Input,
+    TensorShape Output,
+    int KernelH,
+    int KernelW,
+    int StrideH,
+    int StrideW,
+    int PadTop,
+    int PadLeft,
+    int PadBottom,
+    int PadRight,
+    bool Bias,
+    bool CountIncludePad,
+    long WeightCount,
+    long BiasCount,
+    long Flops)
+{
+    public long ParameterCount => WeightCount + BiasCount;
+
+    /// <summary>Type name shown in summaries and in the runtime's LayerKind.</summary>
+    public string KindName => Op switch
+    {
+        OpKind.Conv => "Conv2D",
+        OpKind.MaxPool => "MaxPool2D",
+        OpKind.AvgPool => "AvgPool2D",
+        OpKind.Dense => "Dense",
+        _ => "Activation",
+    };
+
+    /// <summary>Kernel, stride and padding in words, e.g. "5x5 s1 p0".</summary>
+    public string Details => Op switch
+    {
+        OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool =>
+            $"{KernelH}x{KernelW} s{StrideH} p{PadTop},{PadLeft},{PadBottom},{PadRight}" + (Op == OpKind.AvgPool && CountIncludePad ? " incl-pad" : ""),
+        OpKind.Dense => $"{Input.Length}->{Output.C}",
+        _ => Activation.ToString(),
+    };
+}
+
+/// <summary>A checked network: layers in execution order with shapes, parameter and FLOP counts.</summary>
+internal sealed record NetworkModel(
+    string? Namespace,
+    string ClassName,
+    string Modifiers,
+    TensorShape Input,
+    EquatableArray<LayerModel> Layers)
+{
+    public TensorShape Output => Layers[Layers.Count - 1].Output;
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using Unroll.Generator.Front;
+using Unroll.Generator.Graph;
+using Unroll.Generator.Model;
+
+namespace Unroll.Generator.Plan;
+
+/// <summary>
+/// Plan stage: lays out activations in a per-sample workspace and parameters in one buffer.
+/// Activations are channels-last with channels padded to 16 floats; a sequential chain ping-pongs
+/// between two regions (stand-alone activations work in place). Every offset is a multiple of 16
+/// floats, so a 64-byte aligned workspace keeps every tensor aligned.
+/// </summary>
+internal static class Planner
+{
+    public const int Granule = 16;
+
+    public static int Pad(int n) => (n + Granule - 1) / Granule * Granule;
+
+    public static NetworkPlan Create(NetworkModel model)
+    {
+        // The network input is read by broadcast only when the first layer is a convolution or dense layer,
+        // so it needs no channel padding then.
+        LayerModel first = model.Layers[0];
+        bool inputBroadcastOnly = first.Op is OpKind.Conv or OpKind.Dense;
+        int inputCs = inputBroadcastOnly ? model.Input.C : Pad(model.Input.C);
+        var inputSlot = new TensorSlot(0, model.Input.C, model.Input.H, model.Input.W, inputCs);
+        int inputLength = Pad(inputSlot.Length);
+
+        // Two regions after the input: outputs alternate between them.
+        int[] regionSize = new int[2];
+        int region = 0;
+        foreach (LayerModel layer in model.Layers)
+        {
+            if (layer.Op == OpKind.Activation)
+                continue;
+            regionSize[region] = Math.Max(regionSize[region], Pad(SlotLength(layer.Output)));
+            region ^= 1;
+        }
+        int[] regionOffset = { inputLength, inputLength + regionSize[0] };
+
+        var plans = new List<LayerPlan>();
+        TensorSlot current = inputSlot;
+        int parameters = 0;
+        region = 0;
+        foreach (LayerModel layer in model.Layers)
+        {
+            TensorSlot output;
+            if (layer.Op == OpKind.Activation)
+                output = current with { };
+            else
+            {
+                output = new TensorSlot(regionOffset[region], layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
+                region ^= 1;
+            }
+            int weightOffset = 0, weightLength = 0, biasOffset = 0, biasLength = 0;
+            if (layer.WeightCount > 0)
+            {
+                weightOffset = parameters;
+                weightLength = Pad((int)(layer.WeightCount / layer.Output.C * Pad(layer.Output.C)));
+                parameters += weightLength;
+            }
+            if (layer.BiasCount > 0)
+            {
+                biasOffset = parameters;
+                biasLength = Pad(layer.Output.C);
+                parameters += biasLength;
+            }
+            plans.Add(new LayerPlan(layer, current, output, weightOffset, weightLength, biasOffset, biasLength));
+            current = output;
+        }
+        return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), inputLength + regionSize[0] + regionSize[1]);
+    }
+
+    private static int SlotLength(TensorShape shape) => shape.H * shape.W * Pad(shape.C);
+}

@@ -1,0 +1,66 @@
+using System;
+using Unroll.Generator.Front;
+
+namespace Unroll.Generator.Plan;
+
+/// <summary>An instruction set the emitters target: its vector width and register budget.</summary>
+internal enum TargetIsa
+{
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+/// <summary>
+/// The register tile of a kernel on one instruction set: <see cref="Pixels"/> output pixels by
+/// <see cref="Vectors"/> vectors of output channels are accumulated in registers at once.
+/// </summary>
+internal readonly record struct Tile(int Lanes, int Pixels, int Vectors, int ChannelVectors)
+{
+    /// <summary>Full channel blocks of <see cref="Vectors"/> vectors.</summary>
+    public int Blocks => ChannelVectors / Vectors;
+
+    /// <summary>Vectors left over after the full blocks.</summary>
+    public int Remainder => ChannelVectors % Vectors;
+}
+
+/// <summary>Chooses register tiles per layer and instruction set.</summary>
+internal static class Schedule
+{
+    public static int Lanes(TargetIsa isa) => isa switch
+    {
+        TargetIsa.Avx512 => 16,
+        TargetIsa.Avx2 => 8,
+        _ => 1,
+    };
+
+    /// <summary>Accumulators that fit in registers beside the weights and the broadcast input.</summary>
+    private static int AccumulatorBudget(TargetIsa isa) => isa switch
+    {
+        TargetIsa.Avx512 => 24,
+        TargetIsa.Avx2 => 12,
+        _ => 8,
+    };
+
+    /// <summary>Vectors needed to cover <paramref name="channels"/> channels (the portable path works channel by channel).</summary>
+    public static int ChannelVectors(TargetIsa isa, int channels) => (channels + Lanes(isa) - 1) / Lanes(isa);
+
+    public static Tile For(TargetIsa isa, LayerPlan layer)
+    {
+        int lanes = Lanes(isa);
+        int vectors = ChannelVectors(isa, layer.Out.C);
+        switch (layer.Layer.Op)
+        {
+            case OpKind.Conv:
+            {
+                int block = Math.Min(vectors, 4);
+                int pixels = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
+                return new Tile(lanes, pixels, block, vectors);
+            }
+            case OpKind.Dense:
+                return new Tile(lanes, 1, Math.Min(vectors, isa == TargetIsa.Portable ? 4 : 8), vectors);
+            default:
+                return new Tile(lanes, 1, 1, vectors);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Unroll.Generator.Emit;
+using Unroll.Generator.Front;
+using Unroll.Generator.Graph;
+using Unroll.Generator.Model;
+using Unroll.Generator.Plan;
+
+namespace Unroll.Generator;
+
+/// <summary>
+/// The Unroll source generator. Stages: front end (attributes to <see cref="NetworkSpec"/>), graph
+/// (<see cref="ShapeInference"/>: checks and shapes), plan (<see cref="Planner"/>: memory layout),
+/// emit (<see cref="NetworkEmitter"/>: C#). Every value between stages is equatable, so unchanged
+/// networks are not regenerated.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class UnrollGenerator : IIncrementalGenerator
+{
+    /// <summary>Tracking names of the pipeline stages, for incrementality tests.</summary>
+    public static class Stages
+    {
+        public const string Spec = "Unroll.Spec";
+        public const string Model = "Unroll.Model";
+        public const string Plan = "Unroll.Plan";
+    }
+
+    /// <inheritdoc />
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<NetworkSpec?> specs = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeNames.Network,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                static (context, cancellation) => SafeParse(context, cancellation))
+            .WithTrackingName(Stages.Spec);
+
+        IncrementalValuesProvider<ModelResult> models = specs
+            .Where(static spec => spec is not null)
+            .Select(static (spec, _) => SafeInfer(spec!))
+            .WithTrackingName(Stages.Model);
+
+        context.RegisterSourceOutput(models, static (output, result) =>
+        {
+            foreach (DiagnosticInfo diagnostic in result.Diagnostics)
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+        });
+
+        IncrementalValuesProvider<NetworkPlan> plans = models
+            .Where(static result => result.Model is not null)
+            .Select(static (result, _) => Planner.Create(result.Model!))
+            .WithTrackingName(Stages.Plan);
+
+        context.RegisterSourceOutput(plans, static (output, plan) =>
+        {
+            try
+            {
+                output.AddSource(NetworkEmitter.HintName(plan.Model, ""), NetworkEmitter.Shell(plan));
+                foreach (VectorIsa isa in VectorIsa.All)
+                    output.AddSource(NetworkEmitter.HintName(plan.Model, isa.Name), NetworkEmitter.Kernels(plan, isa));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                output.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, plan.Model.ClassName, e.Message));
+            }
+        });
+    }
+
+    /// <summary>The graph stage's result: a model when the declaration is valid, and the diagnostics either way.</summary>
+    internal sealed record ModelResult(NetworkModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+
+    private static NetworkSpec? SafeParse(GeneratorAttributeSyntaxContext context, System.Threading.CancellationToken cancellation)
+    {
+        try
+        {
+            return NetworkParser.Parse(context, cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            string name = context.TargetSymbol.Name;
+            var diagnostic = DiagnosticInfo.Create(Diagnostics.InternalError, LocationInfo.From(context.TargetNode.GetLocation()), name, e.GetType().Name + ": " + e.Message);
+            return new NetworkSpec(null, name, "", null, null, null, EquatableArray<LayerSpec>.Empty, new[] { diagnostic }.ToEquatableArray());
+        }
+    }
+
+    private static ModelResult SafeInfer(NetworkSpec spec)
+    {
+        try
+        {
+            (NetworkModel? model, EquatableArray<DiagnosticInfo> diagnostics) = ShapeInference.Infer(spec);
+            return new ModelResult(model, diagnostics);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var diagnostic = DiagnosticInfo.Create(Diagnostics.InternalError, spec.ClassLocation, spec.ClassName, e.GetType().Name + ": " + e.Message);
+            return new ModelResult(null, spec.Diagnostics.Concat(new[] { diagnostic }).ToEquatableArray());
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System;
+
+namespace Unroll;
+
+/// <summary>
+/// Marks a <c>partial</c> class as a network compiled by Unroll's source generator. Each
+/// <c>partial Layer</c> property of the class that carries a layer attribute is a layer,
+/// in declaration order.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class NetworkAttribute : Attribute
+{
+    /// <summary>Input shape of one sample as <c>"C x H x W"</c>, for example <c>"1x32x32"</c>. The batch size is a run-time argument.</summary>
+    public string? Input { get; set; }
+}
+
+/// <summary>How a convolution or pooling window treats the border of its input.</summary>
+public enum Padding
+{
+    /// <summary>No padding: the output size is floor((n - f) / s) + 1.</summary>
+    Valid = 0,
+    /// <summary>Zero padding so that the output size is ceil(n / s); an odd total is put on the bottom and right.</summary>
+    Same = 1,
+}
+
+/// <summary>Properties shared by every layer attribute.</summary>
+public abstract class LayerAttribute : Attribute
+{
+    /// <summary>Overrides the layer name (the property name by default), for example to match tensor names in a weight file.</summary>
+    public string? Name { get; set; }
+}
+
+/// <summary>A 2D convolution (cross-correlation, as in every deep-learning framework) over a C x H x W input.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ConvAttribute : LayerAttribute
+{
+    /// <summary>Creates a convolution with <paramref name="filters"/> output channels.</summary>
+    public ConvAttribute(int filters) => Filters = filters;
+
+    /// <summary>Number of filters, which is the number of output channels.</summary>
+    public int Filters { get; }
+    /// <summary>Square kernel size (f x f).</summary>
+    public int Kernel { get; set; }
+    /// <summary>Kernel height, for a non-square kernel (overrides <see cref="Kernel"/>).</summary>
+    public int KernelHeight { get; set; }
+    /// <summary>Kernel width, for a non-square kernel (overrides <see cref="Kernel"/>).</summary>
+    public int KernelWidth { get; set; }
+    /// <summary>Stride in both directions; 1 by default.</summary>
+    public int Stride { get; set; } = 1;
+    /// <summary>Valid (the default) or same padding.</summary>
+    public Padding Padding { get; set; }
+    /// <summary>Explicit zero padding on every side, in pixels.</summary>
+    public int Pad { get; set; }
+    /// <summary>Whether the layer adds a bias per filter; true by default.</summary>
+    public bool Bias { get; set; } = true;
+}
+
+/// <summary>Max pooling over square windows, channel by channel.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class MaxPoolAttribute : LayerAttribute
+{
+    /// <summary>Creates a max pool with a <paramref name="size"/> x <paramref name="size"/> window.</summary>
+    public MaxPoolAttribute(int size) => Size = size;
+    /// <summary>Window size.</summary>
+    public int Size { get; }
+    /// <summary>Stride; equal to the window size when not set.</summary>
+    public int Stride { get; set; }
+    /// <summary>Padding on every side (padded positions never win the maximum); at most half the window.</summary>
+    public int Pad { get; set; }
+}
+
+/// <summary>Average pooling over square windows, channel by channel.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class AvgPoolAttribute : LayerAttribute
+{
+    /// <summary>Creates an average pool with a <paramref name="size"/> x <paramref name="size"/> window.</summary>
+    public AvgPoolAttribute(int size) => Size = size;
+    /// <summary>Window size.</summary>
+    public int Size { get; }
+    /// <summary>Stride; equal to the window size when not set.</summary>
+    public int Stride { get; set; }
+    /// <summary>Padding on every side; at most half the window.</summary>
+    public int Pad { get; set; }
+    /// <summary>Whether padded positions count in the divisor (false by default, as in ONNX and Keras).</summary>
+    public bool CountIncludePad { get; set; }
+}
+
+/// <summary>A fully connected layer. A spatial input is flattened in C, H, W order first.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class DenseAttribute : LayerAttribute
+{
+    /// <summary>Creates a dense layer with <paramref name="units"/> outputs.</summary>
+    public DenseAttribute(int units) => Units = units;
+    /// <summary>Number of outputs.</summary>
+    public int Units { get; }
+    /// <summary>Whether the layer adds a bias per unit; true by default.</summary>
+    public bool Bias { get; set; } = true;
+}
+
+/// <summary>Base of the activation attributes. On a member with a layer attribute, the activation is fused into that layer; alone, it is a layer of its own.</summary>
+public abstract class ActivationAttribute : LayerAttribute
+{
+}
+
+/// <summary>max(x, 0).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ReLUAttribute : ActivationAttribute
+{
+}
+
+/// <summary>x for x &gt; 0, alpha * x otherwise.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class LeakyReLUAttribute : ActivationAttribute
+{
+    /// <summary>Creates a leaky ReLU with slope <paramref name="alpha"/> for negative inputs.</summary>
+    public LeakyReLUAttribute(float alpha = 0.01f) => Alpha = alpha;
+    /// <summary>Slope for negative inputs.</summary>
+    public float Alpha { get; }
+}
+
+/// <summary>Hyperbolic tangent.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class TanhAttribute : ActivationAttribute
+{
+}
+
+/// <summary>Logistic sigmoid 1 / (1 + e^-x).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class SigmoidAttribute : ActivationAttribute
+{
+}
+
+/// <summary>Softmax over the features of each sample; needs a flat input (after a dense layer).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class SoftmaxAttribute : ActivationAttribute
+{
+}

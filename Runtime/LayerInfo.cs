@@ -1,0 +1,169 @@
+using System;
+using System.Collections.Generic;
+
+namespace Unroll;
+
+/// <summary>The kind of operation a layer performs.</summary>
+public enum LayerKind
+{
+    /// <summary>2D convolution.</summary>
+    Conv2D,
+    /// <summary>Max pooling.</summary>
+    MaxPool2D,
+    /// <summary>Average pooling.</summary>
+    AvgPool2D,
+    /// <summary>Fully connected layer.</summary>
+    Dense,
+    /// <summary>A stand-alone activation.</summary>
+    Activation,
+}
+
+/// <summary>An element-wise (or, for softmax, per-sample) non-linearity.</summary>
+public enum Activation
+{
+    /// <summary>Identity.</summary>
+    None,
+    /// <summary>max(x, 0).</summary>
+    ReLU,
+    /// <summary>x or alpha * x.</summary>
+    LeakyReLU,
+    /// <summary>tanh(x).</summary>
+    Tanh,
+    /// <summary>1 / (1 + e^-x).</summary>
+    Sigmoid,
+    /// <summary>Softmax over the sample's features.</summary>
+    Softmax,
+}
+
+/// <summary>How a parameter tensor is stored inside the network's parameter buffer.</summary>
+public enum TensorLayout
+{
+    /// <summary>As the canonical shape says, followed by zero padding up to <see cref="TensorInfo.Length"/>.</summary>
+    Plain,
+    /// <summary>Canonical [O, I, KH, KW]; stored as [KH][KW][I][O padded to 16].</summary>
+    ConvKernel,
+    /// <summary>Canonical [O, C*H*W] (inputs in C, H, W order); stored as [H][W][C][O padded to 16].</summary>
+    DenseMatrix,
+}
+
+/// <summary>A parameter tensor: canonical name and shape, and where its values live in the network's parameter buffer.</summary>
+/// <param name="Name">Canonical name, <c>Layer.weight</c> or <c>Layer.bias</c>.</param>
+/// <param name="Shape">Canonical shape: [O, I, KH, KW] for convolution kernels, [O, I] for dense matrices, [O] for biases.</param>
+/// <param name="Offset">First float of the tensor in the parameter buffer.</param>
+/// <param name="Length">Floats the stored (packed, padded) form occupies.</param>
+/// <param name="Layout">How the canonical values are ordered in storage.</param>
+/// <param name="Input">For <see cref="TensorLayout.DenseMatrix"/>, the shape of the layer's input (to map C, H, W order to storage order).</param>
+public sealed record TensorInfo(string Name, int[] Shape, int Offset, int Length, TensorLayout Layout, Shape Input)
+{
+    /// <summary>Number of canonical values (the parameters the tensor counts for).</summary>
+    public int Count
+    {
+        get
+        {
+            int n = 1;
+            foreach (int d in Shape)
+                n *= d;
+            return n;
+        }
+    }
+
+    /// <summary>The shape as <c>[6, 1, 5, 5]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>Compile-time description of one layer.</summary>
+/// <param name="Name">Layer name.</param>
+/// <param name="Kind">Operation.</param>
+/// <param name="Activation">Activation applied to the layer's output.</param>
+/// <param name="InputShape">Shape of one sample's input.</param>
+/// <param name="OutputShape">Shape of one sample's output.</param>
+/// <param name="Weights">The weight tensor, if the layer has one.</param>
+/// <param name="Bias">The bias tensor, if the layer has one.</param>
+/// <param name="Flops">Floating-point operations for one sample (a multiply-add counts 2).</param>
+/// <param name="Details">Kernel, stride and padding in words, for summaries.</param>
+public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activation, Shape InputShape, Shape OutputShape,
+    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details)
+{
+    /// <summary>Trainable parameters of the layer.</summary>
+    public int ParameterCount => (Weights?.Count ?? 0) + (Bias?.Count ?? 0);
+}
+
+/// <summary>Compile-time description of a whole network, produced by the generator.</summary>
+/// <param name="Name">Class name.</param>
+/// <param name="InputShape">Shape of one input sample.</param>
+/// <param name="OutputShape">Shape of one output sample.</param>
+/// <param name="Layers">Layers in execution order.</param>
+/// <param name="ParameterStorageLength">Floats of the parameter buffer (packed and padded forms).</param>
+/// <param name="WorkspaceLength">Floats of scratch memory one thread needs for one sample.</param>
+/// <param name="Summary">The Keras-style summary table.</param>
+public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShape, IReadOnlyList<LayerInfo> Layers,
+    int ParameterStorageLength, int WorkspaceLength, string Summary)
+{
+    /// <summary>Trainable parameters of the network.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long n = 0;
+            foreach (LayerInfo layer in Layers)
+                n += layer.ParameterCount;
+            return n;
+        }
+    }
+
+    /// <summary>Floating-point operations of one forward pass over one sample.</summary>
+    public long Flops
+    {
+        get
+        {
+            long n = 0;
+            foreach (LayerInfo layer in Layers)
+                n += layer.Flops;
+            return n;
+        }
+    }
+
+    /// <summary>Every parameter tensor, in layer order (weights before bias).</summary>
+    public IEnumerable<TensorInfo> Tensors
+    {
+        get
+        {
+            foreach (LayerInfo layer in Layers)
+            {
+                if (layer.Weights is { } w)
+                    yield return w;
+                if (layer.Bias is { } b)
+                    yield return b;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A 64-bit FNV-1a hash of the architecture (input shape and every layer's name, kind, activation,
+    /// shapes and tensors). Weight files record it so that weights never load into another architecture.
+    /// </summary>
+    public ulong Fingerprint
+    {
+        get
+        {
+            var text = new System.Text.StringBuilder();
+            text.Append(InputShape).Append('|');
+            foreach (LayerInfo layer in Layers)
+            {
+                text.Append(layer.Name).Append(':').Append(layer.Kind).Append(':').Append(layer.Activation).Append(':')
+                    .Append(layer.InputShape).Append("->").Append(layer.OutputShape).Append(':').Append(layer.Details);
+                foreach (TensorInfo? t in new[] { layer.Weights, layer.Bias })
+                    if (t is not null)
+                        text.Append(':').Append(t.Name).Append(t.ShapeText);
+                text.Append('|');
+            }
+            ulong hash = 14695981039346656037UL;
+            foreach (byte b in System.Text.Encoding.UTF8.GetBytes(text.ToString()))
+            {
+                hash ^= b;
+                hash *= 1099511628211UL;
+            }
+            return hash;
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using Unroll;
+using Unroll.Cli;
+using Unroll.Networks;
+
+// unroll: the command-line front of the Unroll samples.
+//   demo                 edge detection with a fixed filter, then LeNet-5's summary and a timed forward pass
+//   summary NAME         the Keras-style summary of a network in Networks/
+//   run NAME [--batch N] [--isa portable|avx2|avx512] [--threads N]
+//                        a forward pass on random input, timed
+//   list                 the networks and the instruction sets this machine runs
+//   jitcheck             runs every network on every supported instruction set (the MinOpts test drives this)
+try
+{
+    string command = args.Length > 0 ? args[0].ToLowerInvariant() : "demo";
+    var options = CommandLine.Parse(args.Skip(1).ToArray());
+    switch (command)
+    {
+        case "demo":
+            Demo.Run();
+            return 0;
+        case "summary":
+            Console.Write(NetworkCatalog.Describe(options.Name ?? "LeNet5").Summary);
+            return 0;
+        case "list":
+            Console.WriteLine("Networks: " + string.Join(", ", NetworkCatalog.Names));
+            Console.WriteLine("Instruction sets here: " + string.Join(", ", IsaSupport.Supported()) + $" (default {IsaSupport.Default})");
+            return 0;
+        case "run":
+            Demo.Time(options.Name ?? "LeNet5", options.Batch, options.Isa, options.Threads);
+            return 0;
+        case "jitcheck":
+            foreach (string name in NetworkCatalog.Names)
+                foreach (Isa isa in IsaSupport.Supported())
+                {
+                    using Network network = NetworkCatalog.Create(name, new NetworkOptions { Isa = isa, Threads = 1 });
+                    float[] output = network.Predict(new float[network.InputLength * 2]);
+                    Console.WriteLine($"{name} {isa}: {output.Length} outputs");
+                }
+            return 0;
+        default:
+            Console.Error.WriteLine($"Unknown command '{command}'. Commands: demo, summary NAME, run NAME, list, jitcheck.");
+            return 2;
+    }
+}
+catch (Exception e) when (e is ArgumentException or System.Collections.Generic.KeyNotFoundException or NotSupportedException or FormatException)
+{
+    Console.Error.WriteLine("error: " + e.Message);
+    return 2;
+}
