@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Unroll.Generator;
+
+namespace Unroll.Tests.Infrastructure;
+
+/// <summary>The result of running the generator over some source.</summary>
+public sealed record GeneratorRun(CSharpCompilation Input, Compilation Output, GeneratorDriverRunResult Result, ImmutableArray<Diagnostic> GeneratorDiagnostics)
+{
+    /// <summary>Diagnostics of the generator and of compiling its output, errors and warnings only.</summary>
+    public IReadOnlyList<Diagnostic> AllDiagnostics =>
+        GeneratorDiagnostics.Concat(Output.GetDiagnostics()).Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+
+    /// <summary>Generated sources by hint name.</summary>
+    public IReadOnlyDictionary<string, string> Sources =>
+        Result.Results.SelectMany(r => r.GeneratedSources).ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+}
+
+/// <summary>Runs the Unroll generator in memory with a plain CSharpGeneratorDriver; references come from the running runtime, so nothing is downloaded.</summary>
+public static class GeneratorHarness
+{
+    private static readonly Lazy<MetadataReference[]> LazyReferences = new(() =>
+    {
+        var paths = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .ToList();
+        paths.Add(typeof(Network).Assembly.Location);
+        return paths.Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToArray();
+    });
+
+    public static MetadataReference[] References => LazyReferences.Value;
+
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Preview);
+
+    public static CSharpCompilation Compilation(string source, string assemblyName = "UserCode", OptimizationLevel optimization = OptimizationLevel.Debug) =>
+        CSharpCompilation.Create(assemblyName,
+            new[] { CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Network.cs") },
+            References,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, optimizationLevel: optimization));
+
+    public static GeneratorDriver CreateDriver() =>
+        CSharpGeneratorDriver.Create(new[] { new UnrollGenerator().AsSourceGenerator() }, parseOptions: ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    public static GeneratorRun Run(string source, OptimizationLevel optimization = OptimizationLevel.Debug)
+    {
+        CSharpCompilation input = Compilation(source, optimization: optimization);
+        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        return new GeneratorRun(input, output, driver.GetRunResult(), diagnostics);
+    }
+
+    /// <summary>Generates, compiles (optimised) and loads <paramref name="source"/>; fails with every error if it does not compile.</summary>
+    public static Assembly CompileAndLoad(string source)
+    {
+        GeneratorRun run = Run(source, OptimizationLevel.Release);
+        var errors = run.AllDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("Generated code does not compile:\n" + string.Join("\n", errors.Take(20)));
+        using var image = new MemoryStream();
+        var emit = run.Output.Emit(image);
+        if (!emit.Success)
+            throw new InvalidOperationException("Emit failed:\n" + string.Join("\n", emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(20)));
+        image.Position = 0;
+        return new AssemblyLoadContext("unroll-test-" + Guid.NewGuid().ToString("N"), isCollectible: true).LoadFromStream(image);
+    }
+
+    /// <summary>Creates network <paramref name="className"/> from an assembly made by <see cref="CompileAndLoad"/>.</summary>
+    public static Network Create(Assembly assembly, string className, NetworkOptions options) =>
+        (Network)Activator.CreateInstance(assembly.GetType(className, throwOnError: true)!, options)!;
+}
