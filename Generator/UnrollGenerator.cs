@@ -40,10 +40,16 @@ public sealed class UnrollGenerator : IIncrementalGenerator
             .Select(static (spec, _) => SafeInfer(spec!))
             .WithTrackingName(Stages.Model);
 
-        context.RegisterSourceOutput(models, static (output, result) =>
+        // Diagnostics are reported against the real syntax trees (found again by path), so that
+        // #pragma warning disable and .editorconfig severities apply to them. Only this cheap step
+        // sees the compilation; the stages before it stay cached.
+        IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = models
+            .Select(static (result, _) => result.Diagnostics)
+            .Where(static list => list.Count > 0);
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (output, pair) =>
         {
-            foreach (DiagnosticInfo diagnostic in result.Diagnostics)
-                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+            foreach (DiagnosticInfo diagnostic in pair.Left)
+                output.ReportDiagnostic(diagnostic.ToDiagnostic(pair.Right));
         });
 
         IncrementalValuesProvider<NetworkPlan> plans = models

@@ -46,7 +46,11 @@ internal sealed class VectorIsa
 
     /// <summary>A statement storing <paramref name="value"/> at element offset <paramref name="offset"/>.</summary>
     public string Store(string value, string reference, string offset) =>
-        Scalar ? $"Unsafe.Add(ref {reference}, {offset}) = {value};" : $"{value}.StoreUnsafe(ref {reference}, (nuint)({offset}));";
+        Scalar ? $"Unsafe.Add(ref {reference}, {offset}) = {value};" : $"{Operand(value)}.StoreUnsafe(ref {reference}, (nuint)({offset}));";
+
+    /// <summary>Wraps an expression in parentheses unless it is a plain name or a call.</summary>
+    private static string Operand(string expression) =>
+        System.Text.RegularExpressions.Regex.IsMatch(expression, @"^[A-Za-z_][A-Za-z0-9_]*$") ? expression : "(" + expression + ")";
 
     /// <summary>Every lane set to the scalar <paramref name="value"/>.</summary>
     public string Broadcast(string value) => Scalar ? value : $"{VectorClass}.Create({value})";

@@ -25,7 +25,7 @@ internal static class ShapeInference
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InvalidInput, spec.InputLocation, spec.ClassName, spec.Input));
             ok = false;
         }
-        if (spec.Layers.Count == 0)
+        if (spec.Layers.Count == 0 && spec.Diagnostics.Count == 0)
         {
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NoLayers, spec.ClassLocation, spec.ClassName));
             ok = false;

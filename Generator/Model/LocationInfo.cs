@@ -27,5 +27,21 @@ internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationI
         return new DiagnosticInfo(descriptor, location, new EquatableArray<string>(texts));
     }
 
-    public Diagnostic ToDiagnostic() => Diagnostic.Create(Descriptor, Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Cast<object>(Arguments)));
+    /// <summary>The diagnostic, located in <paramref name="compilation"/>'s syntax tree of the same path when there is one.</summary>
+    public Diagnostic ToDiagnostic(Compilation? compilation = null)
+    {
+        Microsoft.CodeAnalysis.Location location = Microsoft.CodeAnalysis.Location.None;
+        if (Location is { } at)
+        {
+            location = at.ToLocation();
+            if (compilation is not null)
+                foreach (SyntaxTree tree in compilation.SyntaxTrees)
+                    if (tree.FilePath == at.FilePath && tree.Length >= at.Span.End)
+                    {
+                        location = Microsoft.CodeAnalysis.Location.Create(tree, at.Span);
+                        break;
+                    }
+        }
+        return Diagnostic.Create(Descriptor, location, System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Cast<object>(Arguments)));
+    }
 }

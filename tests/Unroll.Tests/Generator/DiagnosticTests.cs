@@ -1,0 +1,270 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Unroll.Tests.Infrastructure;
+
+namespace Unroll.Tests.Generator;
+
+/// <summary>Every diagnostic: its ID, its exact message, and the exact span it points at.</summary>
+public class DiagnosticTests
+{
+    private static void Check(string markedSource, string id, string message)
+    {
+        MarkedSource source = MarkedSource.Parse("using Unroll;\n" + markedSource);
+        GeneratorRun run = GeneratorHarness.Run(source.Text);
+        Assert.Null(run.Result.Results.Single().Exception);
+        var ours = run.GeneratorDiagnostics.Where(d => d.Id.StartsWith("UNR", System.StringComparison.Ordinal)).ToList();
+        Diagnostic diagnostic = Assert.Single(ours);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal(message, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(source.Span, diagnostic.Location.SourceSpan);
+        Assert.Equal("Network.cs", diagnostic.Location.SourceTree?.FilePath);
+    }
+
+    [Fact]
+    public void NotPartial() => Check("""
+        [Network(Input = "1x8x8")]
+        public class [|Net|]
+        {
+            [Dense(4)] public partial Layer A { get; }
+        }
+        """, "UNR0001", "Network class 'Net' must be declared partial so that Unroll can generate its members");
+
+    [Fact]
+    public void MissingInput() => Check("""
+        [[|Network|]]
+        public partial class Net
+        {
+            [Dense(4)] public partial Layer A { get; }
+        }
+        """, "UNR0002", "Network 'Net' has no input shape: set [Network(Input = \"C x H x W\")], for example Input = \"1x32x32\"");
+
+    [Theory]
+    [InlineData("1x0x8")]
+    [InlineData("1x8")]
+    [InlineData("a x 8 x 8")]
+    [InlineData("-1x8x8")]
+    public void InvalidInput(string input) => Check($$"""
+        [Network([|Input = "{{input}}"|])]
+        public partial class Net
+        {
+            [Dense(4)] public partial Layer A { get; }
+        }
+        """, "UNR0003", $"Network 'Net' input shape '{input}' is not C x H x W with three positive whole numbers, for example \"3x224x224\"");
+
+    [Fact]
+    public void ZeroFilters() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv([|0|], Kernel = 3)] public partial Layer A { get; }
+        }
+        """, "UNR0004", "Layer 'A': the filter count must be at least 1, but is 0");
+
+    [Fact]
+    public void NegativeUnits() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dense([|-3|])] public partial Layer A { get; }
+        }
+        """, "UNR0004", "Layer 'A': the unit count must be at least 1, but is -3");
+
+    [Fact]
+    public void ZeroKernel() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, [|Kernel = 0|])] public partial Layer A { get; }
+        }
+        """, "UNR0005", "Layer 'A': the kernel height must be at least 1, but is 0");
+
+    [Fact]
+    public void MissingKernel() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [[|Conv(4)|]] public partial Layer A { get; }
+        }
+        """, "UNR0005", "Layer 'A': the kernel height must be at least 1, but is 0");
+
+    [Fact]
+    public void ZeroPoolWindow() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [MaxPool([|0|])] public partial Layer A { get; }
+        }
+        """, "UNR0005", "Layer 'A': the window size must be at least 1, but is 0");
+
+    [Fact]
+    public void ZeroStride() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3, [|Stride = 0|])] public partial Layer A { get; }
+        }
+        """, "UNR0006", "Layer 'A': stride must be at least 1, but is 0");
+
+    [Fact]
+    public void NegativePadding() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3, [|Pad = -1|])] public partial Layer A { get; }
+        }
+        """, "UNR0007", "Layer 'A': padding must be 0 or more, but is -1");
+
+    [Fact]
+    public void KernelLargerThanInput() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, [|Kernel = 9|])] public partial Layer A { get; }
+        }
+        """, "UNR0008", "Layer 'A': the 9x9 window does not fit its input 1x8x8 padded to 8x8");
+
+    [Fact]
+    public void KernelLargerThanShrunkInput() => Check("""
+        [Network(Input = "3x28x28")]
+        public partial class Net
+        {
+            [Conv(6, Kernel = 5, Pad = 2)] public partial Layer A { get; }
+            [MaxPool(2)] public partial Layer B { get; }
+            [Conv(16, Kernel = 5)] public partial Layer C { get; }
+            [MaxPool(2)] public partial Layer D { get; }
+            [Conv(16, KernelHeight = 3, [|KernelWidth = 6|])] public partial Layer E { get; }
+        }
+        """, "UNR0008", "Layer 'E': the 3x6 window does not fit its input 16x5x5 padded to 5x5");
+
+    [Fact]
+    public void PoolLargerThanInput() => Check("""
+        [Network(Input = "2x3x3")]
+        public partial class Net
+        {
+            [AvgPool([|4|], Pad = 0)] public partial Layer A { get; }
+        }
+        """, "UNR0008", "Layer 'A': the 4x4 window does not fit its input 2x3x3 padded to 3x3");
+
+    [Fact]
+    public void DuplicateName() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3, Name = "features")] public partial Layer A { get; }
+            [Conv(4, Kernel = 3, [|Name = "features"|])] public partial Layer B { get; }
+        }
+        """, "UNR0009", "Layer name 'features' is already used by member 'A'; layer names must be unique within network 'Net'");
+
+    [Fact]
+    public void LayerNotPartial() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dense(4)] public Layer [|A|] { get; }
+        }
+        """, "UNR0010", "Member 'A' carries a layer attribute but is not declared as 'partial Layer A { get; }' (it is not partial)");
+
+    [Fact]
+    public void LayerWrongType() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dense(4)] public partial int [|A|] { get; }
+        }
+        """, "UNR0010", "Member 'A' carries a layer attribute but is not declared as 'partial Layer A { get; }' (its type is 'int')");
+
+    [Fact]
+    public void TwoOperations() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3), [|Dense(3)|]] public partial Layer A { get; }
+        }
+        """, "UNR0011", "Member 'A' carries both Conv and Dense; declare one operation and at most one activation per layer");
+
+    [Fact]
+    public void NoLayers() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class [|Net|]
+        {
+        }
+        """, "UNR0012", "Network 'Net' declares no layers: add properties such as [Conv(6, Kernel = 5)] partial Layer C1 { get; }");
+
+    [Fact]
+    public void SoftmaxOnSpatial() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3), [|Softmax|]] public partial Layer A { get; }
+        }
+        """, "UNR0013", "Layer 'A': softmax needs a flat input (a dense layer's output), but its input is 4x6x6");
+
+    [Fact]
+    public void SameAndExplicitPadding() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3, Padding = Padding.Same, [|Pad = 1|])] public partial Layer A { get; }
+        }
+        """, "UNR0014", "Layer 'A': Padding = Same and Pad = 1 both set the padding; keep one");
+
+    [Fact]
+    public void PoolPaddingTooLarge() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [MaxPool(2, [|Pad = 2|])] public partial Layer A { get; }
+        }
+        """, "UNR0015", "Layer 'A': padding 2 is more than half the 2x2 window, so some windows would see only padding");
+
+    [Fact]
+    public void NestedClass() => Check("""
+        public partial class Outer
+        {
+            [Network(Input = "1x8x8")]
+            public partial class [|Net|]
+            {
+                [Dense(4)] public partial Layer A { get; }
+            }
+        }
+        """, "UNR0016", "Network class 'Net' is nested in another type; declare it as a top-level, non-generic partial class without a base class");
+
+    [Fact]
+    public void TooLarge() => Check("""
+        [Network(Input = "3x224x224")]
+        public partial class Net
+        {
+            [[|Dense(100000)|]] public partial Layer A { get; }
+        }
+        """, "UNR0017", "Layer 'A': 15052800000 weights exceeds the supported size (2^31 - 1 floats)");
+
+    [Fact]
+    public void ValidDeclarationHasNoDiagnostics()
+    {
+        GeneratorRun run = GeneratorHarness.Run("""
+            using Unroll;
+            [Network(Input = "3x16x16")]
+            public partial class Net
+            {
+                [Conv(8, Kernel = 3, Padding = Padding.Same), LeakyReLU(0.1f)] public partial Layer A { get; }
+                [AvgPool(2)] public partial Layer B { get; }
+                [Sigmoid] public partial Layer C { get; }
+                [Dense(4), Softmax] public partial Layer D { get; }
+            }
+            """);
+        Assert.Empty(run.AllDiagnostics);
+    }
+
+    [Fact]
+    public void CatalogueMatchesReleaseNotes()
+    {
+        string notes = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "Generator", "AnalyzerReleases.Unshipped.md"));
+        var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
+            .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
+            .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
+        Assert.Equal(18, ids.Count);
+        foreach (string id in ids)
+            Assert.Contains(id + " ", notes);
+    }
+}
