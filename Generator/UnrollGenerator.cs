@@ -52,6 +52,17 @@ public sealed class UnrollGenerator : IIncrementalGenerator
                 output.ReportDiagnostic(diagnostic.ToDiagnostic(pair.Right));
         });
 
+        // A declaration with errors still gets its layer properties implemented, so the user sees
+        // Unroll's diagnostics rather than a cascade of "partial member has no implementation".
+        IncrementalValuesProvider<NetworkSpec> failed = models
+            .Where(static result => result.Model is null)
+            .Select(static (result, _) => result.Spec);
+        context.RegisterSourceOutput(failed, static (output, spec) =>
+        {
+            if (NetworkEmitter.Stub(spec) is { } stub)
+                output.AddSource(NetworkEmitter.HintName(spec.Namespace, spec.ClassName, ""), stub);
+        });
+
         IncrementalValuesProvider<NetworkPlan> plans = models
             .Where(static result => result.Model is not null)
             .Select(static (result, _) => Planner.Create(result.Model!))
@@ -73,7 +84,7 @@ public sealed class UnrollGenerator : IIncrementalGenerator
     }
 
     /// <summary>The graph stage's result: a model when the declaration is valid, and the diagnostics either way.</summary>
-    internal sealed record ModelResult(NetworkModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+    internal sealed record ModelResult(NetworkSpec Spec, NetworkModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
 
     private static NetworkSpec? SafeParse(GeneratorAttributeSyntaxContext context, System.Threading.CancellationToken cancellation)
     {
@@ -94,12 +105,12 @@ public sealed class UnrollGenerator : IIncrementalGenerator
         try
         {
             (NetworkModel? model, EquatableArray<DiagnosticInfo> diagnostics) = ShapeInference.Infer(spec);
-            return new ModelResult(model, diagnostics);
+            return new ModelResult(spec, model, diagnostics);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             var diagnostic = DiagnosticInfo.Create(Diagnostics.InternalError, spec.ClassLocation, spec.ClassName, e.GetType().Name + ": " + e.Message);
-            return new ModelResult(null, spec.Diagnostics.Concat(new[] { diagnostic }).ToEquatableArray());
+            return new ModelResult(spec, null, spec.Diagnostics.Concat(new[] { diagnostic }).ToEquatableArray());
         }
     }
 }

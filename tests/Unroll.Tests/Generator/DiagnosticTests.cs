@@ -257,6 +257,37 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void AnInvalidNetworkReportsOnlyItsOwnErrors()
+    {
+        GeneratorRun run = GeneratorHarness.Run("""
+            using Unroll;
+            [Network(Input = "1x8x8")]
+            public partial class Net
+            {
+                [Conv(4, Kernel = 9)] public partial Layer A { get; }
+                [Dense(3)] public partial Layer B { get; }
+            }
+            """);
+        Assert.Equal(new[] { "UNR0008" }, run.AllDiagnostics.Select(d => d.Id).ToArray());
+    }
+
+    [Fact]
+    public void DiagnosticsLiveInTheUsersSyntaxTree()
+    {
+        // A location inside the compilation's own tree is what lets #pragma and .editorconfig act on it.
+        GeneratorRun run = GeneratorHarness.Run("""
+            using Unroll;
+            [Network(Input = "1x8x8")]
+            public partial class Net
+            {
+                [Conv(4, Kernel = 9)] public partial Layer A { get; }
+            }
+            """);
+        Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Same(run.Input.SyntaxTrees.Single(), diagnostic.Location.SourceTree);
+    }
+
+    [Fact]
     public void CatalogueMatchesReleaseNotes()
     {
         string notes = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "Generator", "AnalyzerReleases.Unshipped.md"));
