@@ -68,19 +68,28 @@ public sealed class UnrollGenerator : IIncrementalGenerator
             .Select(static (result, _) => Planner.Create(result.Model!))
             .WithTrackingName(Stages.Plan);
 
+        // The shell is what user code sees; the kernels only implement its optional partial methods,
+        // so the IDE may skip generating them without breaking the semantic model.
         context.RegisterSourceOutput(plans, static (output, plan) =>
-        {
-            try
+            Guard(output, plan, () => output.AddSource(NetworkEmitter.HintName(plan.Model, ""), NetworkEmitter.Shell(plan))));
+        context.RegisterImplementationSourceOutput(plans, static (output, plan) =>
+            Guard(output, plan, () =>
             {
-                output.AddSource(NetworkEmitter.HintName(plan.Model, ""), NetworkEmitter.Shell(plan));
                 foreach (VectorIsa isa in VectorIsa.All)
                     output.AddSource(NetworkEmitter.HintName(plan.Model, isa.Name), NetworkEmitter.Kernels(plan, isa));
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                output.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, plan.Model.ClassName, e.Message));
-            }
-        });
+            }));
+    }
+
+    private static void Guard(SourceProductionContext output, NetworkPlan plan, Action emit)
+    {
+        try
+        {
+            emit();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            output.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, plan.Model.ClassName, e.GetType().Name + ": " + e.Message));
+        }
     }
 
     /// <summary>The graph stage's result: a model when the declaration is valid, and the diagnostics either way.</summary>

@@ -139,13 +139,19 @@ internal static class NetworkEmitter
         foreach (VectorIsa v in VectorIsa.All)
         {
             w.Line($"case global::Unroll.Isa.{v.Name}:");
-            w.Line($"    {v.Name}Kernels.Run(input, output, ref ParameterBase, workspace);");
+            w.Line($"    Run{v.Name}(input, output, ref ParameterBase, workspace);");
             w.Line("    break;");
         }
         w.Line("default:");
         w.Line("    throw new NotSupportedException($\"No kernels for {Isa}.\");");
         w.Close();
         w.Close();
+        foreach (VectorIsa v in VectorIsa.All)
+        {
+            w.Line();
+            w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {HintName(model, v.Name)}).</summary>");
+            w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
+        }
         w.Close();
         return w.ToString();
     }
@@ -179,6 +185,9 @@ internal static class NetworkEmitter
         }
         w.Line("using Unroll.Kernels;");
         OpenClass(w, model, "");
+        w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
+        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace);");
+        w.Line();
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
 

@@ -13,6 +13,9 @@ using Unroll.Kernels;
 
 public partial class ConvNet
 {
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Avx2 kernels of ConvNet, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
     {

@@ -13,6 +13,9 @@ using Unroll.Kernels;
 
 public partial class ConvNet
 {
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx512Kernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Avx512 kernels of ConvNet, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
     {

@@ -11,6 +11,9 @@ using Unroll.Kernels;
 
 public partial class ConvNet
 {
+    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Portable kernels of ConvNet, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {

@@ -72,16 +72,25 @@ ____________________________________________________________________________
         switch (Isa)
         {
             case global::Unroll.Isa.Avx512:
-                Avx512Kernels.Run(input, output, ref ParameterBase, workspace);
+                RunAvx512(input, output, ref ParameterBase, workspace);
                 break;
             case global::Unroll.Isa.Avx2:
-                Avx2Kernels.Run(input, output, ref ParameterBase, workspace);
+                RunAvx2(input, output, ref ParameterBase, workspace);
                 break;
             case global::Unroll.Isa.Portable:
-                PortableKernels.Run(input, output, ref ParameterBase, workspace);
+                RunPortable(input, output, ref ParameterBase, workspace);
                 break;
             default:
                 throw new NotSupportedException($"No kernels for {Isa}.");
         }
     }
+
+    /// <summary>Runs one sample with the Avx512 kernels (implemented in ConvNet.Avx512.g.cs).</summary>
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+
+    /// <summary>Runs one sample with the Avx2 kernels (implemented in ConvNet.Avx2.g.cs).</summary>
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+
+    /// <summary>Runs one sample with the Portable kernels (implemented in ConvNet.Portable.g.cs).</summary>
+    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
 }

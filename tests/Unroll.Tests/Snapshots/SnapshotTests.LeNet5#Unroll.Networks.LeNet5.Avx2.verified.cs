@@ -15,6 +15,9 @@ namespace Unroll.Networks;
 
 public partial class LeNet5
 {
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Avx2 kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
     {

@@ -15,6 +15,9 @@ namespace Unroll.Networks;
 
 public partial class LeNet5
 {
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx512Kernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Avx512 kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
     {

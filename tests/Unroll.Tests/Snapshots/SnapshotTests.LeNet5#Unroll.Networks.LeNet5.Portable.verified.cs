@@ -13,6 +13,9 @@ namespace Unroll.Networks;
 
 public partial class LeNet5
 {
+    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.Run(input, output, ref parameters, workspace);
+
     /// <summary>The Portable kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
