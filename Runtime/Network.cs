@@ -158,7 +158,10 @@ public abstract class Network : IDisposable
         return output;
     }
 
-    /// <summary>Re-initialises every weight from <paramref name="seed"/>: He normal before ReLU-family activations, Glorot uniform otherwise; biases zero.</summary>
+    /// <summary>
+    /// Re-initialises every weight from <paramref name="seed"/>: He normal before ReLU-family activations (fused into the
+    /// layer or a stand-alone activation layer right after it), Glorot uniform otherwise; biases zero.
+    /// </summary>
     public void InitializeParameters(int seed)
     {
         Parameters.Clear();
@@ -170,7 +173,11 @@ public abstract class Network : IDisposable
             var random = new SeededRandom(seed * 1_000_003L + i);
             float[] values = new float[weights.Count];
             (int fanIn, int fanOut) = Initializers.Fans(weights);
-            if (layer.Activation is Activation.ReLU or Activation.LeakyReLU)
+            // The activation the layer feeds: its fused one, or else a stand-alone activation layer right after it.
+            Activation activation = layer.Activation;
+            if (activation == Activation.None && i + 1 < _layers.Length && _layers[i + 1].Info.Kind == LayerKind.Activation)
+                activation = _layers[i + 1].Info.Activation;
+            if (activation is Activation.ReLU or Activation.LeakyReLU)
                 Initializers.HeNormal(values, fanIn, random);
             else
                 Initializers.GlorotUniform(values, fanIn, fanOut, random);

@@ -11,7 +11,7 @@ namespace Unroll;
 /// <code>
 /// "UNRW"               4 bytes, magic
 /// version              uint16 (1)
-/// reserved             uint16 (0)
+/// reserved             uint16 (0; a reader rejects any other value)
 /// fingerprint          uint64, NetworkInfo.Fingerprint of the architecture
 /// tensor count         uint32
 /// per tensor:
@@ -77,6 +77,9 @@ public static class WeightFile
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(4));
         if (version != Version)
             throw new InvalidDataException($"Unsupported weight file version {version}; this library reads version {Version}.");
+        ushort reserved = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(6));
+        if (reserved != 0)
+            throw new InvalidDataException($"The weight file's reserved header field is 0x{reserved:X4}; version {Version} requires 0.");
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(bytes.Slice(bytes.Length - 4));
         uint actual = Crc32.Compute(bytes.Slice(0, bytes.Length - 4));
         if (stored != actual)
