@@ -96,8 +96,10 @@ public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activatio
 /// <param name="ParameterStorageLength">Floats of the parameter buffer (packed and padded forms).</param>
 /// <param name="WorkspaceLength">Floats of scratch memory one thread needs for one sample.</param>
 /// <param name="Summary">The Keras-style summary table.</param>
+/// <param name="TrainingWorkspaceLength">Floats of scratch memory one thread needs to train on one sample (every layer's output kept).</param>
+/// <param name="TransposedKernelLength">Floats of the buffer holding every convolution kernel transposed for the input-gradient pass.</param>
 public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShape, IReadOnlyList<LayerInfo> Layers,
-    int ParameterStorageLength, int WorkspaceLength, string Summary)
+    int ParameterStorageLength, int WorkspaceLength, string Summary, int TrainingWorkspaceLength = 0, int TransposedKernelLength = 0)
 {
     /// <summary>Trainable parameters of the network.</summary>
     public long ParameterCount

@@ -18,6 +18,8 @@ public abstract class Network : IDisposable
     private float[]?[] _workspaces;
     private readonly Layer[] _layers;
     private readonly Action<int, int> _forwardPart;
+    private readonly Action<int, int> _trainPart;
+    private TrainingState? _training;
     private WorkerPool? _pool;
     private int _threads;
     private unsafe float* _jobInput;
@@ -47,6 +49,7 @@ public abstract class Network : IDisposable
         for (int i = 0; i < _layers.Length; i++)
             _layers[i] = new Layer(this, info.Layers[i], i);
         _forwardPart = ForwardPart;
+        _trainPart = TrainPart;
         InitializeParameters(options.Seed);
     }
 
@@ -211,6 +214,162 @@ public abstract class Network : IDisposable
     /// <summary>Runs one sample with the kernels of <see cref="Isa"/>. <paramref name="workspace"/> holds at least <see cref="NetworkInfo.WorkspaceLength"/> floats, 64-byte aligned.</summary>
     protected abstract void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace);
 
+    /// <summary>Runs one sample forward with the kernels of <see cref="Isa"/>, keeping every layer's output in <paramref name="workspace"/> (at least <see cref="NetworkInfo.TrainingWorkspaceLength"/> floats, 64-byte aligned) for <see cref="BackwardSample"/>.</summary>
+    protected abstract void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace);
+
+    /// <summary>
+    /// Backward pass of the sample <see cref="TrainSample"/> last ran in <paramref name="workspace"/>: adds its parameter
+    /// gradients (storage order) to <paramref name="gradients"/>, and writes the gradient with respect to the input
+    /// (C, H, W order) to <paramref name="inputGradient"/> unless it is empty.
+    /// </summary>
+    protected abstract void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
+
+    /// <summary>Writes every convolution kernel, transposed for the input-gradient pass, into <paramref name="transposed"/>.</summary>
+    protected abstract void PrepareBackward(Span<float> transposed);
+
+    /// <summary>The parameter gradients of the last <see cref="ComputeGradients"/> call, in storage order (same layout as <see cref="Parameters"/>).</summary>
+    public Span<float> Gradients => _training is null ? Span<float>.Empty : _training.Gradients.AsSpan(_training.GradientStart, Info.ParameterStorageLength);
+
+    /// <summary>
+    /// Runs forward and backward over <paramref name="batch"/> samples and leaves the summed parameter gradients in
+    /// <see cref="Gradients"/> (cleared first). For each sample, <paramref name="loss"/> receives the network's output and
+    /// writes dLoss/dOutput; it may run on several threads at once, so it must only touch its own sample. With the same
+    /// thread count, results are identical from run to run. Returns the sum of the per-sample losses.
+    /// </summary>
+    /// <param name="input">batch x <see cref="InputLength"/> values.</param>
+    /// <param name="batch">Samples in the batch.</param>
+    /// <param name="loss">Per-sample loss: (sample index, output, output gradient to fill) -> loss value.</param>
+    /// <param name="inputGradient">Empty, or batch x <see cref="InputLength"/> values to receive dLoss/dInput.</param>
+    /// <exception cref="ArgumentException">A buffer length does not match the batch.</exception>
+    public double ComputeGradients(ReadOnlySpan<float> input, int batch, LossFunction loss, Span<float> inputGradient = default)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        if (input.Length != batch * InputLength)
+            throw new ArgumentException($"Input must hold batch x {InputLength} = {batch * InputLength} values for batch {batch}; it holds {input.Length}.", nameof(input));
+        if (!inputGradient.IsEmpty && inputGradient.Length != batch * InputLength)
+            throw new ArgumentException($"The input gradient must be empty or hold batch x {InputLength} = {batch * InputLength} values; it holds {inputGradient.Length}.", nameof(inputGradient));
+        int parts = Math.Max(1, Math.Min(_threads, batch));
+        TrainingState state = Training(parts);
+        PrepareBackward(state.Transposed);
+        state.Loss = loss;
+        unsafe
+        {
+            fixed (float* pin = input)
+            fixed (float* pgrad = inputGradient)
+            {
+                state.Input = pin;
+                state.InputGradient = pgrad;
+                state.WantInputGradient = !inputGradient.IsEmpty;
+                state.Batch = batch;
+                try
+                {
+                    if (parts == 1)
+                        TrainPart(0, 1);
+                    else
+                    {
+                        if (_pool is null || _pool.Parts < parts)
+                        {
+                            _pool?.Dispose();
+                            _pool = new WorkerPool(parts);
+                        }
+                        _pool.Run(_trainPart, parts);
+                    }
+                }
+                finally
+                {
+                    state.Input = null;
+                    state.InputGradient = null;
+                    state.Loss = null;
+                }
+            }
+        }
+        // Reduce in part order, so that the same thread count always gives the same sums.
+        Span<float> total = Gradients;
+        double sum = state.PartLoss[0];
+        for (int part = 1; part < parts; part++)
+        {
+            AddInto(total, state.PartGradients(part));
+            sum += state.PartLoss[part];
+        }
+        return sum;
+    }
+
+    private unsafe void TrainPart(int part, int parts)
+    {
+        TrainingState state = _training!;
+        int start = (int)((long)state.Batch * part / parts), end = (int)((long)state.Batch * (part + 1) / parts);
+        Span<float> gradients = state.PartGradients(part);
+        gradients.Clear();
+        Span<float> workspace = state.Workspace(part);
+        Span<float> output = state.Output(part), outputGradient = state.OutputGradient(part);
+        var input = new ReadOnlySpan<float>(state.Input, state.Batch * InputLength);
+        var inputGradient = state.WantInputGradient ? new Span<float>(state.InputGradient, state.Batch * InputLength) : Span<float>.Empty;
+        double loss = 0;
+        for (int n = start; n < end; n++)
+        {
+            TrainSample(input.Slice(n * InputLength, InputLength), output, workspace);
+            outputGradient.Clear();
+            loss += state.Loss!(n, output, outputGradient);
+            BackwardSample(outputGradient, gradients, state.Transposed, workspace,
+                state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty);
+        }
+        state.PartLoss[part] = loss;
+    }
+
+    private TrainingState Training(int parts)
+    {
+        if (_training is null || _training.Parts < parts)
+            _training = new TrainingState(Info, Math.Max(parts, _threads), _training);
+        return _training;
+    }
+
+    /// <summary>Per-thread training buffers, allocated on first use and kept.</summary>
+    private sealed unsafe class TrainingState
+    {
+        private readonly float[][] _gradients;
+        private readonly float[][] _workspaces;
+        private readonly float[][] _outputs;
+        private readonly int _parameterLength, _workspaceLength, _outputLength;
+
+        public TrainingState(NetworkInfo info, int parts, TrainingState? previous)
+        {
+            Parts = parts;
+            _parameterLength = info.ParameterStorageLength;
+            _workspaceLength = info.TrainingWorkspaceLength;
+            _outputLength = info.OutputShape.Length;
+            _gradients = new float[parts][];
+            _workspaces = new float[parts][];
+            _outputs = new float[parts][];
+            for (int i = 0; i < parts; i++)
+            {
+                _gradients[i] = i == 0 && previous is not null ? previous.Gradients : GC.AllocateArray<float>(_parameterLength + 16, pinned: true);
+                _workspaces[i] = GC.AllocateArray<float>(_workspaceLength + 16, pinned: true);
+                _outputs[i] = new float[2 * _outputLength];
+            }
+            Gradients = _gradients[0];
+            GradientStart = AlignedStart(Gradients);
+            Transposed = GC.AllocateArray<float>(Math.Max(info.TransposedKernelLength, 16), pinned: true);
+            PartLoss = new double[parts];
+        }
+
+        public int Parts { get; }
+        public float[] Gradients { get; }
+        public int GradientStart { get; }
+        public float[] Transposed { get; }
+        public double[] PartLoss { get; }
+        public LossFunction? Loss { get; set; }
+        public float* Input { get; set; }
+        public float* InputGradient { get; set; }
+        public bool WantInputGradient { get; set; }
+        public int Batch { get; set; }
+
+        public Span<float> PartGradients(int part) => _gradients[part].AsSpan(AlignedStart(_gradients[part]), _parameterLength);
+        public Span<float> Workspace(int part) => _workspaces[part].AsSpan(AlignedStart(_workspaces[part]), _workspaceLength);
+        public Span<float> Output(int part) => _outputs[part].AsSpan(0, _outputLength);
+        public Span<float> OutputGradient(int part) => _outputs[part].AsSpan(_outputLength, _outputLength);
+    }
+
     /// <summary>Reference to the first parameter, for generated kernels.</summary>
     protected ref float ParameterBase => ref _parameterArray[_parameterStart];
 
@@ -245,6 +404,18 @@ public abstract class Network : IDisposable
     {
         lock (_layers)
             return _workspaces[part] ??= GC.AllocateArray<float>(Info.WorkspaceLength + 16, pinned: true);
+    }
+
+    private static void AddInto(Span<float> total, ReadOnlySpan<float> part)
+    {
+        int i = 0;
+        Span<System.Numerics.Vector<float>> vt = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(total);
+        ReadOnlySpan<System.Numerics.Vector<float>> vp = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(part);
+        for (int v = 0; v < vt.Length && v < vp.Length; v++)
+            vt[v] += vp[v];
+        i = Math.Min(vt.Length, vp.Length) * System.Numerics.Vector<float>.Count;
+        for (; i < total.Length; i++)
+            total[i] += part[i];
     }
 
     private static unsafe int AlignedStart(float[] array)

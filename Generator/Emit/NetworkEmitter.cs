@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using Unroll.Generator.Front;
 using Unroll.Generator.Graph;
+using Unroll.Generator.Model;
 using Unroll.Generator.Plan;
 
 namespace Unroll.Generator.Emit;
@@ -116,7 +117,7 @@ internal static class NetworkEmitter
             w.Line($"            {I(l.Flops)}, \"{l.Details}\"),");
         }
         w.Line("    },");
-        w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable);");
+        w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)});");
         w.Line();
         w.Line("/// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>");
         w.Line("/// <param name=\"options\">Instruction set, threads and seed; null for the defaults.</param>");
@@ -146,14 +147,56 @@ internal static class NetworkEmitter
         w.Line("    throw new NotSupportedException($\"No kernels for {Isa}.\");");
         w.Close();
         w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open("protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)");
+        IsaSwitch(w, "TrainForward", "input, output, ref ParameterBase, workspace");
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open("protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)");
+        IsaSwitch(w, "Backward", "outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient");
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open("protected override void PrepareBackward(Span<float> transposed)");
+        int layerIndex = 0;
+        foreach (LayerPlan p in plan.Training.Layers)
+        {
+            int offset = plan.Training.TransposedOffsets[layerIndex++];
+            if (offset < 0)
+                continue;
+            w.Line($"// {p.Layer.Name}: [{p.Layer.KernelH}x{p.Layer.KernelW}][{p.In.C}][{p.PaddedOutputs}] -> [{p.Layer.KernelH}x{p.Layer.KernelW}][{p.Out.C}][{Planner.Pad(p.In.C)}]");
+            w.Line($"global::Unroll.Kernels.Layout.TransposeKernel(Parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), transposed.Slice({I(offset)}, {I(p.Layer.KernelH * p.Layer.KernelW * p.Out.C * Planner.Pad(p.In.C))}), {I(p.Layer.KernelH * p.Layer.KernelW)}, {I(p.In.C)}, {I(p.Out.C)}, {I(p.PaddedOutputs)}, {I(Planner.Pad(p.In.C))});");
+        }
+        w.Close();
         foreach (VectorIsa v in VectorIsa.All)
         {
+            string file = HintName(model, v.Name);
             w.Line();
-            w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {HintName(model, v.Name)}).</summary>");
+            w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {file}).</summary>");
             w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
+            w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
+            w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
+            w.Line($"/// <summary>Backward pass of one sample with the {v.Name} kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>");
+            w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);");
         }
         w.Close();
         return w.ToString();
+    }
+
+    private static void IsaSwitch(CodeWriter w, string method, string arguments)
+    {
+        w.Open("switch (Isa)");
+        foreach (VectorIsa v in VectorIsa.All)
+        {
+            w.Line($"case global::Unroll.Isa.{v.Name}:");
+            w.Line($"    {method}{v.Name}({arguments});");
+            w.Line("    break;");
+        }
+        w.Line("default:");
+        w.Line("    throw new NotSupportedException($\"No kernels for {Isa}.\");");
+        w.Close();
     }
 
     private static long[] WeightShape(LayerModel l) => l.Op == OpKind.Conv
@@ -168,6 +211,99 @@ internal static class NetworkEmitter
     private static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 
     // ---------------------------------------------------------------- kernels
+
+    private static string Ws(int offset) => $"ref Unsafe.Add(ref ws, {I(offset)})";
+
+    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names)
+    {
+        w.Line($"/// <summary>{summary}</summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)");
+        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
+        w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+        foreach (LayerPlan p in layers)
+        {
+            string kernel = names[p.KernelKey];
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
+            switch (p.Layer.Op)
+            {
+                case OpKind.Conv:
+                case OpKind.Dense:
+                    w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}));");
+                    break;
+                case OpKind.MaxPool:
+                case OpKind.AvgPool:
+                    w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
+                    break;
+                default:
+                    if (p.In.Offset != p.Out.Offset)
+                        w.Line($"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice({I(p.Out.Offset)}, {I(p.Out.Length)}));");
+                    w.Line($"{kernel}({Ws(p.Out.Offset)});");
+                    break;
+            }
+            if (KernelEmitter.NeedsActivationPass(p, v))
+                w.Line(KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})") + ";");
+        }
+        TensorSlot outSlot = layers[layers.Count - 1].Out;
+        w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+        w.Close();
+    }
+
+    private static void EmitBackward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
+    {
+        TrainingPlan t = plan.Training;
+        w.Line("/// <summary>");
+        w.Line("/// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with");
+        w.Line("/// respect to the output (C, H, W order), accumulates every parameter gradient into");
+        w.Line("/// <paramref name=\"gradients\"/> and, when <paramref name=\"inputGradient\"/> is not empty, writes the");
+        w.Line("/// gradient with respect to the input there.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open("public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)");
+        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
+        w.Line("ref float g = ref MemoryMarshal.GetReference(gradients);");
+        w.Line("ref float tw = ref MemoryMarshal.GetReference(transposed);");
+        w.Line("bool wantInput = !inputGradient.IsEmpty;");
+        int region = 0;
+        TensorSlot last = t.Layers[t.Layers.Count - 1].Out;
+        w.Line($"workspace.Slice({I(t.GradientOffsets[0])}, {I(last.Length)}).Clear();");
+        w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(t.GradientOffsets[0])}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
+        int inputStride = 0;
+        for (int i = t.Layers.Count - 1; i >= 0; i--)
+        {
+            LayerPlan p = t.Layers[i];
+            int dy = t.GradientOffsets[region], dx = t.GradientOffsets[1 - region];
+            string kernel = names[p.KernelKey];
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
+            if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(dy)})", p.Out) is { } activation)
+                w.Line(activation);
+            string wantDx = i == 0 ? "wantInput" : "true";
+            switch (p.Layer.Op)
+            {
+                case OpKind.Conv:
+                    w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref tw, {I(t.TransposedOffsets[i])}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {wantDx});");
+                    break;
+                case OpKind.Dense:
+                    w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {wantDx});");
+                    break;
+                case OpKind.MaxPool:
+                case OpKind.AvgPool:
+                    if (i == 0)
+                        w.Line("if (wantInput)");
+                    w.Line($"{(i == 0 ? "    " : "")}{kernel}_Backward({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {Ws(dy)}, {Ws(dx)});");
+                    break;
+            }
+            if (p.Layer.Op != OpKind.Activation)
+                region = 1 - region;
+            inputStride = BackwardEmitter.InputGradientStride(p);
+            if (p.Layer.Op == OpKind.Activation)
+                inputStride = p.In.Cs;
+        }
+        TensorSlot input = plan.InputSlot;
+        w.Line("if (wantInput)");
+        w.Line($"    Layout.ToChannelsFirst({Ws(t.GradientOffsets[region])}, inputGradient, {I(input.C)}, {I(input.H)}, {I(input.W)}, {I(inputStride)});");
+        w.Close();
+    }
 
     public static string Kernels(NetworkPlan plan, VectorIsa v)
     {
@@ -188,12 +324,17 @@ internal static class NetworkEmitter
         w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
         w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace);");
         w.Line();
+        w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
+        w.Line($"    {v.Name}Kernels.TrainForward(input, output, ref parameters, workspace);");
+        w.Line();
+        w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>");
+        w.Line($"    {v.Name}Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);");
+        w.Line();
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
 
         // Layers whose computations are identical share one kernel, named after the first of them.
         var names = new Dictionary<string, string>();
-        var kernelOf = new List<string>();
         var emitted = new List<LayerPlan>();
         foreach (LayerPlan p in plan.Layers)
         {
@@ -203,46 +344,24 @@ internal static class NetworkEmitter
                 names.Add(p.KernelKey, name);
                 emitted.Add(p);
             }
-            kernelOf.Add(name);
         }
 
-        w.Line("/// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>");
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open("public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)");
-        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
-        TensorSlot inSlot = plan.InputSlot;
-        w.Line($"Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, {I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
-        for (int i = 0; i < plan.Layers.Count; i++)
-        {
-            LayerPlan p = plan.Layers[i];
-            string inRef = $"ref Unsafe.Add(ref ws, {I(p.In.Offset)})", outRef = $"ref Unsafe.Add(ref ws, {I(p.Out.Offset)})";
-            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
-            switch (p.Layer.Op)
-            {
-                case OpKind.Conv:
-                case OpKind.Dense:
-                    w.Line($"{kernelOf[i]}({inRef}, {outRef}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}));");
-                    break;
-                case OpKind.MaxPool:
-                case OpKind.AvgPool:
-                    w.Line($"{kernelOf[i]}({inRef}, {outRef});");
-                    break;
-                default:
-                    w.Line($"{kernelOf[i]}({outRef});");
-                    break;
-            }
-            if (KernelEmitter.NeedsActivationPass(p, v))
-                w.Line(KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})") + ";");
-        }
-        TensorSlot outSlot = plan.OutputSlot;
-        w.Line($"Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, {I(outSlot.Offset)}), output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
-        w.Close();
-
+        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names);
+        w.Line();
+        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names);
+        w.Line();
+        EmitBackward(w, v, plan, names);
         foreach (LayerPlan p in emitted)
         {
             w.Line();
             KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
+            if (p.Layer.Op != OpKind.Activation)
+            {
+                w.Line();
+                BackwardEmitter.Emit(w, p, v, names[p.KernelKey]);
+            }
         }
+        BackwardEmitter.EmitActivationHelpers(w, v);
         w.Close();
         w.Close();
         return w.ToString();

@@ -24,7 +24,28 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 }
 
 /// <summary>How a network is computed: memory layout of activations and parameters, decided at compile time.</summary>
-internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength)
+/// <param name="Model">What is computed.</param>
+/// <param name="InputSlot">Where the forward pass puts the converted input.</param>
+/// <param name="Layers">Inference placement: outputs ping-pong between two regions.</param>
+/// <param name="ParameterLength">Floats of the parameter buffer (and of the gradient buffer).</param>
+/// <param name="WorkspaceLength">Floats of one thread's inference workspace.</param>
+/// <param name="Training">Training placement: every output kept for the backward pass.</param>
+internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training)
 {
     public TensorSlot OutputSlot => Layers[Layers.Count - 1].Out;
 }
+
+/// <summary>
+/// The training workspace of one thread: the converted input and every layer's output (stand-alone
+/// activations in place), then two gradient regions that the backward pass ping-pongs between;
+/// plus, shared by all threads, each convolution's kernel transposed to [KH][KW][O][I padded]
+/// for the input-gradient pass.
+/// </summary>
+/// <param name="Layers">Layer placements with training slots (same kernels as inference, other offsets).</param>
+/// <param name="GradientOffsets">Start of the two gradient regions.</param>
+/// <param name="GradientLength">Floats of each gradient region.</param>
+/// <param name="WorkspaceLength">Floats of one thread's training workspace.</param>
+/// <param name="TransposedOffsets">Per layer, the offset of its transposed kernel (-1 for layers without one).</param>
+/// <param name="TransposedLength">Floats of the shared transposed-kernel buffer.</param>
+internal sealed record TrainingPlan(EquatableArray<LayerPlan> Layers, EquatableArray<int> GradientOffsets, int GradientLength, int WorkspaceLength,
+    EquatableArray<int> TransposedOffsets, int TransposedLength);

@@ -70,7 +70,36 @@ internal static class Planner
             plans.Add(new LayerPlan(layer, current, output, weightOffset, weightLength, biasOffset, biasLength));
             current = output;
         }
-        return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), inputLength + regionSize[0] + regionSize[1]);
+        return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), inputLength + regionSize[0] + regionSize[1],
+            Training(plans, inputSlot, inputLength));
+    }
+
+    private static TrainingPlan Training(List<LayerPlan> inference, TensorSlot inputSlot, int inputLength)
+    {
+        var layers = new List<LayerPlan>();
+        var transposed = new List<int>();
+        int offset = inputLength, gradient = Pad(inputSlot.H * inputSlot.W * Pad(inputSlot.C)), transposedLength = 0;
+        TensorSlot current = inputSlot;
+        foreach (LayerPlan p in inference)
+        {
+            // Unlike inference, a stand-alone activation gets a slot of its own: the layer before it
+            // needs its own output intact for its backward pass (max-pool winners, fused derivatives).
+            TensorSlot output = (p.Layer.Op == OpKind.Activation ? current : p.Out) with { Offset = offset };
+            offset += Pad(output.Length);
+            gradient = Math.Max(gradient, Pad(output.Length));
+            layers.Add(p with { In = current, Out = output });
+            if (p.Layer.Op == OpKind.Conv)
+            {
+                transposed.Add(transposedLength);
+                transposedLength += p.Layer.KernelH * p.Layer.KernelW * p.Out.C * Pad(p.In.C);
+            }
+            else
+                transposed.Add(-1);
+            current = output;
+        }
+        var gradients = new[] { offset, offset + gradient };
+        return new TrainingPlan(layers.ToEquatableArray(), gradients.ToEquatableArray(), gradient, offset + 2 * gradient,
+            transposed.ToEquatableArray(), Math.Max(transposedLength, Granule));
     }
 
     private static int SlotLength(TensorShape shape) => shape.H * shape.W * Pad(shape.C);

@@ -43,4 +43,20 @@ public static class Activations
         for (int i = 0; i < length; i++)
             Unsafe.Add(ref data, i) *= scale;
     }
+
+    /// <summary>
+    /// Softmax backward in place: dy becomes y * (dy - sum(dy * y)) over <paramref name="length"/> values,
+    /// where y is the softmax output.
+    /// </summary>
+    public static void SoftmaxBackward(ref float y, ref float dy, int length)
+    {
+        double dot = 0;
+        for (int i = 0; i < length; i++)
+            dot += (double)Unsafe.Add(ref dy, i) * Unsafe.Add(ref y, i);
+        for (int i = 0; i < length; i++)
+        {
+            ref float g = ref Unsafe.Add(ref dy, i);
+            g = (float)(Unsafe.Add(ref y, i) * (g - dot));
+        }
+    }
 }

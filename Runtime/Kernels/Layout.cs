@@ -46,4 +46,19 @@ public static class Layout
                 Unsafe.Add(ref d, p) = Unsafe.Add(ref source, p * cs + ch);
         }
     }
+
+    /// <summary>
+    /// Transposes a packed convolution kernel [taps][inputs][outputStride] into [taps][outputs][inputStride]
+    /// (padding zero), the order the input-gradient pass reads.
+    /// </summary>
+    public static void TransposeKernel(ReadOnlySpan<float> packed, Span<float> transposed, int taps, int inputs, int outputs, int outputStride, int inputStride)
+    {
+        if (packed.Length < taps * inputs * outputStride || transposed.Length < taps * outputs * inputStride)
+            throw new ArgumentException("Kernel buffers are shorter than their shapes.");
+        transposed.Slice(0, taps * outputs * inputStride).Clear();
+        for (int t = 0; t < taps; t++)
+            for (int i = 0; i < inputs; i++)
+                for (int o = 0; o < outputs; o++)
+                    transposed[(t * outputs + o) * inputStride + i] = packed[(t * inputs + i) * outputStride + o];
+    }
 }
