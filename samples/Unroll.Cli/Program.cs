@@ -38,7 +38,8 @@ try
                 {
                     using Network network = NetworkCatalog.Create(name, new NetworkOptions { Isa = isa, Threads = 1 });
                     float[] output = network.Predict(new float[network.InputLength * 2]);
-                    Console.WriteLine($"{name} {isa}: {output.Length} outputs");
+                    double loss = network.ComputeGradients(new float[network.InputLength * 2], 2, (_, y, g) => { g.Fill(1); return 0; }, new float[network.InputLength * 2]);
+                    Console.WriteLine($"{name} {isa}: {output.Length} outputs, gradients computed");
                 }
             return 0;
         default:

@@ -16,6 +16,12 @@ public partial class ActNet
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx512 kernels of ActNet, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
     {
@@ -30,6 +36,39 @@ public partial class ActNet
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 3, 4, 4, 16);
         }
 
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16);
+            // Leaky: Activation 3x4x4 -> 3x4x4
+            workspace.Slice(0, 256).CopyTo(workspace.Slice(256, 256));
+            Activation_Leaky(ref Unsafe.Add(ref ws, 256));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 3, 4, 4, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(512, 256).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 512), 3, 4, 4, 16);
+            // Leaky: Activation 3x4x4 -> 3x4x4
+            LeakyReLUBackward(ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref ws, 512), 256, 0.2f);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 512), inputGradient, 3, 4, 4, 16);
+        }
+
         /// <summary>Leaky: LeakyReLU over 3x4x4; Avx512. Works in place.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Activation_Leaky(ref float data)
@@ -38,6 +77,54 @@ public partial class ActNet
             {
                 Vector512<float> x = Vector512.LoadUnsafe(ref data, (nuint)(i));
                 (Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * 0.2f)).StoreUnsafe(ref data, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, Vector512<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector512.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector512.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

@@ -14,6 +14,12 @@ public partial class ActNet
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        PortableKernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Portable kernels of ActNet, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
@@ -28,6 +34,39 @@ public partial class ActNet
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 3, 4, 4, 16);
         }
 
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16);
+            // Leaky: Activation 3x4x4 -> 3x4x4
+            workspace.Slice(0, 256).CopyTo(workspace.Slice(256, 256));
+            Activation_Leaky(ref Unsafe.Add(ref ws, 256));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 3, 4, 4, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(512, 256).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 512), 3, 4, 4, 16);
+            // Leaky: Activation 3x4x4 -> 3x4x4
+            LeakyReLUBackward(ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref ws, 512), 256, 0.2f);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 512), inputGradient, 3, 4, 4, 16);
+        }
+
         /// <summary>Leaky: LeakyReLU over 3x4x4; Portable. Works in place.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Activation_Leaky(ref float data)
@@ -36,6 +75,54 @@ public partial class ActNet
             {
                 float x = Unsafe.Add(ref data, i);
                 Unsafe.Add(ref data, i) = (x > 0f ? x : x * 0.2f);
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : 0f;
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : g * alpha;
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * (1f - yv * yv);
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * yv * (1f - yv);
             }
         }
     }

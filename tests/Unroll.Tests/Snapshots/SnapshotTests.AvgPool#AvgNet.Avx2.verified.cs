@@ -16,6 +16,12 @@ public partial class AvgNet
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx2Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx2 kernels of AvgNet, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
     {
@@ -28,6 +34,39 @@ public partial class AvgNet
             // Pool: AvgPool2D 5x6x6 -> 5x3x3
             AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576));
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 6, 6, 16);
+            // Pool: AvgPool2D 5x6x6 -> 5x3x3
+            AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(720, 144).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 720), 5, 3, 3, 16);
+            // Pool: AvgPool2D 5x6x6 -> 5x3x3
+            if (wantInput)
+                AvgPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576), ref Unsafe.Add(ref ws, 720), ref Unsafe.Add(ref ws, 1296));
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1296), inputGradient, 5, 6, 6, 16);
         }
 
         /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window.</summary>
@@ -58,6 +97,86 @@ public partial class AvgNet
                         (acc * scale).StoreUnsafe(ref o, (nuint)(cv));
                     }
                 }
+            }
+        }
+
+        /// <summary>Pool backward: AvgPool2D 5x6x6 -> 5x3x3; the gradient is shared evenly over the window; Avx2.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void AvgPool2D_Pool_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 576).Clear();
+            for (int oh = 0; oh < 3; oh++)
+            {
+                int ih0 = oh * 2 - 0;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 6 - ih0);
+                for (int ow = 0; ow < 3; ow++)
+                {
+                    int iw0 = ow * 2 - 0;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 6 - iw0);
+                    Vector256<float> scale = Vector256.Create(1f / ((khHi - khLo) * (kwHi - kwLo)));
+                    int o = (oh * 3 + ow) * 16;
+                    for (int cv = 0; cv < 8; cv += 8)
+                    {
+                        Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(o + cv));
+                        g *= scale;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 6 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 6 + iw0 + kw) * 16 + cv;
+                                (Vector256.LoadUnsafe(ref dx, (nuint)(d)) + g).StoreUnsafe(ref dx, (nuint)(d));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, Vector256<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector256.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector256.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

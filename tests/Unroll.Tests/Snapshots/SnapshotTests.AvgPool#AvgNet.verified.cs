@@ -54,7 +54,7 @@ ____________________________________________________________________________
                 null,
                 180, "2x2 s2 p0,0,0,0"),
         },
-        16, 720, SummaryTable);
+        16, 720, SummaryTable, 1872, 16);
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>
@@ -85,12 +85,67 @@ ____________________________________________________________________________
         }
     }
 
+    /// <inheritdoc />
+    protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)
+    {
+        switch (Isa)
+        {
+            case global::Unroll.Isa.Avx512:
+                TrainForwardAvx512(input, output, ref ParameterBase, workspace);
+                break;
+            case global::Unroll.Isa.Avx2:
+                TrainForwardAvx2(input, output, ref ParameterBase, workspace);
+                break;
+            case global::Unroll.Isa.Portable:
+                TrainForwardPortable(input, output, ref ParameterBase, workspace);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels for {Isa}.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+    {
+        switch (Isa)
+        {
+            case global::Unroll.Isa.Avx512:
+                BackwardAvx512(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            case global::Unroll.Isa.Avx2:
+                BackwardAvx2(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            case global::Unroll.Isa.Portable:
+                BackwardPortable(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels for {Isa}.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void PrepareBackward(Span<float> transposed)
+    {
+    }
+
     /// <summary>Runs one sample with the Avx512 kernels (implemented in AvgNet.Avx512.g.cs).</summary>
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in AvgNet.Avx2.g.cs).</summary>
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 
     /// <summary>Runs one sample with the Portable kernels (implemented in AvgNet.Portable.g.cs).</summary>
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 }

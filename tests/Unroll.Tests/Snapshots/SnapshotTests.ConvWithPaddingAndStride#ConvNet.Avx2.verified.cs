@@ -16,6 +16,12 @@ public partial class ConvNet
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx2Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx2 kernels of ConvNet, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
     {
@@ -28,6 +34,39 @@ public partial class ConvNet
             // Conv: Conv2D 3x9x9 -> 20x5x5
             Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3);
+            // Conv: Conv2D 3x9x9 -> 20x5x5
+            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(1056, 800).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1056), 20, 5, 5, 32);
+            // Conv: Conv2D 3x9x9 -> 20x5x5
+            ReLUBackward(ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref ws, 1056), 800);
+            Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 2352), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
         /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx2: register tile 4 pixel(s) x 3 vector(s) of 8 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window.</summary>
@@ -237,6 +276,165 @@ public partial class ConvNet
                 (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 0));
                 (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 8));
                 (Vector256.Max(a0_2, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 16));
+            }
+        }
+
+        /// <summary>Conv backward: Conv2D 3x9x9 -> 20x5x5; weight gradient tiled 3 input channel(s) x 3 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Avx2.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 24; oc0 += 8)
+            {
+                Vector256<float> sum = Vector256<float>.Zero;
+                for (int px = 0; px < 25; px++)
+                {
+                    sum += Vector256.LoadUnsafe(ref dz, (nuint)(px * 32 + oc0));
+                }
+                (Vector256.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 3; kh++)
+            {
+                int ohLo = 1 - kh <= 0 ? 0 : (1 - kh + 1) / 2;
+                int ohLast = 9 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(5, ohLast / 2 + 1);
+                for (int kw = 0; kw < 3; kw++)
+                {
+                    int owLo = 1 - kw <= 0 ? 0 : (1 - kw + 1) / 2;
+                    int owLast = 9 - kw, owHi = owLast < 0 ? 0 : Math.Min(5, owLast / 2 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 3 + kw) * 96);
+                    for (int ic0 = 0; ic0 < 3; ic0 += 3)
+                    {
+                        for (int oc0 = 0; oc0 < 24; oc0 += 24)
+                        {
+                            Vector256<float> a0_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_2 = Vector256<float>.Zero;
+                            Vector256<float> a1_0 = Vector256<float>.Zero;
+                            Vector256<float> a1_1 = Vector256<float>.Zero;
+                            Vector256<float> a1_2 = Vector256<float>.Zero;
+                            Vector256<float> a2_0 = Vector256<float>.Zero;
+                            Vector256<float> a2_1 = Vector256<float>.Zero;
+                            Vector256<float> a2_2 = Vector256<float>.Zero;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 2 - 1 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
+                                    Vector256<float> d0 = Vector256.LoadUnsafe(ref dzp, (nuint)(0));
+                                    Vector256<float> d1 = Vector256.LoadUnsafe(ref dzp, (nuint)(8));
+                                    Vector256<float> d2 = Vector256.LoadUnsafe(ref dzp, (nuint)(16));
+                                    Vector256<float> b0 = Vector256.Create(Unsafe.Add(ref xp, 0));
+                                    a0_0 = Fma.MultiplyAdd(b0, d0, a0_0);
+                                    a0_1 = Fma.MultiplyAdd(b0, d1, a0_1);
+                                    a0_2 = Fma.MultiplyAdd(b0, d2, a0_2);
+                                    Vector256<float> b1 = Vector256.Create(Unsafe.Add(ref xp, 1));
+                                    a1_0 = Fma.MultiplyAdd(b1, d0, a1_0);
+                                    a1_1 = Fma.MultiplyAdd(b1, d1, a1_1);
+                                    a1_2 = Fma.MultiplyAdd(b1, d2, a1_2);
+                                    Vector256<float> b2 = Vector256.Create(Unsafe.Add(ref xp, 2));
+                                    a2_0 = Fma.MultiplyAdd(b2, d0, a2_0);
+                                    a2_1 = Fma.MultiplyAdd(b2, d1, a2_1);
+                                    a2_2 = Fma.MultiplyAdd(b2, d2, a2_2);
+                                }
+                            }
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8)) + a0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16)) + a0_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8)) + a1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16)) + a1_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8)) + a2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16)) + a2_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16));
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 1296).Clear();
+            for (int ih = 0; ih < 9; ih++)
+            {
+                for (int iw = 0; iw < 9; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 8; ic0 += 8)
+                    {
+                        Vector256<float> a0 = Vector256<float>.Zero;
+                        for (int kh = 0; kh < 3; kh++)
+                        {
+                            int t = ih + 1 - kh;
+                            if (t < 0 || t % 2 != 0 || t / 2 >= 5)
+                                continue;
+                            for (int kw = 0; kw < 3; kw++)
+                            {
+                                int u = iw + 1 - kw;
+                                if (u < 0 || u % 2 != 0 || u / 2 >= 5)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
+                                for (int oc = 0; oc < 20; oc++)
+                                {
+                                    Vector256<float> g = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0 = Fma.MultiplyAdd(g, Vector256.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                }
+                            }
+                        }
+                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                    }
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, Vector256<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector256.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector256.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

@@ -14,6 +14,12 @@ public partial class ConvNet
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        PortableKernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Portable kernels of ConvNet, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
@@ -26,6 +32,39 @@ public partial class ConvNet
             // Conv: Conv2D 3x9x9 -> 20x5x5
             Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3);
+            // Conv: Conv2D 3x9x9 -> 20x5x5
+            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(1056, 800).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1056), 20, 5, 5, 32);
+            // Conv: Conv2D 3x9x9 -> 20x5x5
+            ReLUBackward(ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref ws, 1056), 800);
+            Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 2352), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
         /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window.</summary>
@@ -223,6 +262,200 @@ public partial class ConvNet
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+            }
+        }
+
+        /// <summary>Conv backward: Conv2D 3x9x9 -> 20x5x5; weight gradient tiled 2 input channel(s) x 4 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 20; oc0 += 1)
+            {
+                float sum = 0f;
+                for (int px = 0; px < 25; px++)
+                {
+                    sum += Unsafe.Add(ref dz, px * 32 + oc0);
+                }
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 3; kh++)
+            {
+                int ohLo = 1 - kh <= 0 ? 0 : (1 - kh + 1) / 2;
+                int ohLast = 9 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(5, ohLast / 2 + 1);
+                for (int kw = 0; kw < 3; kw++)
+                {
+                    int owLo = 1 - kw <= 0 ? 0 : (1 - kw + 1) / 2;
+                    int owLast = 9 - kw, owHi = owLast < 0 ? 0 : Math.Min(5, owLast / 2 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 3 + kw) * 96);
+                    for (int ic0 = 0; ic0 < 2; ic0 += 2)
+                    {
+                        for (int oc0 = 0; oc0 < 20; oc0 += 4)
+                        {
+                            float a0_0 = 0f;
+                            float a0_1 = 0f;
+                            float a0_2 = 0f;
+                            float a0_3 = 0f;
+                            float a1_0 = 0f;
+                            float a1_1 = 0f;
+                            float a1_2 = 0f;
+                            float a1_3 = 0f;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 2 - 1 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
+                                    float d0 = Unsafe.Add(ref dzp, 0);
+                                    float d1 = Unsafe.Add(ref dzp, 1);
+                                    float d2 = Unsafe.Add(ref dzp, 2);
+                                    float d3 = Unsafe.Add(ref dzp, 3);
+                                    float b0 = Unsafe.Add(ref xp, 0);
+                                    a0_0 = a0_0 + b0 * d0;
+                                    a0_1 = a0_1 + b0 * d1;
+                                    a0_2 = a0_2 + b0 * d2;
+                                    a0_3 = a0_3 + b0 * d3;
+                                    float b1 = Unsafe.Add(ref xp, 1);
+                                    a1_0 = a1_0 + b1 * d0;
+                                    a1_1 = a1_1 + b1 * d1;
+                                    a1_2 = a1_2 + b1 * d2;
+                                    a1_3 = a1_3 + b1 * d3;
+                                }
+                            }
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) + a1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) + a1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) + a1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) + a1_3;
+                        }
+                    }
+                    {
+                        const int ic0 = 2;
+                        for (int oc0 = 0; oc0 < 20; oc0 += 4)
+                        {
+                            float a0_0 = 0f;
+                            float a0_1 = 0f;
+                            float a0_2 = 0f;
+                            float a0_3 = 0f;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 2 - 1 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
+                                    float d0 = Unsafe.Add(ref dzp, 0);
+                                    float d1 = Unsafe.Add(ref dzp, 1);
+                                    float d2 = Unsafe.Add(ref dzp, 2);
+                                    float d3 = Unsafe.Add(ref dzp, 3);
+                                    float b0 = Unsafe.Add(ref xp, 0);
+                                    a0_0 = a0_0 + b0 * d0;
+                                    a0_1 = a0_1 + b0 * d1;
+                                    a0_2 = a0_2 + b0 * d2;
+                                    a0_3 = a0_3 + b0 * d3;
+                                }
+                            }
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 1296).Clear();
+            for (int ih = 0; ih < 9; ih++)
+            {
+                for (int iw = 0; iw < 9; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 3; ic0 += 3)
+                    {
+                        float a0 = 0f;
+                        float a1 = 0f;
+                        float a2 = 0f;
+                        for (int kh = 0; kh < 3; kh++)
+                        {
+                            int t = ih + 1 - kh;
+                            if (t < 0 || t % 2 != 0 || t / 2 >= 5)
+                                continue;
+                            for (int kw = 0; kw < 3; kw++)
+                            {
+                                int u = iw + 1 - kw;
+                                if (u < 0 || u % 2 != 0 || u / 2 >= 5)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
+                                for (int oc = 0; oc < 20; oc++)
+                                {
+                                    float g = Unsafe.Add(ref dzp, oc);
+                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
+                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
+                                }
+                            }
+                        }
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
+                    }
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : 0f;
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : g * alpha;
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * (1f - yv * yv);
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * yv * (1f - yv);
             }
         }
     }

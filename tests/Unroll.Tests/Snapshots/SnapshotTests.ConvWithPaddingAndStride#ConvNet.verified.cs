@@ -54,7 +54,7 @@ ____________________________________________________________________________
                 new TensorInfo("Conv.bias", new[] { 20 }, 864, 32, TensorLayout.Plain, new Shape(3, 9, 9)),
                 27500, "3x3 s2 p1,1,1,1"),
         },
-        896, 1056, SummaryTable);
+        896, 1056, SummaryTable, 3648, 2880);
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>
@@ -85,12 +85,69 @@ ____________________________________________________________________________
         }
     }
 
+    /// <inheritdoc />
+    protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)
+    {
+        switch (Isa)
+        {
+            case global::Unroll.Isa.Avx512:
+                TrainForwardAvx512(input, output, ref ParameterBase, workspace);
+                break;
+            case global::Unroll.Isa.Avx2:
+                TrainForwardAvx2(input, output, ref ParameterBase, workspace);
+                break;
+            case global::Unroll.Isa.Portable:
+                TrainForwardPortable(input, output, ref ParameterBase, workspace);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels for {Isa}.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+    {
+        switch (Isa)
+        {
+            case global::Unroll.Isa.Avx512:
+                BackwardAvx512(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            case global::Unroll.Isa.Avx2:
+                BackwardAvx2(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            case global::Unroll.Isa.Portable:
+                BackwardPortable(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels for {Isa}.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void PrepareBackward(Span<float> transposed)
+    {
+        // Conv: [3x3][3][32] -> [3x3][20][16]
+        global::Unroll.Kernels.Layout.TransposeKernel(Parameters.Slice(0, 864), transposed.Slice(0, 2880), 9, 3, 20, 32, 16);
+    }
+
     /// <summary>Runs one sample with the Avx512 kernels (implemented in ConvNet.Avx512.g.cs).</summary>
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in ConvNet.Avx2.g.cs).</summary>
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 
     /// <summary>Runs one sample with the Portable kernels (implemented in ConvNet.Portable.g.cs).</summary>
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
 }

@@ -16,6 +16,12 @@ public partial class DenseNet
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx2Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx2 kernels of DenseNet, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
     {
@@ -29,6 +35,40 @@ public partial class DenseNet
             Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2);
+            // Hidden: Dense 2x3x3 -> 20
+            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
+            Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(64, 32).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 64), 20, 1, 1, 32);
+            // Hidden: Dense 2x3x3 -> 20
+            TanhBackward(ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref ws, 64), 32);
+            Dense_Hidden_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 64), ref Unsafe.Add(ref ws, 208), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 576), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 208), inputGradient, 2, 3, 3, 16);
         }
 
         /// <summary>Hidden: Dense 2x3x3 -> 20, Tanh; Avx2: 3 vector(s) of 8 output(s) per block. Weights are [H][W][C][32]: one row of padded outputs per input value.</summary>
@@ -56,6 +96,99 @@ public partial class DenseNet
                 a0_0.StoreUnsafe(ref output, (nuint)((0 + 0) * 32 + oc0 + 0));
                 a0_1.StoreUnsafe(ref output, (nuint)((0 + 0) * 32 + oc0 + 8));
                 a0_2.StoreUnsafe(ref output, (nuint)((0 + 0) * 32 + oc0 + 16));
+            }
+        }
+
+        /// <summary>Hidden backward: Dense 2x3x3 -> 20; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx2.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Hidden_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 24; oc0 += 8)
+            {
+                Vector256<float> sum = Vector256<float>.Zero;
+                sum += Vector256.LoadUnsafe(ref dz, (nuint)(oc0));
+                (Vector256.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 9; px++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    Vector256<float> b = Vector256.Create(Unsafe.Add(ref x, px * 2 + c));
+                    for (int o = 0; o < 24; o += 8)
+                    {
+                        (Fma.MultiplyAdd(b, Vector256.LoadUnsafe(ref dz, (nuint)(o)), Vector256.LoadUnsafe(ref dwr, (nuint)(o)))).StoreUnsafe(ref dwr, (nuint)(o));
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 32);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 144).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 9; px++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    Vector256<float> acc = Vector256<float>.Zero;
+                    for (int o = 0; o < 24; o += 8)
+                    {
+                        acc = Fma.MultiplyAdd(Vector256.LoadUnsafe(ref wr, (nuint)(o)), Vector256.LoadUnsafe(ref dz, (nuint)(o)), acc);
+                    }
+                    Unsafe.Add(ref dx, px * 16 + c) = Vector256.Sum(acc);
+                    wr = ref Unsafe.Add(ref wr, 32);
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, Vector256<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector256.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref y, (nuint)(i));
+                Vector256<float> g = Vector256.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector256.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

@@ -14,6 +14,12 @@ public partial class DenseNet
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        PortableKernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Portable kernels of DenseNet, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
@@ -27,6 +33,40 @@ public partial class DenseNet
             Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2);
+            // Hidden: Dense 2x3x3 -> 20
+            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
+            Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(64, 32).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 64), 20, 1, 1, 32);
+            // Hidden: Dense 2x3x3 -> 20
+            TanhBackward(ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref ws, 64), 32);
+            Dense_Hidden_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 64), ref Unsafe.Add(ref ws, 208), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 576), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 208), inputGradient, 2, 3, 3, 16);
         }
 
         /// <summary>Hidden: Dense 2x3x3 -> 20, Tanh; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][32]: one row of padded outputs per input value.</summary>
@@ -57,6 +97,99 @@ public partial class DenseNet
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 1) = a0_1;
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 2) = a0_2;
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 3) = a0_3;
+            }
+        }
+
+        /// <summary>Hidden backward: Dense 2x3x3 -> 20; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Hidden_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 20; oc0 += 1)
+            {
+                float sum = 0f;
+                sum += Unsafe.Add(ref dz, oc0);
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 9; px++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    float b = Unsafe.Add(ref x, px * 2 + c);
+                    for (int o = 0; o < 20; o += 1)
+                    {
+                        Unsafe.Add(ref dwr, o) = Unsafe.Add(ref dwr, o) + b * Unsafe.Add(ref dz, o);
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 32);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 144).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 9; px++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    float acc = 0f;
+                    for (int o = 0; o < 20; o += 1)
+                    {
+                        acc = acc + Unsafe.Add(ref wr, o) * Unsafe.Add(ref dz, o);
+                    }
+                    Unsafe.Add(ref dx, px * 16 + c) = acc;
+                    wr = ref Unsafe.Add(ref wr, 32);
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : 0f;
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : g * alpha;
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * (1f - yv * yv);
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * yv * (1f - yv);
             }
         }
     }

@@ -18,6 +18,12 @@ public partial class LeNet5
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx512 kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
     {
@@ -43,6 +49,68 @@ public partial class LeNet5
             Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304));
+            // F5: Dense 16x5x5 -> 120
+            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            // F6: Dense 120 -> 84
+            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            // Output: Dense 84 -> 10
+            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Activations.Softmax(ref Unsafe.Add(ref ws, 18928), 10);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(18944, 16).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 18944), 10, 1, 1, 16);
+            // Output: Dense 84 -> 10
+            Activations.SoftmaxBackward(ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref ws, 18944), 10);
+            Dense_Output_Backward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref g, 65776), ref Unsafe.Add(ref g, 67120), true);
+            // F6: Dense 120 -> 84
+            ReLUBackward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 35328), 96);
+            Dense_F6_Backward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref g, 54160), ref Unsafe.Add(ref g, 65680), true);
+            // F5: Dense 16x5x5 -> 120
+            ReLUBackward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18944), 128);
+            Dense_F5_Backward(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref g, 2832), ref Unsafe.Add(ref g, 54032), true);
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            MaxPool2D_S4_Backward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            ReLUBackward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18944), 1600);
+            Conv2D_C3_Backward(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 2400), ref Unsafe.Add(ref g, 416), ref Unsafe.Add(ref g, 2816), true);
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            MaxPool2D_S2_Backward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            ReLUBackward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 18944), 12544);
+            Conv2D_C1_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 400), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
         /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 8 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code.</summary>
@@ -235,6 +303,89 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>C1 backward: Conv2D 1x32x32 -> 6x28x28; weight gradient tiled 1 input channel(s) x 1 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 16; oc0 += 16)
+            {
+                Vector512<float> sum = Vector512<float>.Zero;
+                for (int px = 0; px < 784; px++)
+                {
+                    sum += Vector512.LoadUnsafe(ref dz, (nuint)(px * 16 + oc0));
+                }
+                (Vector512.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 5; kh++)
+            {
+                int ohLo = 0 - kh <= 0 ? 0 : (0 - kh + 0) / 1;
+                int ohLast = 31 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(28, ohLast / 1 + 1);
+                for (int kw = 0; kw < 5; kw++)
+                {
+                    int owLo = 0 - kw <= 0 ? 0 : (0 - kw + 0) / 1;
+                    int owLast = 31 - kw, owHi = owLast < 0 ? 0 : Math.Min(28, owLast / 1 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 5 + kw) * 16);
+                    for (int ic0 = 0; ic0 < 1; ic0 += 1)
+                    {
+                        for (int oc0 = 0; oc0 < 16; oc0 += 16)
+                        {
+                            Vector512<float> a0_0 = Vector512<float>.Zero;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 1 - 0 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
+                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
+                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
+                                }
+                            }
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 16384).Clear();
+            for (int ih = 0; ih < 32; ih++)
+            {
+                for (int iw = 0; iw < 32; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 16; ic0 += 16)
+                    {
+                        Vector512<float> a0 = Vector512<float>.Zero;
+                        for (int kh = 0; kh < 5; kh++)
+                        {
+                            int t = ih + 0 - kh;
+                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
+                                continue;
+                            for (int kw = 0; kw < 5; kw++)
+                            {
+                                int u = iw + 0 - kw;
+                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
+                                for (int oc = 0; oc < 6; oc++)
+                                {
+                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                }
+                            }
+                        }
+                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                    }
+                }
+            }
+        }
+
         /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S2(ref float input, ref float output)
@@ -260,6 +411,40 @@ public partial class LeNet5
                             }
                         }
                         acc.StoreUnsafe(ref o, (nuint)(cv));
+                    }
+                }
+            }
+        }
+
+        /// <summary>S2 backward: MaxPool2D 6x28x28 -> 6x14x14; the gradient goes to the first input that equals the window's maximum; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_S2_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 12544).Clear();
+            for (int oh = 0; oh < 14; oh++)
+            {
+                int ih0 = oh * 2 - 0;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
+                for (int ow = 0; ow < 14; ow++)
+                {
+                    int iw0 = ow * 2 - 0;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 28 - iw0);
+                    int o = (oh * 14 + ow) * 16;
+                    for (int cv = 0; cv < 16; cv += 16)
+                    {
+                        Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(o + cv));
+                        Vector512<float> top = Vector512.LoadUnsafe(ref y, (nuint)(o + cv));
+                        Vector512<float> open = Vector512<float>.AllBitsSet;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 28 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 28 + iw0 + kw) * 16 + cv;
+                                Vector512<float> hit = Vector512.Equals(Vector512.LoadUnsafe(ref x, (nuint)(i)), top) & open;
+                                (Vector512.LoadUnsafe(ref dx, (nuint)(d)) + (g & hit)).StoreUnsafe(ref dx, (nuint)(d));
+                                open = Vector512.AndNot(open, hit);
+                            }
+                        }
                     }
                 }
             }
@@ -455,6 +640,109 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>C3 backward: Conv2D 6x14x14 -> 16x10x10; weight gradient tiled 6 input channel(s) x 1 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C3_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 16; oc0 += 16)
+            {
+                Vector512<float> sum = Vector512<float>.Zero;
+                for (int px = 0; px < 100; px++)
+                {
+                    sum += Vector512.LoadUnsafe(ref dz, (nuint)(px * 16 + oc0));
+                }
+                (Vector512.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 5; kh++)
+            {
+                int ohLo = 0 - kh <= 0 ? 0 : (0 - kh + 0) / 1;
+                int ohLast = 13 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(10, ohLast / 1 + 1);
+                for (int kw = 0; kw < 5; kw++)
+                {
+                    int owLo = 0 - kw <= 0 ? 0 : (0 - kw + 0) / 1;
+                    int owLast = 13 - kw, owHi = owLast < 0 ? 0 : Math.Min(10, owLast / 1 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 5 + kw) * 96);
+                    for (int ic0 = 0; ic0 < 6; ic0 += 6)
+                    {
+                        for (int oc0 = 0; oc0 < 16; oc0 += 16)
+                        {
+                            Vector512<float> a0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0 = Vector512<float>.Zero;
+                            Vector512<float> a4_0 = Vector512<float>.Zero;
+                            Vector512<float> a5_0 = Vector512<float>.Zero;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 1 - 0 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
+                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
+                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
+                                    Vector512<float> b1 = Vector512.Create(Unsafe.Add(ref xp, 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(b1, d0, a1_0);
+                                    Vector512<float> b2 = Vector512.Create(Unsafe.Add(ref xp, 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(b2, d0, a2_0);
+                                    Vector512<float> b3 = Vector512.Create(Unsafe.Add(ref xp, 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(b3, d0, a3_0);
+                                    Vector512<float> b4 = Vector512.Create(Unsafe.Add(ref xp, 4));
+                                    a4_0 = Avx512F.FusedMultiplyAdd(b4, d0, a4_0);
+                                    Vector512<float> b5 = Vector512.Create(Unsafe.Add(ref xp, 5));
+                                    a5_0 = Avx512F.FusedMultiplyAdd(b5, d0, a5_0);
+                                }
+                            }
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 3136).Clear();
+            for (int ih = 0; ih < 14; ih++)
+            {
+                for (int iw = 0; iw < 14; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 16; ic0 += 16)
+                    {
+                        Vector512<float> a0 = Vector512<float>.Zero;
+                        for (int kh = 0; kh < 5; kh++)
+                        {
+                            int t = ih + 0 - kh;
+                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
+                                continue;
+                            for (int kw = 0; kw < 5; kw++)
+                            {
+                                int u = iw + 0 - kw;
+                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
+                                for (int oc = 0; oc < 16; oc++)
+                                {
+                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                }
+                            }
+                        }
+                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                    }
+                }
+            }
+        }
+
         /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S4(ref float input, ref float output)
@@ -480,6 +768,40 @@ public partial class LeNet5
                             }
                         }
                         acc.StoreUnsafe(ref o, (nuint)(cv));
+                    }
+                }
+            }
+        }
+
+        /// <summary>S4 backward: MaxPool2D 16x10x10 -> 16x5x5; the gradient goes to the first input that equals the window's maximum; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_S4_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 1600).Clear();
+            for (int oh = 0; oh < 5; oh++)
+            {
+                int ih0 = oh * 2 - 0;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
+                for (int ow = 0; ow < 5; ow++)
+                {
+                    int iw0 = ow * 2 - 0;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 10 - iw0);
+                    int o = (oh * 5 + ow) * 16;
+                    for (int cv = 0; cv < 16; cv += 16)
+                    {
+                        Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(o + cv));
+                        Vector512<float> top = Vector512.LoadUnsafe(ref y, (nuint)(o + cv));
+                        Vector512<float> open = Vector512<float>.AllBitsSet;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 10 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 10 + iw0 + kw) * 16 + cv;
+                                Vector512<float> hit = Vector512.Equals(Vector512.LoadUnsafe(ref x, (nuint)(i)), top) & open;
+                                (Vector512.LoadUnsafe(ref dx, (nuint)(d)) + (g & hit)).StoreUnsafe(ref dx, (nuint)(d));
+                                open = Vector512.AndNot(open, hit);
+                            }
+                        }
                     }
                 }
             }
@@ -528,6 +850,51 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F5 backward: Dense 16x5x5 -> 120; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F5_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 128; oc0 += 16)
+            {
+                Vector512<float> sum = Vector512<float>.Zero;
+                sum += Vector512.LoadUnsafe(ref dz, (nuint)(oc0));
+                (Vector512.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 25; px++)
+            {
+                for (int c = 0; c < 16; c++)
+                {
+                    Vector512<float> b = Vector512.Create(Unsafe.Add(ref x, px * 16 + c));
+                    for (int o = 0; o < 128; o += 16)
+                    {
+                        (Avx512F.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref dz, (nuint)(o)), Vector512.LoadUnsafe(ref dwr, (nuint)(o)))).StoreUnsafe(ref dwr, (nuint)(o));
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 128);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 400).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 25; px++)
+            {
+                for (int c = 0; c < 16; c++)
+                {
+                    Vector512<float> acc = Vector512<float>.Zero;
+                    for (int o = 0; o < 128; o += 16)
+                    {
+                        acc = Avx512F.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wr, (nuint)(o)), Vector512.LoadUnsafe(ref dz, (nuint)(o)), acc);
+                    }
+                    Unsafe.Add(ref dx, px * 16 + c) = Vector512.Sum(acc);
+                    wr = ref Unsafe.Add(ref wr, 128);
+                }
+            }
+        }
+
         /// <summary>F6: Dense 120 -> 84, ReLU; Avx512: 6 vector(s) of 16 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias)
@@ -564,6 +931,51 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F6 backward: Dense 120 -> 84; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F6_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 96; oc0 += 16)
+            {
+                Vector512<float> sum = Vector512<float>.Zero;
+                sum += Vector512.LoadUnsafe(ref dz, (nuint)(oc0));
+                (Vector512.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 120; c++)
+                {
+                    Vector512<float> b = Vector512.Create(Unsafe.Add(ref x, px * 128 + c));
+                    for (int o = 0; o < 96; o += 16)
+                    {
+                        (Avx512F.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref dz, (nuint)(o)), Vector512.LoadUnsafe(ref dwr, (nuint)(o)))).StoreUnsafe(ref dwr, (nuint)(o));
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 96);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 128).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 120; c++)
+                {
+                    Vector512<float> acc = Vector512<float>.Zero;
+                    for (int o = 0; o < 96; o += 16)
+                    {
+                        acc = Avx512F.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wr, (nuint)(o)), Vector512.LoadUnsafe(ref dz, (nuint)(o)), acc);
+                    }
+                    Unsafe.Add(ref dx, px * 128 + c) = Vector512.Sum(acc);
+                    wr = ref Unsafe.Add(ref wr, 96);
+                }
+            }
+        }
+
         /// <summary>Output: Dense 84 -> 10, Softmax; Avx512: 1 vector(s) of 16 output(s) per block. Weights are [H][W][C][16]: one row of padded outputs per input value.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_Output(ref float input, ref float output, ref float weights, ref float bias)
@@ -582,6 +994,99 @@ public partial class LeNet5
                     }
                 }
                 a0_0.StoreUnsafe(ref output, (nuint)((0 + 0) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output backward: Dense 84 -> 10; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Output_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 16; oc0 += 16)
+            {
+                Vector512<float> sum = Vector512<float>.Zero;
+                sum += Vector512.LoadUnsafe(ref dz, (nuint)(oc0));
+                (Vector512.LoadUnsafe(ref db, (nuint)(oc0)) + sum).StoreUnsafe(ref db, (nuint)(oc0));
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 84; c++)
+                {
+                    Vector512<float> b = Vector512.Create(Unsafe.Add(ref x, px * 96 + c));
+                    for (int o = 0; o < 16; o += 16)
+                    {
+                        (Avx512F.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref dz, (nuint)(o)), Vector512.LoadUnsafe(ref dwr, (nuint)(o)))).StoreUnsafe(ref dwr, (nuint)(o));
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 16);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 96).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 84; c++)
+                {
+                    Vector512<float> acc = Vector512<float>.Zero;
+                    for (int o = 0; o < 16; o += 16)
+                    {
+                        acc = Avx512F.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wr, (nuint)(o)), Vector512.LoadUnsafe(ref dz, (nuint)(o)), acc);
+                    }
+                    Unsafe.Add(ref dx, px * 96 + c) = Vector512.Sum(acc);
+                    wr = ref Unsafe.Add(ref wr, 16);
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, Vector512<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector512.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector512.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

@@ -16,6 +16,12 @@ public partial class LeNet5
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        PortableKernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Portable kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
@@ -41,6 +47,68 @@ public partial class LeNet5
             Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304));
+            // F5: Dense 16x5x5 -> 120
+            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            // F6: Dense 120 -> 84
+            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            // Output: Dense 84 -> 10
+            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Activations.Softmax(ref Unsafe.Add(ref ws, 18928), 10);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(18944, 16).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 18944), 10, 1, 1, 16);
+            // Output: Dense 84 -> 10
+            Activations.SoftmaxBackward(ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref ws, 18944), 10);
+            Dense_Output_Backward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref g, 65776), ref Unsafe.Add(ref g, 67120), true);
+            // F6: Dense 120 -> 84
+            ReLUBackward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 35328), 96);
+            Dense_F6_Backward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref g, 54160), ref Unsafe.Add(ref g, 65680), true);
+            // F5: Dense 16x5x5 -> 120
+            ReLUBackward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18944), 128);
+            Dense_F5_Backward(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref g, 2832), ref Unsafe.Add(ref g, 54032), true);
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            MaxPool2D_S4_Backward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            ReLUBackward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18944), 1600);
+            Conv2D_C3_Backward(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 2400), ref Unsafe.Add(ref g, 416), ref Unsafe.Add(ref g, 2816), true);
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            MaxPool2D_S2_Backward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            ReLUBackward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 18944), 12544);
+            Conv2D_C1_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 400), wantInput);
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
         /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code.</summary>
@@ -377,6 +445,122 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>C1 backward: Conv2D 1x32x32 -> 6x28x28; weight gradient tiled 1 input channel(s) x 4 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 6; oc0 += 1)
+            {
+                float sum = 0f;
+                for (int px = 0; px < 784; px++)
+                {
+                    sum += Unsafe.Add(ref dz, px * 16 + oc0);
+                }
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 5; kh++)
+            {
+                int ohLo = 0 - kh <= 0 ? 0 : (0 - kh + 0) / 1;
+                int ohLast = 31 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(28, ohLast / 1 + 1);
+                for (int kw = 0; kw < 5; kw++)
+                {
+                    int owLo = 0 - kw <= 0 ? 0 : (0 - kw + 0) / 1;
+                    int owLast = 31 - kw, owHi = owLast < 0 ? 0 : Math.Min(28, owLast / 1 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 5 + kw) * 16);
+                    for (int ic0 = 0; ic0 < 1; ic0 += 1)
+                    {
+                        for (int oc0 = 0; oc0 < 4; oc0 += 4)
+                        {
+                            float a0_0 = 0f;
+                            float a0_1 = 0f;
+                            float a0_2 = 0f;
+                            float a0_3 = 0f;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 1 - 0 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
+                                    float d0 = Unsafe.Add(ref dzp, 0);
+                                    float d1 = Unsafe.Add(ref dzp, 1);
+                                    float d2 = Unsafe.Add(ref dzp, 2);
+                                    float d3 = Unsafe.Add(ref dzp, 3);
+                                    float b0 = Unsafe.Add(ref xp, 0);
+                                    a0_0 = a0_0 + b0 * d0;
+                                    a0_1 = a0_1 + b0 * d1;
+                                    a0_2 = a0_2 + b0 * d2;
+                                    a0_3 = a0_3 + b0 * d3;
+                                }
+                            }
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
+                        }
+                        {
+                            const int oc0 = 4;
+                            float a0_0 = 0f;
+                            float a0_1 = 0f;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 1 - 0 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
+                                    float d0 = Unsafe.Add(ref dzp, 0);
+                                    float d1 = Unsafe.Add(ref dzp, 1);
+                                    float b0 = Unsafe.Add(ref xp, 0);
+                                    a0_0 = a0_0 + b0 * d0;
+                                    a0_1 = a0_1 + b0 * d1;
+                                }
+                            }
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 16384).Clear();
+            for (int ih = 0; ih < 32; ih++)
+            {
+                for (int iw = 0; iw < 32; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 1; ic0 += 1)
+                    {
+                        float a0 = 0f;
+                        for (int kh = 0; kh < 5; kh++)
+                        {
+                            int t = ih + 0 - kh;
+                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
+                                continue;
+                            for (int kw = 0; kw < 5; kw++)
+                            {
+                                int u = iw + 0 - kw;
+                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
+                                for (int oc = 0; oc < 6; oc++)
+                                {
+                                    float g = Unsafe.Add(ref dzp, oc);
+                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                }
+                            }
+                        }
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                    }
+                }
+            }
+        }
+
         /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S2(ref float input, ref float output)
@@ -402,6 +586,42 @@ public partial class LeNet5
                             }
                         }
                         Unsafe.Add(ref o, cv) = acc;
+                    }
+                }
+            }
+        }
+
+        /// <summary>S2 backward: MaxPool2D 6x28x28 -> 6x14x14; the gradient goes to the first input that equals the window's maximum; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_S2_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 12544).Clear();
+            for (int oh = 0; oh < 14; oh++)
+            {
+                int ih0 = oh * 2 - 0;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
+                for (int ow = 0; ow < 14; ow++)
+                {
+                    int iw0 = ow * 2 - 0;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 28 - iw0);
+                    int o = (oh * 14 + ow) * 16;
+                    for (int cv = 0; cv < 6; cv += 1)
+                    {
+                        float g = Unsafe.Add(ref dy, o + cv);
+                        float top = Unsafe.Add(ref y, o + cv);
+                        bool open = true;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 28 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 28 + iw0 + kw) * 16 + cv;
+                                if (open && Unsafe.Add(ref x, i) == top)
+                                {
+                                    Unsafe.Add(ref dx, d) += g;
+                                    open = false;
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -618,6 +838,150 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>C3 backward: Conv2D 6x14x14 -> 16x10x10; weight gradient tiled 2 input channel(s) x 4 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C3_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 16; oc0 += 1)
+            {
+                float sum = 0f;
+                for (int px = 0; px < 100; px++)
+                {
+                    sum += Unsafe.Add(ref dz, px * 16 + oc0);
+                }
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[kh, kw, ic, oc] += sum over output pixels of x[ih, iw, ic] * dz[oh, ow, oc].
+            for (int kh = 0; kh < 5; kh++)
+            {
+                int ohLo = 0 - kh <= 0 ? 0 : (0 - kh + 0) / 1;
+                int ohLast = 13 - kh, ohHi = ohLast < 0 ? 0 : Math.Min(10, ohLast / 1 + 1);
+                for (int kw = 0; kw < 5; kw++)
+                {
+                    int owLo = 0 - kw <= 0 ? 0 : (0 - kw + 0) / 1;
+                    int owLast = 13 - kw, owHi = owLast < 0 ? 0 : Math.Min(10, owLast / 1 + 1);
+                    ref float dwTap = ref Unsafe.Add(ref dw, (kh * 5 + kw) * 96);
+                    for (int ic0 = 0; ic0 < 6; ic0 += 2)
+                    {
+                        for (int oc0 = 0; oc0 < 16; oc0 += 4)
+                        {
+                            float a0_0 = 0f;
+                            float a0_1 = 0f;
+                            float a0_2 = 0f;
+                            float a0_3 = 0f;
+                            float a1_0 = 0f;
+                            float a1_1 = 0f;
+                            float a1_2 = 0f;
+                            float a1_3 = 0f;
+                            for (int r = ohLo; r < ohHi; r++)
+                            {
+                                int ih = r * 1 - 0 + kh;
+                                for (int c = owLo; c < owHi; c++)
+                                {
+                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
+                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
+                                    float d0 = Unsafe.Add(ref dzp, 0);
+                                    float d1 = Unsafe.Add(ref dzp, 1);
+                                    float d2 = Unsafe.Add(ref dzp, 2);
+                                    float d3 = Unsafe.Add(ref dzp, 3);
+                                    float b0 = Unsafe.Add(ref xp, 0);
+                                    a0_0 = a0_0 + b0 * d0;
+                                    a0_1 = a0_1 + b0 * d1;
+                                    a0_2 = a0_2 + b0 * d2;
+                                    a0_3 = a0_3 + b0 * d3;
+                                    float b1 = Unsafe.Add(ref xp, 1);
+                                    a1_0 = a1_0 + b1 * d0;
+                                    a1_1 = a1_1 + b1 * d1;
+                                    a1_2 = a1_2 + b1 * d2;
+                                    a1_3 = a1_3 + b1 * d3;
+                                }
+                            }
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) + a1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) + a1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) + a1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) + a1_3;
+                        }
+                    }
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: for every input pixel, the taps whose window covers it, through the kernel transposed to [kh][kw][oc][ic].
+            MemoryMarshal.CreateSpan(ref dx, 3136).Clear();
+            for (int ih = 0; ih < 14; ih++)
+            {
+                for (int iw = 0; iw < 14; iw++)
+                {
+                    ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
+                    for (int ic0 = 0; ic0 < 4; ic0 += 4)
+                    {
+                        float a0 = 0f;
+                        float a1 = 0f;
+                        float a2 = 0f;
+                        float a3 = 0f;
+                        for (int kh = 0; kh < 5; kh++)
+                        {
+                            int t = ih + 0 - kh;
+                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
+                                continue;
+                            for (int kw = 0; kw < 5; kw++)
+                            {
+                                int u = iw + 0 - kw;
+                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
+                                for (int oc = 0; oc < 16; oc++)
+                                {
+                                    float g = Unsafe.Add(ref dzp, oc);
+                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
+                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
+                                    a3 = a3 + g * Unsafe.Add(ref wt, oc * 16 + 3);
+                                }
+                            }
+                        }
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
+                        Unsafe.Add(ref dxp, ic0 + 3) = a3;
+                    }
+                    {
+                        const int ic0 = 4;
+                        float a0 = 0f;
+                        float a1 = 0f;
+                        for (int kh = 0; kh < 5; kh++)
+                        {
+                            int t = ih + 0 - kh;
+                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
+                                continue;
+                            for (int kw = 0; kw < 5; kw++)
+                            {
+                                int u = iw + 0 - kw;
+                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
+                                    continue;
+                                ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
+                                ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
+                                for (int oc = 0; oc < 16; oc++)
+                                {
+                                    float g = Unsafe.Add(ref dzp, oc);
+                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
+                                }
+                            }
+                        }
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
+                    }
+                }
+            }
+        }
+
         /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S4(ref float input, ref float output)
@@ -643,6 +1007,42 @@ public partial class LeNet5
                             }
                         }
                         Unsafe.Add(ref o, cv) = acc;
+                    }
+                }
+            }
+        }
+
+        /// <summary>S4 backward: MaxPool2D 16x10x10 -> 16x5x5; the gradient goes to the first input that equals the window's maximum; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_S4_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 1600).Clear();
+            for (int oh = 0; oh < 5; oh++)
+            {
+                int ih0 = oh * 2 - 0;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
+                for (int ow = 0; ow < 5; ow++)
+                {
+                    int iw0 = ow * 2 - 0;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 10 - iw0);
+                    int o = (oh * 5 + ow) * 16;
+                    for (int cv = 0; cv < 16; cv += 1)
+                    {
+                        float g = Unsafe.Add(ref dy, o + cv);
+                        float top = Unsafe.Add(ref y, o + cv);
+                        bool open = true;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 10 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 10 + iw0 + kw) * 16 + cv;
+                                if (open && Unsafe.Add(ref x, i) == top)
+                                {
+                                    Unsafe.Add(ref dx, d) += g;
+                                    open = false;
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -679,6 +1079,51 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F5 backward: Dense 16x5x5 -> 120; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F5_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 120; oc0 += 1)
+            {
+                float sum = 0f;
+                sum += Unsafe.Add(ref dz, oc0);
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 25; px++)
+            {
+                for (int c = 0; c < 16; c++)
+                {
+                    float b = Unsafe.Add(ref x, px * 16 + c);
+                    for (int o = 0; o < 120; o += 1)
+                    {
+                        Unsafe.Add(ref dwr, o) = Unsafe.Add(ref dwr, o) + b * Unsafe.Add(ref dz, o);
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 128);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 400).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 25; px++)
+            {
+                for (int c = 0; c < 16; c++)
+                {
+                    float acc = 0f;
+                    for (int o = 0; o < 120; o += 1)
+                    {
+                        acc = acc + Unsafe.Add(ref wr, o) * Unsafe.Add(ref dz, o);
+                    }
+                    Unsafe.Add(ref dx, px * 16 + c) = acc;
+                    wr = ref Unsafe.Add(ref wr, 128);
+                }
+            }
+        }
+
         /// <summary>F6: Dense 120 -> 84, ReLU; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias)
@@ -706,6 +1151,51 @@ public partial class LeNet5
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 1) = MathF.Max(a0_1, 0f);
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 2) = MathF.Max(a0_2, 0f);
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 3) = MathF.Max(a0_3, 0f);
+            }
+        }
+
+        /// <summary>F6 backward: Dense 120 -> 84; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F6_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 84; oc0 += 1)
+            {
+                float sum = 0f;
+                sum += Unsafe.Add(ref dz, oc0);
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 120; c++)
+                {
+                    float b = Unsafe.Add(ref x, px * 128 + c);
+                    for (int o = 0; o < 84; o += 1)
+                    {
+                        Unsafe.Add(ref dwr, o) = Unsafe.Add(ref dwr, o) + b * Unsafe.Add(ref dz, o);
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 96);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 128).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 120; c++)
+                {
+                    float acc = 0f;
+                    for (int o = 0; o < 84; o += 1)
+                    {
+                        acc = acc + Unsafe.Add(ref wr, o) * Unsafe.Add(ref dz, o);
+                    }
+                    Unsafe.Add(ref dx, px * 128 + c) = acc;
+                    wr = ref Unsafe.Add(ref wr, 96);
+                }
             }
         }
 
@@ -754,6 +1244,99 @@ public partial class LeNet5
                 }
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 0) = a0_0;
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 1) = a0_1;
+            }
+        }
+
+        /// <summary>Output backward: Dense 84 -> 10; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Output_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
+        {
+            // Bias gradient: the sum of dz over every output pixel.
+            for (int oc0 = 0; oc0 < 10; oc0 += 1)
+            {
+                float sum = 0f;
+                sum += Unsafe.Add(ref dz, oc0);
+                Unsafe.Add(ref db, oc0) = Unsafe.Add(ref db, oc0) + sum;
+            }
+            // Weight gradient: dw[k, o] += x[k] * dz[o], one row of padded outputs per input value k.
+            ref float dwr = ref dw;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 84; c++)
+                {
+                    float b = Unsafe.Add(ref x, px * 96 + c);
+                    for (int o = 0; o < 10; o += 1)
+                    {
+                        Unsafe.Add(ref dwr, o) = Unsafe.Add(ref dwr, o) + b * Unsafe.Add(ref dz, o);
+                    }
+                    dwr = ref Unsafe.Add(ref dwr, 16);
+                }
+            }
+            if (!inputGradient)
+                return;
+            // Input gradient: dx[k] = sum over o of w[k, o] * dz[o].
+            MemoryMarshal.CreateSpan(ref dx, 96).Clear();
+            ref float wr = ref w;
+            for (int px = 0; px < 1; px++)
+            {
+                for (int c = 0; c < 84; c++)
+                {
+                    float acc = 0f;
+                    for (int o = 0; o < 10; o += 1)
+                    {
+                        acc = acc + Unsafe.Add(ref wr, o) * Unsafe.Add(ref dz, o);
+                    }
+                    Unsafe.Add(ref dx, px * 96 + c) = acc;
+                    wr = ref Unsafe.Add(ref wr, 16);
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : 0f;
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : g * alpha;
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * (1f - yv * yv);
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * yv * (1f - yv);
             }
         }
     }

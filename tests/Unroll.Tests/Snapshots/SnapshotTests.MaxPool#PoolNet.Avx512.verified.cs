@@ -16,6 +16,12 @@ public partial class PoolNet
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Avx512 kernels of PoolNet, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
     {
@@ -28,6 +34,39 @@ public partial class PoolNet
             // Pool: MaxPool2D 5x7x7 -> 5x4x4
             MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16);
+            // Pool: MaxPool2D 5x7x7 -> 5x4x4
+            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(1040, 256).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1040), 5, 4, 4, 16);
+            // Pool: MaxPool2D 5x7x7 -> 5x4x4
+            if (wantInput)
+                MaxPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), ref Unsafe.Add(ref ws, 1040), ref Unsafe.Add(ref ws, 1824));
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1824), inputGradient, 5, 7, 7, 16);
         }
 
         /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Avx512: 16 channel(s) per vector.</summary>
@@ -57,6 +96,88 @@ public partial class PoolNet
                         acc.StoreUnsafe(ref o, (nuint)(cv));
                     }
                 }
+            }
+        }
+
+        /// <summary>Pool backward: MaxPool2D 5x7x7 -> 5x4x4; the gradient goes to the first input that equals the window's maximum; Avx512.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_Pool_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 784).Clear();
+            for (int oh = 0; oh < 4; oh++)
+            {
+                int ih0 = oh * 2 - 1;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 7 - ih0);
+                for (int ow = 0; ow < 4; ow++)
+                {
+                    int iw0 = ow * 2 - 1;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(3, 7 - iw0);
+                    int o = (oh * 4 + ow) * 16;
+                    for (int cv = 0; cv < 16; cv += 16)
+                    {
+                        Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(o + cv));
+                        Vector512<float> top = Vector512.LoadUnsafe(ref y, (nuint)(o + cv));
+                        Vector512<float> open = Vector512<float>.AllBitsSet;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 7 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 7 + iw0 + kw) * 16 + cv;
+                                Vector512<float> hit = Vector512.Equals(Vector512.LoadUnsafe(ref x, (nuint)(i)), top) & open;
+                                (Vector512.LoadUnsafe(ref dx, (nuint)(d)) + (g & hit)).StoreUnsafe(ref dx, (nuint)(d));
+                                open = Vector512.AndNot(open, hit);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, Vector512<float>.Zero)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), g, g * alpha)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * (Vector512.Create(1f) - yv * yv)).StoreUnsafe(ref dy, (nuint)(i));
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref y, (nuint)(i));
+                Vector512<float> g = Vector512.LoadUnsafe(ref dy, (nuint)(i));
+                (g * yv * (Vector512.Create(1f) - yv)).StoreUnsafe(ref dy, (nuint)(i));
             }
         }
     }

@@ -14,6 +14,12 @@ public partial class PoolNet
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.Run(input, output, ref parameters, workspace);
 
+    static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
+        PortableKernels.TrainForward(input, output, ref parameters, workspace);
+
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
+        PortableKernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+
     /// <summary>The Portable kernels of PoolNet, each specialised to one layer's shapes.</summary>
     private static class PortableKernels
     {
@@ -26,6 +32,39 @@ public partial class PoolNet
             // Pool: MaxPool2D 5x7x7 -> 5x4x4
             MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+        }
+
+        /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16);
+            // Pool: MaxPool2D 5x7x7 -> 5x4x4
+            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+        }
+
+        /// <summary>
+        /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
+        /// respect to the output (C, H, W order), accumulates every parameter gradient into
+        /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
+        /// gradient with respect to the input there.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            ref float g = ref MemoryMarshal.GetReference(gradients);
+            ref float tw = ref MemoryMarshal.GetReference(transposed);
+            bool wantInput = !inputGradient.IsEmpty;
+            workspace.Slice(1040, 256).Clear();
+            Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1040), 5, 4, 4, 16);
+            // Pool: MaxPool2D 5x7x7 -> 5x4x4
+            if (wantInput)
+                MaxPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), ref Unsafe.Add(ref ws, 1040), ref Unsafe.Add(ref ws, 1824));
+            if (wantInput)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1824), inputGradient, 5, 7, 7, 16);
         }
 
         /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Portable: 1 channel(s) per vector.</summary>
@@ -55,6 +94,90 @@ public partial class PoolNet
                         Unsafe.Add(ref o, cv) = acc;
                     }
                 }
+            }
+        }
+
+        /// <summary>Pool backward: MaxPool2D 5x7x7 -> 5x4x4; the gradient goes to the first input that equals the window's maximum; Portable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void MaxPool2D_Pool_Backward(ref float x, ref float y, ref float dy, ref float dx)
+        {
+            MemoryMarshal.CreateSpan(ref dx, 784).Clear();
+            for (int oh = 0; oh < 4; oh++)
+            {
+                int ih0 = oh * 2 - 1;
+                int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 7 - ih0);
+                for (int ow = 0; ow < 4; ow++)
+                {
+                    int iw0 = ow * 2 - 1;
+                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(3, 7 - iw0);
+                    int o = (oh * 4 + ow) * 16;
+                    for (int cv = 0; cv < 5; cv += 1)
+                    {
+                        float g = Unsafe.Add(ref dy, o + cv);
+                        float top = Unsafe.Add(ref y, o + cv);
+                        bool open = true;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            for (int kw = kwLo; kw < kwHi; kw++)
+                            {
+                                int i = ((ih0 + kh) * 7 + iw0 + kw) * 16 + cv, d = ((ih0 + kh) * 7 + iw0 + kw) * 16 + cv;
+                                if (open && Unsafe.Add(ref x, i) == top)
+                                {
+                                    Unsafe.Add(ref dx, d) += g;
+                                    open = false;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : 0), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ReLUBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : 0f;
+            }
+        }
+
+        /// <summary>dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void LeakyReLUBackward(ref float y, ref float dy, int length, float alpha)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = yv > 0f ? g : g * alpha;
+            }
+        }
+
+        /// <summary>dy *= 1 - y * y, over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TanhBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * (1f - yv * yv);
+            }
+        }
+
+        /// <summary>dy *= y * (1 - y), over <paramref name="length"/> values (a multiple of 16).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void SigmoidBackward(ref float y, ref float dy, int length)
+        {
+            for (int i = 0; i < length; i += 1)
+            {
+                float yv = Unsafe.Add(ref y, i);
+                float g = Unsafe.Add(ref dy, i);
+                Unsafe.Add(ref dy, i) = g * yv * (1f - yv);
             }
         }
     }
