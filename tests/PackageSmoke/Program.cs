@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.IO;
 using Unroll;
+using Unroll.Data;
 
 namespace PackageSmoke;
 
@@ -80,13 +81,25 @@ public static class Program
         loaded.Load(weights);
         check(loaded.Predict(input).AsSpan().SequenceEqual(output), "outputs differ after Save and Load");
 
+        // The Fashion-MNIST subset is embedded in Unroll.dll, so it loads from the package as well.
+        var (train, test) = FashionMnist.LoadEmbedded(FashionMnist.LeNet5Preprocessing);
+        check(train.Count == 4000 && test.Count == 1000, $"embedded Fashion-MNIST has {train.Count}/{test.Count} images, expected 4000/1000");
+        check(train.SampleShape == new Shape(1, 32, 32), $"LeNet-5 samples are {train.SampleShape}, expected 1x32x32");
+        int served = 0;
+        using (var loader = new BatchLoader(train, batchSize: 64, seed: 1))
+        {
+            foreach (Batch b in loader.Epoch(0))
+                served += b.Count;
+        }
+        check(served == train.Count, $"one epoch served {served} samples, expected {train.Count}");
+
         if (failures > 0)
         {
             Console.Error.WriteLine($"package smoke: {failures} check(s) failed");
             return 1;
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"package smoke: {net.Info.Name} {net.Info.InputShape} -> {net.Info.OutputShape}, {net.Info.ParameterCount} parameters, {net.Isa} kernels, batch {batch}, softmax sums within {worst:E1} of 1"));
+            $"package smoke: {net.Info.Name} {net.Info.InputShape} -> {net.Info.OutputShape}, {net.Info.ParameterCount} parameters, {net.Isa} kernels, batch {batch}, softmax sums within {worst:E1} of 1, embedded Fashion-MNIST {train.Count}/{test.Count}"));
         return 0;
     }
 }
