@@ -35,7 +35,7 @@ public abstract class Optimizer
 
     /// <summary>
     /// The base learning rate (finite, at least 0); a group uses it times its <see cref="ParameterGroup.LearningRateMultiplier"/>.
-    /// A schedule sets it before each epoch or step.
+    /// A schedule sets it before each epoch or step (see <see cref="LearningRateSchedule.Apply(Optimizer, double)"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative, infinite or NaN.</exception>
     public double LearningRate
