@@ -220,9 +220,10 @@ public abstract class Network : IDisposable
     /// <summary>
     /// Backward pass of the sample <see cref="TrainSample"/> last ran in <paramref name="workspace"/>: adds its parameter
     /// gradients (storage order) to <paramref name="gradients"/>, and writes the gradient with respect to the input
-    /// (C, H, W order) to <paramref name="inputGradient"/> unless it is empty.
+    /// (C, H, W order) to <paramref name="inputGradient"/> unless it is empty. With <paramref name="foldOutputSoftmax"/>,
+    /// <paramref name="outputGradient"/> is already taken with respect to the input of a final softmax, whose backward is skipped.
     /// </summary>
-    protected abstract void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
+    protected abstract void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 
     /// <summary>Writes every convolution kernel, transposed for the input-gradient pass, into <paramref name="transposed"/>.</summary>
     protected abstract void PrepareBackward(Span<float> transposed);
@@ -240,9 +241,17 @@ public abstract class Network : IDisposable
     /// <param name="batch">Samples in the batch.</param>
     /// <param name="loss">Per-sample loss: (sample index, output, output gradient to fill) -> loss value.</param>
     /// <param name="inputGradient">Empty, or batch x <see cref="InputLength"/> values to receive dLoss/dInput.</param>
+    /// <param name="foldOutputSoftmax">
+    /// True when <paramref name="loss"/> returns the gradient with respect to the input of the network's final softmax
+    /// (cross-entropy folded with softmax gives p - onehot), so the softmax backward is skipped. Only valid when the
+    /// last layer ends in a softmax.
+    /// </param>
     /// <exception cref="ArgumentException">A buffer length does not match the batch.</exception>
-    public double ComputeGradients(ReadOnlySpan<float> input, int batch, LossFunction loss, Span<float> inputGradient = default)
+    /// <exception cref="InvalidOperationException"><paramref name="foldOutputSoftmax"/> is set but the network does not end in a softmax.</exception>
+    public double ComputeGradients(ReadOnlySpan<float> input, int batch, LossFunction loss, Span<float> inputGradient = default, bool foldOutputSoftmax = false)
     {
+        if (foldOutputSoftmax && Info.Layers[^1].Activation != Activation.Softmax)
+            throw new InvalidOperationException($"{Info.Name} does not end in a softmax, so there is no softmax backward to fold into the loss.");
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         if (input.Length != batch * InputLength)
@@ -261,6 +270,7 @@ public abstract class Network : IDisposable
                 state.Input = pin;
                 state.InputGradient = pgrad;
                 state.WantInputGradient = !inputGradient.IsEmpty;
+                state.FoldSoftmax = foldOutputSoftmax;
                 state.Batch = batch;
                 try
                 {
@@ -312,7 +322,7 @@ public abstract class Network : IDisposable
             outputGradient.Clear();
             loss += state.Loss!(n, output, outputGradient);
             BackwardSample(outputGradient, gradients, state.Transposed, workspace,
-                state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty);
+                state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax);
         }
         state.PartLoss[part] = loss;
     }
@@ -362,6 +372,7 @@ public abstract class Network : IDisposable
         public float* Input { get; set; }
         public float* InputGradient { get; set; }
         public bool WantInputGradient { get; set; }
+        public bool FoldSoftmax { get; set; }
         public int Batch { get; set; }
 
         public Span<float> PartGradients(int part) => _gradients[part].AsSpan(AlignedStart(_gradients[part]), _parameterLength);

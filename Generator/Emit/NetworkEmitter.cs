@@ -154,8 +154,8 @@ internal static class NetworkEmitter
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)");
-        IsaSwitch(w, "Backward", "outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient");
+        w.Open("protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)");
+        IsaSwitch(w, "Backward", "outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
@@ -179,7 +179,7 @@ internal static class NetworkEmitter
             w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
             w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
             w.Line($"/// <summary>Backward pass of one sample with the {v.Name} kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>");
-            w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);");
+            w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);");
         }
         w.Close();
         return w.ToString();
@@ -256,10 +256,11 @@ internal static class NetworkEmitter
         w.Line("/// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with");
         w.Line("/// respect to the output (C, H, W order), accumulates every parameter gradient into");
         w.Line("/// <paramref name=\"gradients\"/> and, when <paramref name=\"inputGradient\"/> is not empty, writes the");
-        w.Line("/// gradient with respect to the input there.");
+        w.Line("/// gradient with respect to the input there. With <paramref name=\"foldOutputSoftmax\"/>, the output gradient is");
+        w.Line("/// already with respect to the final softmax's input (a cross-entropy loss folded it in).");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open("public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)");
+        w.Open("public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)");
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
         w.Line("ref float g = ref MemoryMarshal.GetReference(gradients);");
         w.Line("ref float tw = ref MemoryMarshal.GetReference(transposed);");
@@ -276,7 +277,11 @@ internal static class NetworkEmitter
             string kernel = names[p.KernelKey];
             w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
             if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(dy)})", p.Out) is { } activation)
-                w.Line(activation);
+            {
+                if (i == t.Layers.Count - 1 && p.Layer.Activation == ActivationKind.Softmax)
+                    w.Line("if (!foldOutputSoftmax)");
+                w.Line((i == t.Layers.Count - 1 && p.Layer.Activation == ActivationKind.Softmax ? "    " : "") + activation);
+            }
             string wantDx = i == 0 ? "wantInput" : "true";
             switch (p.Layer.Op)
             {
@@ -327,8 +332,8 @@ internal static class NetworkEmitter
         w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
         w.Line($"    {v.Name}Kernels.TrainForward(input, output, ref parameters, workspace);");
         w.Line();
-        w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>");
-        w.Line($"    {v.Name}Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);");
+        w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax) =>");
+        w.Line($"    {v.Name}Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);");
         w.Line();
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
