@@ -291,7 +291,8 @@ internal static class KernelEmitter
         w.Line(max ? $"acc = {v.Max("acc", load)};" : $"acc += {load};");
         w.Close();
         w.Close();
-        w.Line(v.Store(max ? "acc" : "acc * scale", "o", "cv"));
+        // Parenthesised: the vector store is a member call on the value, which binds tighter than "*".
+        w.Line(v.Store(max ? "acc" : "(acc * scale)", "o", "cv"));
         w.Close();
         w.Close();
         w.Close();

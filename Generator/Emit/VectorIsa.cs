@@ -44,7 +44,7 @@ internal sealed class VectorIsa
     public string Load(string reference, string offset) =>
         Scalar ? $"Unsafe.Add(ref {reference}, {offset})" : $"{VectorClass}.LoadUnsafe(ref {reference}, (nuint)({offset}))";
 
-    /// <summary>A statement storing <paramref name="value"/> at element offset <paramref name="offset"/>.</summary>
+    /// <summary>A statement storing <paramref name="value"/> at element offset <paramref name="offset"/>. The value must be a primary expression (a name, a call, or parenthesised): vector stores call a method on it.</summary>
     public string Store(string value, string reference, string offset) =>
         Scalar ? $"Unsafe.Add(ref {reference}, {offset}) = {value};" : $"{Operand(value)}.StoreUnsafe(ref {reference}, (nuint)({offset}));";
 

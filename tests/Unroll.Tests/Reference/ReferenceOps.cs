@@ -1,0 +1,515 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Unroll.Tests.Reference;
+
+/// <summary>
+/// One sample's tensor in the user-facing C, H, W order, held in double, with a per-value error scale.
+/// <see cref="Scale"/> is the magnitude float32 rounding errors in a computed value are proportional to:
+/// for data it is |x|; for a weighted sum it is the sum of the absolute terms (inputs' scales times |w|,
+/// plus |bias|), which bounds both the value and the error carried in from earlier layers.
+/// Invariant: Scale[i] &gt;= |Value[i]|.
+/// </summary>
+public sealed class RefTensor
+{
+    public RefTensor(int channels, int height, int width, bool flat = false)
+    {
+        C = channels;
+        H = height;
+        W = width;
+        Flat = flat;
+        Value = new double[channels * height * width];
+        Scale = new double[channels * height * width];
+    }
+
+    public int C { get; }
+    public int H { get; }
+    public int W { get; }
+    public bool Flat { get; }
+    public double[] Value { get; }
+    public double[] Scale { get; }
+    public int Length => Value.Length;
+
+    public Shape Shape => Flat ? Shape.Flat(C) : new Shape(C, H, W);
+
+    public int Index(int c, int y, int x) => (c * H + y) * W + x;
+
+    /// <summary>Exact input data: the scale of every value is its magnitude.</summary>
+    public static RefTensor FromData(ReadOnlySpan<float> values, Shape shape)
+    {
+        var t = new RefTensor(shape.Channels, shape.Height, shape.Width, shape.IsFlat);
+        if (values.Length != t.Length)
+            throw new ArgumentException($"Expected {t.Length} values for {shape}, got {values.Length}.");
+        for (int i = 0; i < t.Length; i++)
+        {
+            t.Value[i] = values[i];
+            t.Scale[i] = Math.Abs(values[i]);
+        }
+        return t;
+    }
+}
+
+/// <summary>The operation of a reference layer.</summary>
+public enum RefOp
+{
+    Conv,
+    MaxPool,
+    AvgPool,
+    Dense,
+    Activation,
+}
+
+/// <summary>
+/// One layer, as the reference computes it: every size and pad explicit. <see cref="Units"/> is the
+/// filter count of a convolution or the unit count of a dense layer; <see cref="Bias"/>
+/// matters only for those two (it stays true elsewhere).
+/// </summary>
+public sealed record RefLayer(
+    RefOp Op,
+    Activation Activation = Activation.None,
+    float Alpha = 0.01f,
+    int Units = 0,
+    int KernelH = 1,
+    int KernelW = 1,
+    int Stride = 1,
+    int PadTop = 0,
+    int PadLeft = 0,
+    int PadBottom = 0,
+    int PadRight = 0,
+    bool Bias = true,
+    bool CountIncludePad = false)
+{
+    /// <summary>A convolution with TensorFlow-style "same" padding for an <paramref name="input"/>-sized input.</summary>
+    public static RefLayer ConvSame(Shape input, int units, int kh, int kw, int stride, bool bias = true, Activation activation = Activation.None, float alpha = 0.01f)
+    {
+        (int top, int bottom) = ReferenceOps.SamePadding(input.Height, kh, stride);
+        (int left, int right) = ReferenceOps.SamePadding(input.Width, kw, stride);
+        return new RefLayer(RefOp.Conv, activation, alpha, units, kh, kw, stride, top, left, bottom, right, bias);
+    }
+
+    /// <summary>The output shape of this layer for one <paramref name="input"/> sample.</summary>
+    public Shape OutputShape(Shape input)
+    {
+        switch (Op)
+        {
+            case RefOp.Conv:
+            case RefOp.MaxPool:
+            case RefOp.AvgPool:
+            {
+                int oh = ReferenceOps.OutputSize(input.Height, KernelH, Stride, PadTop, PadBottom);
+                int ow = ReferenceOps.OutputSize(input.Width, KernelW, Stride, PadLeft, PadRight);
+                return new Shape(Op == RefOp.Conv ? Units : input.Channels, oh, ow);
+            }
+            case RefOp.Dense:
+                return Shape.Flat(Units);
+            default:
+                return input;
+        }
+    }
+
+    private static readonly Regex WindowDetails = new(@"^(\d+)x(\d+) s(\d+) p(\d+),(\d+),(\d+),(\d+)( incl-pad)?$", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Reads a generated <see cref="LayerInfo"/> back into a reference layer (kernel, stride and pads come
+    /// from <see cref="LayerInfo.Details"/>, "5x5 s1 p0,0,0,0"). The leaky-ReLU slope is not part of
+    /// <see cref="LayerInfo"/>, so it is passed in.
+    /// </summary>
+    public static RefLayer FromInfo(LayerInfo info, float alpha = 0.01f)
+    {
+        bool bias = info.Bias is not null;
+        switch (info.Kind)
+        {
+            case LayerKind.Conv2D:
+            case LayerKind.MaxPool2D:
+            case LayerKind.AvgPool2D:
+            {
+                Match m = WindowDetails.Match(info.Details);
+                if (!m.Success)
+                    throw new FormatException($"Layer {info.Name}: cannot read details '{info.Details}'.");
+                int Int(int group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
+                RefOp op = info.Kind switch { LayerKind.Conv2D => RefOp.Conv, LayerKind.MaxPool2D => RefOp.MaxPool, _ => RefOp.AvgPool };
+                return new RefLayer(op, info.Activation, alpha, op == RefOp.Conv ? info.OutputShape.Channels : 0,
+                    Int(1), Int(2), Int(3), Int(4), Int(5), Int(6), Int(7), op != RefOp.Conv || bias, m.Groups[8].Success);
+            }
+            case LayerKind.Dense:
+                return new RefLayer(RefOp.Dense, info.Activation, alpha, info.OutputShape.Channels, Bias: bias);
+            default:
+                return new RefLayer(RefOp.Activation, info.Activation, alpha);
+        }
+    }
+}
+
+/// <summary>
+/// A plain, loop-by-loop reference implementation of every Unroll operation, accumulating in double.
+/// It shares no code with the generator or the runtime kernels: sizes and pads are computed here from
+/// the declared semantics, and weights are read in canonical order ([O, I, KH, KW] for convolutions,
+/// [O, C*H*W] for dense layers).
+/// </summary>
+public static class ReferenceOps
+{
+    /// <summary>floor((n + before + after - k) / s) + 1.</summary>
+    public static int OutputSize(int n, int k, int s, int before, int after)
+    {
+        int span = n + before + after - k;
+        if (span < 0)
+            throw new ArgumentException($"Window {k} does not fit an input of {n} padded by {before}+{after}.");
+        return span / s + 1;
+    }
+
+    /// <summary>TensorFlow "same": output ceil(n / s); total pad max((out - 1) s + k - n, 0), half (rounded down) before.</summary>
+    public static (int Before, int After) SamePadding(int n, int k, int s)
+    {
+        int output = (int)Math.Ceiling(n / (double)s);
+        int total = Math.Max((output - 1) * s + k - n, 0);
+        return (total / 2, total - total / 2);
+    }
+
+    /// <summary>Cross-correlation; <paramref name="weights"/> canonical [O, I, KH, KW], <paramref name="bias"/> [O] or null.</summary>
+    public static RefTensor Conv2D(RefTensor x, float[] weights, float[]? bias, int filters, int kh, int kw, int stride,
+        int padTop, int padLeft, int padBottom, int padRight)
+    {
+        if (weights.Length != filters * x.C * kh * kw)
+            throw new ArgumentException($"Conv weights: expected {filters * x.C * kh * kw}, got {weights.Length}.");
+        int oh = OutputSize(x.H, kh, stride, padTop, padBottom), ow = OutputSize(x.W, kw, stride, padLeft, padRight);
+        var y = new RefTensor(filters, oh, ow);
+        for (int o = 0; o < filters; o++)
+            for (int r = 0; r < oh; r++)
+                for (int c = 0; c < ow; c++)
+                {
+                    double sum = bias is null ? 0 : bias[o];
+                    double scale = bias is null ? 0 : Math.Abs(bias[o]);
+                    for (int i = 0; i < x.C; i++)
+                        for (int dy = 0; dy < kh; dy++)
+                        {
+                            int iy = r * stride - padTop + dy;
+                            if (iy < 0 || iy >= x.H)
+                                continue; // zero padding
+                            for (int dx = 0; dx < kw; dx++)
+                            {
+                                int ix = c * stride - padLeft + dx;
+                                if (ix < 0 || ix >= x.W)
+                                    continue;
+                                double w = weights[((o * x.C + i) * kh + dy) * kw + dx];
+                                int at = x.Index(i, iy, ix);
+                                sum += w * x.Value[at];
+                                scale += Math.Abs(w) * x.Scale[at];
+                            }
+                        }
+                    int index = y.Index(o, r, c);
+                    y.Value[index] = sum;
+                    y.Scale[index] = scale;
+                }
+        return y;
+    }
+
+    /// <summary>Max over each window; padded positions never win (they are skipped).</summary>
+    public static RefTensor MaxPool(RefTensor x, int size, int stride, int padTop, int padLeft, int padBottom, int padRight)
+    {
+        int oh = OutputSize(x.H, size, stride, padTop, padBottom), ow = OutputSize(x.W, size, stride, padLeft, padRight);
+        var y = new RefTensor(x.C, oh, ow);
+        for (int ch = 0; ch < x.C; ch++)
+            for (int r = 0; r < oh; r++)
+                for (int c = 0; c < ow; c++)
+                {
+                    double best = double.NegativeInfinity, scale = 0;
+                    int seen = 0;
+                    for (int dy = 0; dy < size; dy++)
+                        for (int dx = 0; dx < size; dx++)
+                        {
+                            int iy = r * stride - padTop + dy, ix = c * stride - padLeft + dx;
+                            if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W)
+                                continue;
+                            int at = x.Index(ch, iy, ix);
+                            best = Math.Max(best, x.Value[at]);
+                            scale = Math.Max(scale, x.Scale[at]);
+                            seen++;
+                        }
+                    if (seen == 0)
+                        throw new InvalidOperationException($"Max-pool window ({r}, {c}) holds no input pixel.");
+                    y.Value[y.Index(ch, r, c)] = best;
+                    y.Scale[y.Index(ch, r, c)] = scale;
+                }
+        return y;
+    }
+
+    /// <summary>
+    /// Mean over each window. The divisor is the number of real pixels in the window, or with
+    /// <paramref name="countIncludePad"/> the number of window positions inside the padded input.
+    /// </summary>
+    public static RefTensor AvgPool(RefTensor x, int size, int stride, int padTop, int padLeft, int padBottom, int padRight, bool countIncludePad)
+    {
+        int oh = OutputSize(x.H, size, stride, padTop, padBottom), ow = OutputSize(x.W, size, stride, padLeft, padRight);
+        var y = new RefTensor(x.C, oh, ow);
+        for (int ch = 0; ch < x.C; ch++)
+            for (int r = 0; r < oh; r++)
+                for (int c = 0; c < ow; c++)
+                {
+                    double sum = 0, scale = 0;
+                    int real = 0, inPadded = 0;
+                    for (int dy = 0; dy < size; dy++)
+                        for (int dx = 0; dx < size; dx++)
+                        {
+                            int iy = r * stride - padTop + dy, ix = c * stride - padLeft + dx;
+                            // Position inside the padded input [-padTop, H + padBottom) x [-padLeft, W + padRight)?
+                            if (iy >= -padTop && iy < x.H + padBottom && ix >= -padLeft && ix < x.W + padRight)
+                                inPadded++;
+                            if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W)
+                                continue;
+                            int at = x.Index(ch, iy, ix);
+                            sum += x.Value[at];
+                            scale += x.Scale[at];
+                            real++;
+                        }
+                    int divisor = countIncludePad ? inPadded : real;
+                    if (divisor == 0)
+                        throw new InvalidOperationException($"Average-pool window ({r}, {c}) holds no input pixel.");
+                    y.Value[y.Index(ch, r, c)] = sum / divisor;
+                    y.Scale[y.Index(ch, r, c)] = scale / divisor;
+                }
+        return y;
+    }
+
+    /// <summary>Fully connected: the input flattened in C, H, W order; <paramref name="weights"/> canonical [O, C*H*W].</summary>
+    public static RefTensor Dense(RefTensor x, float[] weights, float[]? bias, int units)
+    {
+        int n = x.Length;
+        if (weights.Length != units * n)
+            throw new ArgumentException($"Dense weights: expected {units * n}, got {weights.Length}.");
+        var y = new RefTensor(units, 1, 1, flat: true);
+        for (int o = 0; o < units; o++)
+        {
+            double sum = bias is null ? 0 : bias[o];
+            double scale = bias is null ? 0 : Math.Abs(bias[o]);
+            for (int i = 0; i < n; i++)
+            {
+                double w = weights[o * n + i];
+                sum += w * x.Value[i];
+                scale += Math.Abs(w) * x.Scale[i];
+            }
+            y.Value[o] = sum;
+            y.Scale[o] = scale;
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// Applies an activation. Scales follow first-order error propagation: ReLU and leaky ReLU pass the
+    /// input's scale on (times max(1, |alpha|)); the bounded functions keep |output| for their own rounding
+    /// and add their derivative times the input's scale (tanh: 1 - y^2, sigmoid: y (1 - y), softmax: 2 y_i
+    /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)).
+    /// </summary>
+    public static RefTensor Activate(RefTensor x, Activation activation, float alpha = 0.01f)
+    {
+        var y = new RefTensor(x.C, x.H, x.W, x.Flat);
+        switch (activation)
+        {
+            case Activation.None:
+                Array.Copy(x.Value, y.Value, x.Length);
+                Array.Copy(x.Scale, y.Scale, x.Length);
+                break;
+            case Activation.ReLU:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    y.Value[i] = x.Value[i] > 0 ? x.Value[i] : 0;
+                    y.Scale[i] = x.Scale[i];
+                }
+                break;
+            case Activation.LeakyReLU:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    y.Value[i] = x.Value[i] > 0 ? x.Value[i] : alpha * x.Value[i];
+                    y.Scale[i] = Math.Max(1, Math.Abs(alpha)) * x.Scale[i];
+                }
+                break;
+            case Activation.Tanh:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    double t = Math.Tanh(x.Value[i]);
+                    y.Value[i] = t;
+                    y.Scale[i] = Math.Abs(t) + (1 - t * t) * x.Scale[i];
+                }
+                break;
+            case Activation.Sigmoid:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    double s = 1 / (1 + Math.Exp(-x.Value[i]));
+                    y.Value[i] = s;
+                    y.Scale[i] = s + s * (1 - s) * x.Scale[i];
+                }
+                break;
+            case Activation.Softmax:
+            {
+                if (!x.Flat)
+                    throw new ArgumentException("Softmax needs a flat input.");
+                double max = double.NegativeInfinity, maxScale = 0;
+                for (int i = 0; i < x.Length; i++)
+                {
+                    max = Math.Max(max, x.Value[i]);
+                    maxScale = Math.Max(maxScale, x.Scale[i]);
+                }
+                double sum = 0;
+                for (int i = 0; i < x.Length; i++)
+                    sum += Math.Exp(x.Value[i] - max);
+                for (int i = 0; i < x.Length; i++)
+                {
+                    double s = Math.Exp(x.Value[i] - max) / sum;
+                    y.Value[i] = s;
+                    y.Scale[i] = s + 2 * s * maxScale;
+                }
+                break;
+            }
+            default:
+                throw new NotSupportedException($"Unknown activation {activation}.");
+        }
+        return y;
+    }
+
+    /// <summary>One layer: its operation, then its activation.</summary>
+    public static RefTensor Apply(RefTensor x, RefLayer layer, float[]? weights, float[]? bias)
+    {
+        RefTensor y = layer.Op switch
+        {
+            RefOp.Conv => Conv2D(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null,
+                layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
+            RefOp.MaxPool => MaxPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
+            RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
+            RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
+            _ => x,
+        };
+        return layer.Activation == Activation.None ? y : Activate(y, layer.Activation, layer.Alpha);
+    }
+
+    private static int Square(RefLayer pool) =>
+        pool.KernelH == pool.KernelW ? pool.KernelH : throw new ArgumentException("Pooling windows are square.");
+
+    /// <summary>
+    /// Runs <paramref name="layers"/> in sequence over a batch (batch-major, C, H, W per sample), with
+    /// canonical parameters per layer (null where a layer has none). Returns one tensor per sample.
+    /// </summary>
+    public static RefTensor[] Run(IReadOnlyList<RefLayer> layers, Shape inputShape, IReadOnlyList<(float[]? Weights, float[]? Bias)> parameters,
+        ReadOnlySpan<float> input, int batch)
+    {
+        if (parameters.Count != layers.Count)
+            throw new ArgumentException($"{layers.Count} layers but {parameters.Count} parameter sets.");
+        int length = inputShape.Length;
+        if (input.Length != batch * length)
+            throw new ArgumentException($"Input: expected {batch * length} values, got {input.Length}.");
+        var outputs = new RefTensor[batch];
+        for (int n = 0; n < batch; n++)
+        {
+            RefTensor x = RefTensor.FromData(input.Slice(n * length, length), inputShape);
+            for (int i = 0; i < layers.Count; i++)
+                x = Apply(x, layers[i], parameters[i].Weights, parameters[i].Bias);
+            outputs[n] = x;
+        }
+        return outputs;
+    }
+
+    /// <summary>
+    /// Runs a generated network's description sequentially: layers are read back with
+    /// <see cref="RefLayer.FromInfo"/>, and every computed shape must equal the one the description states.
+    /// </summary>
+    public static RefTensor[] Run(NetworkInfo info, IReadOnlyList<(float[]? Weights, float[]? Bias)> parameters, ReadOnlySpan<float> input, int batch,
+        Func<LayerInfo, float>? alpha = null)
+    {
+        var layers = new List<RefLayer>();
+        Shape shape = info.InputShape;
+        foreach (LayerInfo layer in info.Layers)
+        {
+            RefLayer r = RefLayer.FromInfo(layer, alpha?.Invoke(layer) ?? 0.01f);
+            if (layer.InputShape != shape)
+                throw new InvalidOperationException($"Layer {layer.Name}: input {layer.InputShape}, but the previous layer gives {shape}.");
+            shape = r.OutputShape(shape);
+            if (shape != layer.OutputShape)
+                throw new InvalidOperationException($"Layer {layer.Name}: the reference computes output {shape}, the description says {layer.OutputShape}.");
+            layers.Add(r);
+        }
+        return Run(layers, info.InputShape, parameters, input, batch);
+    }
+
+    /// <summary>Every layer's canonical weights and bias, read from a network instance.</summary>
+    public static (float[]? Weights, float[]? Bias)[] CanonicalParameters(Network network)
+    {
+        var result = new (float[]? Weights, float[]? Bias)[network.Layers.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            Layer layer = network.Layers[i];
+            result[i] = (layer.Info.Weights is null ? null : layer.GetWeights(), layer.Info.Bias is null ? null : layer.GetBias());
+        }
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="network"/>'s description on its current parameters.</summary>
+    public static RefTensor[] Run(Network network, ReadOnlySpan<float> input, int batch, Func<LayerInfo, float>? alpha = null) =>
+        Run(network.Info, CanonicalParameters(network), input, batch, alpha);
+}
+
+/// <summary>
+/// The comparison rule. float32 accumulation error grows with the absolute sum of the terms (and with
+/// the errors carried in from earlier layers, which the reference's scale also tracks), not with the
+/// possibly-cancelled result; so a value passes when |unroll - ref| &lt;= 1e-5 * max(|ref|, scale) + 1e-6.
+/// For tanh, sigmoid and softmax outputs the scale is |ref| plus the derivative times the input's scale,
+/// so for exact inputs this is 1e-5 relative plus 1e-6 absolute, widened only by the propagated input error.
+/// </summary>
+public static class Tolerance
+{
+    public const double Relative = 1e-5;
+    public const double Absolute = 1e-6;
+
+    public static double Allowed(double reference, double scale) => Relative * Math.Max(Math.Abs(reference), scale) + Absolute;
+
+    public static bool Within(float actual, double reference, double scale) =>
+        !float.IsNaN(actual) && Math.Abs(actual - reference) <= Allowed(reference, scale);
+
+    /// <summary>
+    /// Compares a batch-major output with the reference's per-sample tensors. Returns the number of
+    /// mismatching values and adds a line for each of the first <paramref name="limit"/> to
+    /// <paramref name="lines"/>, with the sample, index, both values and the tolerance.
+    /// </summary>
+    public static int Mismatches(ReadOnlySpan<float> actual, IReadOnlyList<RefTensor> expected, List<string> lines, int limit = 10)
+    {
+        int count = 0, offset = 0;
+        foreach (RefTensor t in expected)
+            offset += t.Length;
+        if (offset != actual.Length)
+        {
+            lines.Add($"output has {actual.Length} values, the reference {offset}");
+            return 1;
+        }
+        offset = 0;
+        for (int n = 0; n < expected.Count; n++)
+        {
+            RefTensor t = expected[n];
+            for (int i = 0; i < t.Length; i++)
+            {
+                float a = actual[offset + i];
+                if (Within(a, t.Value[i], t.Scale[i]))
+                    continue;
+                if (count++ < limit)
+                    lines.Add(FormattableString.Invariant(
+                        $"sample {n} index {i} ({Position(t, i)}): unroll {a:R}, reference {t.Value[i]:R}, |diff| {Math.Abs(a - t.Value[i]):G3} > allowed {Allowed(t.Value[i], t.Scale[i]):G3} (scale {t.Scale[i]:G4})"));
+            }
+            offset += t.Length;
+        }
+        return count;
+    }
+
+    /// <summary>The largest |actual - reference| / allowed over a batch (below 1 passes): how close the run came to the tolerance.</summary>
+    public static double WorstRatio(ReadOnlySpan<float> actual, IReadOnlyList<RefTensor> expected)
+    {
+        double worst = 0;
+        int offset = 0;
+        foreach (RefTensor t in expected)
+        {
+            for (int i = 0; i < t.Length && offset + i < actual.Length; i++)
+                worst = Math.Max(worst, Math.Abs(actual[offset + i] - t.Value[i]) / Allowed(t.Value[i], t.Scale[i]));
+            offset += t.Length;
+        }
+        return worst;
+    }
+
+    private static string Position(RefTensor t, int i) =>
+        t.Flat ? $"feature {i}" : $"c {i / (t.H * t.W)}, y {i / t.W % t.H}, x {i % t.W}";
+}
