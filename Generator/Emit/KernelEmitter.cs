@@ -292,7 +292,7 @@ internal static class KernelEmitter
         w.Close();
         w.Close();
         // Parenthesised: the vector store is a member call on the value, which binds tighter than "*".
-        w.Line(v.Store(max ? "acc" : "(acc * scale)", "o", "cv"));
+        w.Line(v.Store(max ? "acc" : "acc * scale", "o", "cv"));
         w.Close();
         w.Close();
         w.Close();

@@ -44,11 +44,11 @@ internal sealed class VectorIsa
     public string Load(string reference, string offset) =>
         Scalar ? $"Unsafe.Add(ref {reference}, {offset})" : $"{VectorClass}.LoadUnsafe(ref {reference}, (nuint)({offset}))";
 
-    /// <summary>A statement storing <paramref name="value"/> at element offset <paramref name="offset"/>. The value must be a primary expression (a name, a call, or parenthesised): vector stores call a method on it.</summary>
+    /// <summary>A statement storing <paramref name="value"/> at element offset <paramref name="offset"/>; a compound value is parenthesised, since vector stores call a method on it.</summary>
     public string Store(string value, string reference, string offset) =>
         Scalar ? $"Unsafe.Add(ref {reference}, {offset}) = {value};" : $"{Operand(value)}.StoreUnsafe(ref {reference}, (nuint)({offset}));";
 
-    /// <summary>Wraps an expression in parentheses unless it is a plain name or a call.</summary>
+    /// <summary>Wraps an expression in parentheses unless it is a plain name.</summary>
     private static string Operand(string expression) =>
         System.Text.RegularExpressions.Regex.IsMatch(expression, @"^[A-Za-z_][A-Za-z0-9_]*$") ? expression : "(" + expression + ")";
 
