@@ -19,8 +19,8 @@ public partial class ActNet
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
 
-    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
-        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax) =>
+        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);
 
     /// <summary>The Avx512 kernels of ActNet, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
@@ -52,10 +52,11 @@ public partial class ActNet
         /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
         /// respect to the output (C, H, W order), accumulates every parameter gradient into
         /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
-        /// gradient with respect to the input there.
+        /// gradient with respect to the input there. With <paramref name="foldOutputSoftmax"/>, the output gradient is
+        /// already with respect to the final softmax's input (a cross-entropy loss folded it in).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             ref float g = ref MemoryMarshal.GetReference(gradients);

@@ -105,18 +105,18 @@ ____________________________________________________________________________
     }
 
     /// <inheritdoc />
-    protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+    protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)
     {
         switch (Isa)
         {
             case global::Unroll.Isa.Avx512:
-                BackwardAvx512(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                BackwardAvx512(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);
                 break;
             case global::Unroll.Isa.Avx2:
-                BackwardAvx2(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                BackwardAvx2(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);
                 break;
             case global::Unroll.Isa.Portable:
-                BackwardPortable(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient);
+                BackwardPortable(outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);
                 break;
             default:
                 throw new NotSupportedException($"No kernels for {Isa}.");
@@ -135,19 +135,19 @@ ____________________________________________________________________________
     /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in ConvNet.Avx2.g.cs).</summary>
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
+    static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 
     /// <summary>Runs one sample with the Portable kernels (implemented in ConvNet.Portable.g.cs).</summary>
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient);
+    static partial void BackwardPortable(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 }

@@ -21,8 +21,8 @@ public partial class LeNet5
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
 
-    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient) =>
-        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient);
+    static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax) =>
+        Avx512Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);
 
     /// <summary>The Avx512 kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
@@ -79,10 +79,11 @@ public partial class LeNet5
         /// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with
         /// respect to the output (C, H, W order), accumulates every parameter gradient into
         /// <paramref name="gradients"/> and, when <paramref name="inputGradient"/> is not empty, writes the
-        /// gradient with respect to the input there.
+        /// gradient with respect to the input there. With <paramref name="foldOutputSoftmax"/>, the output gradient is
+        /// already with respect to the final softmax's input (a cross-entropy loss folded it in).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient)
+        public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             ref float g = ref MemoryMarshal.GetReference(gradients);
@@ -91,7 +92,8 @@ public partial class LeNet5
             workspace.Slice(18944, 16).Clear();
             Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 18944), 10, 1, 1, 16);
             // Output: Dense 84 -> 10
-            Activations.SoftmaxBackward(ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref ws, 18944), 10);
+            if (!foldOutputSoftmax)
+                Activations.SoftmaxBackward(ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref ws, 18944), 10);
             Dense_Output_Backward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref g, 65776), ref Unsafe.Add(ref g, 67120), true);
             // F6: Dense 120 -> 84
             ReLUBackward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 35328), 96);
