@@ -230,14 +230,31 @@ internal static class BackwardEmitter
             for (int u = 0; u < gatherSets; u++)
                 for (int m = 0; m < vectors; m++)
                     w.Line($"{v.Type} a{u}_{m} = {v.Zero};");
-            w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"int t = ih + {I(l.PadTop)} - kh;");
-            w.Line($"if (t < 0 || t % {I(l.StrideH)} != 0 || t / {I(l.StrideH)} >= {I(oh)})");
-            w.Line("    continue;");
-            w.Open($"for (int kw = 0; kw < {I(l.KernelW)}; kw++)");
-            w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
-            w.Line($"if (u < 0 || u % {I(l.StrideW)} != 0 || u / {I(l.StrideW)} >= {I(ow)})");
-            w.Line("    continue;");
+            // Taps that reach this input pixel: with stride 1 a contiguous range, otherwise every tap tested.
+            if (l.StrideH == 1)
+            {
+                w.Open($"for (int kh = Math.Max(0, ih + {I(l.PadTop - oh + 1)}), khEnd = Math.Min({I(l.KernelH)}, ih + {I(l.PadTop + 1)}); kh < khEnd; kh++)");
+                w.Line($"int t = ih + {I(l.PadTop)} - kh;");
+            }
+            else
+            {
+                w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
+                w.Line($"int t = ih + {I(l.PadTop)} - kh;");
+                w.Line($"if (t < 0 || t % {I(l.StrideH)} != 0 || t / {I(l.StrideH)} >= {I(oh)})");
+                w.Line("    continue;");
+            }
+            if (l.StrideW == 1)
+            {
+                w.Open($"for (int kw = Math.Max(0, iw + {I(l.PadLeft - ow + 1)}), kwEnd = Math.Min({I(l.KernelW)}, iw + {I(l.PadLeft + 1)}); kw < kwEnd; kw++)");
+                w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
+            }
+            else
+            {
+                w.Open($"for (int kw = 0; kw < {I(l.KernelW)}; kw++)");
+                w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
+                w.Line($"if (u < 0 || u % {I(l.StrideW)} != 0 || u / {I(l.StrideW)} >= {I(ow)})");
+                w.Line("    continue;");
+            }
             w.Line($"ref float dzp = ref Unsafe.Add(ref dz, (t / {I(l.StrideH)} * {I(ow)} + u / {I(l.StrideW)}) * {I(ocs)});");
             w.Line($"ref float wt = ref Unsafe.Add(ref transposed, (kh * {I(l.KernelW)} + kw) * {I(cout * icp)} + ic0);");
             w.Line("int oc = 0;");
