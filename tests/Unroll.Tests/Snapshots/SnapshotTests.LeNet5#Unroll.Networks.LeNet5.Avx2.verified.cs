@@ -115,21 +115,21 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 8 pixel(s) x 1 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias)
         {
             for (int oh = 0; oh < 28; oh++)
             {
                 int ow = 0;
-                for (; ow + 8 <= 28; ow += 8) Conv2D_C1_Tile8(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
                 for (; ow < 28; ow++) Conv2D_C1_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>8 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>7 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile8(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C1_Tile7(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
             int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
             {
@@ -141,7 +141,6 @@ public partial class LeNet5
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a6_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a7_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
@@ -164,8 +163,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 7));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
@@ -183,8 +180,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 8));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
@@ -202,8 +197,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 9));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
@@ -221,8 +214,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 10));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
@@ -240,8 +231,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 11));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -254,7 +243,6 @@ public partial class LeNet5
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
-                (Vector256.Max(a7_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
             }
         }
 
@@ -385,16 +373,12 @@ public partial class LeNet5
                         Vector256<float> a1_0 = Vector256<float>.Zero;
                         Vector256<float> a2_0 = Vector256<float>.Zero;
                         Vector256<float> a3_0 = Vector256<float>.Zero;
-                        for (int kh = 0; kh < 5; kh++)
+                        for (int kh = Math.Max(0, ih + -27), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -27), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
                                 int oc = 0;
@@ -486,21 +470,21 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 6 pixel(s) x 2 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias)
         {
             for (int oh = 0; oh < 10; oh++)
             {
                 int ow = 0;
-                for (; ow + 6 <= 10; ow += 6) Conv2D_C3_Tile6(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
                 for (; ow < 10; ow++) Conv2D_C3_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>6 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>5 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile6(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C3_Tile5(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
             int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
             {
@@ -515,8 +499,6 @@ public partial class LeNet5
                 Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
@@ -541,9 +523,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 64));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 80));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
@@ -563,9 +542,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 80));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 96));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
@@ -585,9 +561,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 96));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 112));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
@@ -607,9 +580,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 112));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 128));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
@@ -629,9 +599,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 128));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -647,8 +614,6 @@ public partial class LeNet5
                 (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 8));
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 8));
-                (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 0));
-                (Vector256.Max(a5_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 8));
             }
         }
 
@@ -812,16 +777,12 @@ public partial class LeNet5
                         Vector256<float> a1_0 = Vector256<float>.Zero;
                         Vector256<float> a2_0 = Vector256<float>.Zero;
                         Vector256<float> a3_0 = Vector256<float>.Zero;
-                        for (int kh = 0; kh < 5; kh++)
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
                                 int oc = 0;

@@ -597,16 +597,12 @@ public partial class LeNet5
                         float a1_0 = 0f;
                         float a2_0 = 0f;
                         float a3_0 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        for (int kh = Math.Max(0, ih + -27), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -27), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
                                 int oc = 0;
@@ -1002,16 +998,12 @@ public partial class LeNet5
                         float a1_1 = 0f;
                         float a1_2 = 0f;
                         float a1_3 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
                                 int oc = 0;
@@ -1049,16 +1041,12 @@ public partial class LeNet5
                         float a0_1 = 0f;
                         float a1_0 = 0f;
                         float a1_1 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
                                 int oc = 0;
