@@ -123,7 +123,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 28; ow++) Conv2D_C1_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -243,53 +242,6 @@ public partial class LeNet5
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 1));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 2));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 3));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 4));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 0) * 16 + oc0 + 0));
             }
         }
 
@@ -478,7 +430,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 10; ow++) Conv2D_C3_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -614,65 +565,6 @@ public partial class LeNet5
                 (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 8));
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 8));
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
-                    for (int ic = 0; ic < 6; ic++)
-                    {
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(104));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 16));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(200));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 32));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(296));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 48));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(392));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 64));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 0) * 16 + oc0 + 0));
-                (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 0) * 16 + oc0 + 8));
             }
         }
 

@@ -121,7 +121,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 2 <= 28; ow += 2) Conv2D_C1_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 28; ow++) Conv2D_C1_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -309,141 +308,6 @@ public partial class LeNet5
                 Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
                 Unsafe.Add(ref output, (oh * 28 + ow + 1) * 16 + oc0 + 0) = MathF.Max(a1_0, 0f);
                 Unsafe.Add(ref output, (oh * 28 + ow + 1) * 16 + oc0 + 1) = MathF.Max(a1_1, 0f);
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float w2 = Unsafe.Add(ref wr, 2);
-                            float w3 = Unsafe.Add(ref wr, 3);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 16);
-                            float w1 = Unsafe.Add(ref wr, 17);
-                            float w2 = Unsafe.Add(ref wr, 18);
-                            float w3 = Unsafe.Add(ref wr, 19);
-                            float x0 = Unsafe.Add(ref x, 1);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 32);
-                            float w1 = Unsafe.Add(ref wr, 33);
-                            float w2 = Unsafe.Add(ref wr, 34);
-                            float w3 = Unsafe.Add(ref wr, 35);
-                            float x0 = Unsafe.Add(ref x, 2);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 48);
-                            float w1 = Unsafe.Add(ref wr, 49);
-                            float w2 = Unsafe.Add(ref wr, 50);
-                            float w3 = Unsafe.Add(ref wr, 51);
-                            float x0 = Unsafe.Add(ref x, 3);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 64);
-                            float w1 = Unsafe.Add(ref wr, 65);
-                            float w2 = Unsafe.Add(ref wr, 66);
-                            float w3 = Unsafe.Add(ref wr, 67);
-                            float x0 = Unsafe.Add(ref x, 4);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 3) = MathF.Max(a0_3, 0f);
-            }
-            {
-                const int oc0 = 4;
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 16);
-                            float w1 = Unsafe.Add(ref wr, 17);
-                            float x0 = Unsafe.Add(ref x, 1);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 32);
-                            float w1 = Unsafe.Add(ref wr, 33);
-                            float x0 = Unsafe.Add(ref x, 2);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 48);
-                            float w1 = Unsafe.Add(ref wr, 49);
-                            float x0 = Unsafe.Add(ref x, 3);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 64);
-                            float w1 = Unsafe.Add(ref wr, 65);
-                            float x0 = Unsafe.Add(ref x, 4);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
             }
         }
 
@@ -704,7 +568,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 2 <= 10; ow += 2) Conv2D_C3_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 10; ow++) Conv2D_C3_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -821,89 +684,6 @@ public partial class LeNet5
                 Unsafe.Add(ref output, (oh * 10 + ow + 1) * 16 + oc0 + 1) = MathF.Max(a1_1, 0f);
                 Unsafe.Add(ref output, (oh * 10 + ow + 1) * 16 + oc0 + 2) = MathF.Max(a1_2, 0f);
                 Unsafe.Add(ref output, (oh * 10 + ow + 1) * 16 + oc0 + 3) = MathF.Max(a1_3, 0f);
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            for (int oc0 = 0; oc0 < 16; oc0 += 4)
-            {
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
-                    for (int ic = 0; ic < 6; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float w2 = Unsafe.Add(ref wr, 2);
-                            float w3 = Unsafe.Add(ref wr, 3);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 96);
-                            float w1 = Unsafe.Add(ref wr, 97);
-                            float w2 = Unsafe.Add(ref wr, 98);
-                            float w3 = Unsafe.Add(ref wr, 99);
-                            float x0 = Unsafe.Add(ref x, 16);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 192);
-                            float w1 = Unsafe.Add(ref wr, 193);
-                            float w2 = Unsafe.Add(ref wr, 194);
-                            float w3 = Unsafe.Add(ref wr, 195);
-                            float x0 = Unsafe.Add(ref x, 32);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 288);
-                            float w1 = Unsafe.Add(ref wr, 289);
-                            float w2 = Unsafe.Add(ref wr, 290);
-                            float w3 = Unsafe.Add(ref wr, 291);
-                            float x0 = Unsafe.Add(ref x, 48);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 384);
-                            float w1 = Unsafe.Add(ref wr, 385);
-                            float w2 = Unsafe.Add(ref wr, 386);
-                            float w3 = Unsafe.Add(ref wr, 387);
-                            float x0 = Unsafe.Add(ref x, 64);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 3) = MathF.Max(a0_3, 0f);
             }
         }
 
