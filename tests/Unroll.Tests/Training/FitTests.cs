@@ -129,6 +129,30 @@ public class FitTests
     }
 
     [Fact]
+    public void EarlyStoppingRestoresTheBestEpochsWeights()
+    {
+        // With one validation image, val_accuracy is 0 or 1, so it can improve at most once after the
+        // first epoch: with patience 1, training must stop by the third of ten epochs.
+        Dataset train = Slice(Data.Value.Train, 256), single = Slice(Data.Value.Test, 1);
+        using LeNet5 net = Net(2);
+        var snapshots = new System.Collections.Generic.Dictionary<int, float[]>();
+        TrainingHistory history = net.Fit(train, new Sgd(net.Info, 0.01, momentum: 0.9), new FitOptions
+        {
+            Epochs = 10,
+            BatchSize = 32,
+            Progress = null,
+            Validation = single,
+            EarlyStoppingPatience = 1,
+            RestoreBestWeights = true,
+            OnEpochEnd = e => snapshots[e.Epoch] = net.Parameters.ToArray(),
+        });
+        Assert.True(history.StoppedEarly);
+        Assert.InRange(history.Epochs.Count, 2, 3);
+        Assert.NotNull(history.BestEpoch);
+        Assert.Equal(snapshots[history.BestEpoch!.Value], net.Parameters.ToArray());
+    }
+
+    [Fact]
     public void CancellationStopsBetweenSteps()
     {
         Dataset train = Slice(Data.Value.Train, 512);
