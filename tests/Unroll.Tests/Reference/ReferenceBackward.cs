@@ -5,14 +5,14 @@ namespace Unroll.Tests.Reference;
 
 /// <summary>
 /// A gradient (dLoss/d of something) of one tensor, in C, H, W order (or canonical order for parameters), held in double,
-/// with the bookkeeping a float32 result is judged by:
-/// <see cref="Scale"/> is the magnitude float32 errors in the value are proportional to: the sum of the absolute terms,
-/// each factor taken at its own error scale (so errors carried in from the forward pass and from later layers count),
-/// Scale[i] &gt;= |Value[i]|.
-/// <see cref="Slack"/> is an absolute allowance, zero except where the float computation may legitimately take another
-/// branch than the reference: a ReLU-family pre-activation, or a max-pool window's runner-up, that lies within the
-/// forward pass's own float error of the kink. There the gradient may differ by the whole branch's contribution, and
-/// that allowance is carried on (in absolute values) through the rest of the backward pass.
+/// with the bookkeeping a float32 result is judged by (see <see cref="GradientTolerance"/>):
+/// <see cref="Local"/>, the sum of the absolute terms of the value's own sums and products (float32 rounding in
+/// computing it is a small multiple of the unit roundoff times this); <see cref="PropagatedSquared"/>, the squares of
+/// the errors carried in from the factors (forward values and later layers' gradients, each at its own error scale),
+/// which are independent roundings and add like a random walk; and <see cref="Slack"/>, an absolute allowance, zero
+/// except where the float pass may legitimately take another branch than the reference: a ReLU-family pre-activation,
+/// or a max-pool window's runner-up, within the forward pass's own float error of the kink. There the gradient may
+/// differ by the whole branch's contribution, and that allowance is carried on in absolute values.
 /// </summary>
 public sealed class RefGradient
 {
@@ -23,7 +23,8 @@ public sealed class RefGradient
         W = width;
         Flat = flat;
         Value = new double[channels * height * width];
-        Scale = new double[Value.Length];
+        Local = new double[Value.Length];
+        PropagatedSquared = new double[Value.Length];
         Slack = new double[Value.Length];
     }
 
@@ -32,7 +33,8 @@ public sealed class RefGradient
     public int W { get; }
     public bool Flat { get; }
     public double[] Value { get; }
-    public double[] Scale { get; }
+    public double[] Local { get; }
+    public double[] PropagatedSquared { get; }
     public double[] Slack { get; }
     public int Length => Value.Length;
 
@@ -40,27 +42,29 @@ public sealed class RefGradient
 
     public int Index(int c, int y, int x) => (c * H + y) * W + x;
 
+    /// <summary>The value's error scale: its float error is expected within a small multiple of the unit roundoff times this.</summary>
+    public double Error(int i) => Local[i] + Math.Sqrt(PropagatedSquared[i]);
+
+    /// <summary>max(|Value|, <see cref="Error"/>): what the tolerance is relative to.</summary>
+    public double ErrorScale(int i) => Math.Max(Math.Abs(Value[i]), Error(i));
+
     /// <summary>A zero gradient shaped like <paramref name="t"/>.</summary>
     public static RefGradient Like(RefTensor t) => new(t.C, t.H, t.W, t.Flat);
 
     /// <summary>A flat zero gradient of <paramref name="length"/> values (parameter tensors, canonical order).</summary>
     public static RefGradient Vector(int length) => new(length, 1, 1, flat: true);
 
-    /// <summary>An exact gradient (the loss's output gradient): scale |value|, no slack.</summary>
+    /// <summary>An exact gradient (the loss's output gradient, float data): no error, no slack.</summary>
     public static RefGradient FromValues(ReadOnlySpan<double> values, Shape shape)
     {
         var g = new RefGradient(shape.Channels, shape.Height, shape.Width, shape.IsFlat);
         if (values.Length != g.Length)
             throw new ArgumentException($"Expected {g.Length} values for {shape}, got {values.Length}.");
-        for (int i = 0; i < g.Length; i++)
-        {
-            g.Value[i] = values[i];
-            g.Scale[i] = Math.Abs(values[i]);
-        }
+        values.CopyTo(g.Value);
         return g;
     }
 
-    /// <summary>Adds <paramref name="other"/> (value, scale and slack): summing a parameter gradient over the batch.</summary>
+    /// <summary>Adds <paramref name="other"/>: summing a parameter gradient over the batch (local terms add, carried errors add in quadrature).</summary>
     public void Add(RefGradient other)
     {
         if (other.Length != Length)
@@ -68,13 +72,19 @@ public sealed class RefGradient
         for (int i = 0; i < Length; i++)
         {
             Value[i] += other.Value[i];
-            Scale[i] += other.Scale[i];
+            Local[i] += other.Local[i];
+            PropagatedSquared[i] += other.PropagatedSquared[i];
             Slack[i] += other.Slack[i];
         }
     }
 
-    /// <summary>max(|Value|, Scale): the magnitude a float error in the value is proportional to.</summary>
-    public double ErrorScale(int i) => Math.Max(Math.Abs(Value[i]), Scale[i]);
+    /// <summary>One term a * b of a sum: its magnitude is local, and each factor's error times the other factor is carried in.</summary>
+    internal void AddProduct(int i, double a, double aError, double b, double bError)
+    {
+        Value[i] += a * b;
+        Local[i] += Math.Abs(a * b);
+        PropagatedSquared[i] += a * bError * (a * bError) + b * aError * (b * aError);
+    }
 }
 
 /// <summary>The parameter and input gradients of a whole network over a batch, as <see cref="ReferenceBackward.Network"/> computes them.</summary>
@@ -96,15 +106,15 @@ public sealed class RefNetworkGradients
     /// <summary>Per sample, dLoss/dInput in C, H, W order.</summary>
     public RefGradient[] Input { get; }
 
-    /// <summary>The forward pass of each sample, as the reference ran it.</summary>
-    public RefLayerTrace[][] Traces { get; internal set; } = Array.Empty<RefLayerTrace[]>();
-
     /// <summary>ReLU-family units whose pre-activation lay within the forward float error of 0 (their gradient got slack).</summary>
     public int AmbiguousActivations { get; internal set; }
 
     /// <summary>Max-pool windows whose runner-up lay within the forward float error of the maximum (their gradient got slack).</summary>
     public int AmbiguousWindows { get; internal set; }
 }
+
+/// <summary>The forward float error scales of one layer of one sample: its input, its pre-activation and its output.</summary>
+public sealed record RefLayerErrors(double[] Input, double[] Pre, double[] Output);
 
 /// <summary>
 /// A plain, loop-by-loop backward pass of every Unroll operation in double, written from the declared semantics and
@@ -114,35 +124,210 @@ public sealed class RefNetworkGradients
 /// output y: ReLU [y &gt; 0], leaky ReLU y &gt; 0 ? 1 : alpha, tanh 1 - y², sigmoid y (1 - y), softmax y (dy - Σ dy y).
 /// The forward activations come from <see cref="ReferenceOps.Trace"/>. Parameters are canonical ([O, I, KH, KW],
 /// [O, C*H*W], [O]) and in double, so finite differences can perturb them by less than a float's resolution.
+/// <para>
+/// Beside the values it tracks error scales, the same way for the forward values (<see cref="ForwardErrors"/>) and the
+/// gradients (<see cref="RefGradient"/>): a value's own rounding is bounded by the sum of its absolute terms; errors
+/// carried in from its inputs, independent roundings of different values, add in quadrature. (The forward suite's
+/// <see cref="RefTensor.Scale"/> adds them linearly, a worst case that compounds by the fan-in at every layer: for
+/// LeNet-5's output it exceeds the value a hundred-thousand-fold, too loose to judge a deep backward pass by.)
+/// An exactly held value (float input data, an empty sum, a ReLU output of a surely negative input) has error 0.
+/// </para>
 /// </summary>
 public static class ReferenceBackward
 {
     /// <summary>
-    /// The float error bound of a forward value, as the forward suite establishes it (<see cref="Tolerance.Allowed"/>);
-    /// zero for exact data (the network's input, which float holds exactly).
+    /// The float error bound of a forward value with error scale <paramref name="error"/>, with the forward suite's
+    /// constants (<see cref="Tolerance.Allowed"/>); zero for an exactly held value.
     /// </summary>
-    private static double ForwardError(RefTensor t, int i, bool exact) => exact ? 0 : Tolerance.Allowed(t.Value[i], t.Scale[i]);
+    public static double ForwardBound(double value, double error) => error == 0 ? 0 : Tolerance.Allowed(value, error);
 
-    /// <summary>max(|value|, scale) of a forward value: what its float error is proportional to.</summary>
-    private static double ErrorScale(RefTensor t, int i) => Math.Max(Math.Abs(t.Value[i]), t.Scale[i]);
+    private static double ErrorAt(double[]? errors, int i) => errors is null ? 0 : errors[i];
+
+    // ---------------------------------------------------------------- forward error scales
+
+    /// <summary>The forward float error scales of every layer of one sample's trace (the network's input is exact).</summary>
+    public static RefLayerErrors[] ForwardErrors(IReadOnlyList<RefLayer> layers, RefLayerTrace[] trace, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters)
+    {
+        var result = new RefLayerErrors[layers.Count];
+        double[] input = new double[trace[0].Input.Length];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            RefLayer layer = layers[l];
+            RefLayerTrace t = trace[l];
+            double[] pre = layer.Op switch
+            {
+                RefOp.Conv => ConvErrors(t.Input, input, parameters[l].Weights!, layer.Bias ? parameters[l].Bias : null, layer, t.Pre),
+                RefOp.Dense => DenseErrors(t.Input, input, parameters[l].Weights!, layer.Bias ? parameters[l].Bias : null, t.Pre),
+                RefOp.MaxPool or RefOp.AvgPool => PoolErrors(t.Input, input, layer, t.Pre),
+                _ => (double[])input.Clone(),
+            };
+            double[] output = layer.Activation == Unroll.Activation.None ? pre : ActivationErrors(t.Pre, pre, t.Output, layer.Activation, layer.Alpha);
+            result[l] = new RefLayerErrors(input, pre, output);
+            input = output;
+        }
+        return result;
+    }
+
+    private static double[] ConvErrors(RefTensor x, double[] px, double[] weights, double[]? bias, RefLayer l, RefTensor y)
+    {
+        double[] e = new double[y.Length];
+        for (int o = 0; o < y.C; o++)
+            for (int r = 0; r < y.H; r++)
+                for (int c = 0; c < y.W; c++)
+                {
+                    double local = bias is null ? 0 : Math.Abs(bias[o]), squared = 0;
+                    for (int i = 0; i < x.C; i++)
+                        for (int a = 0; a < l.KernelH; a++)
+                        {
+                            int iy = r * l.Stride - l.PadTop + a;
+                            if (iy < 0 || iy >= x.H)
+                                continue;
+                            for (int b = 0; b < l.KernelW; b++)
+                            {
+                                int ix = c * l.Stride - l.PadLeft + b;
+                                if (ix < 0 || ix >= x.W)
+                                    continue;
+                                double w = weights[((o * x.C + i) * l.KernelH + a) * l.KernelW + b];
+                                int at = x.Index(i, iy, ix);
+                                local += Math.Abs(w * x.Value[at]);
+                                squared += w * px[at] * (w * px[at]);
+                            }
+                        }
+                    e[y.Index(o, r, c)] = local + Math.Sqrt(squared);
+                }
+        return e;
+    }
+
+    private static double[] DenseErrors(RefTensor x, double[] px, double[] weights, double[]? bias, RefTensor y)
+    {
+        double[] e = new double[y.Length];
+        int n = x.Length;
+        for (int o = 0; o < y.Length; o++)
+        {
+            double local = bias is null ? 0 : Math.Abs(bias[o]), squared = 0;
+            for (int k = 0; k < n; k++)
+            {
+                double w = weights[o * n + k];
+                local += Math.Abs(w * x.Value[k]);
+                squared += w * px[k] * (w * px[k]);
+            }
+            e[o] = local + Math.Sqrt(squared);
+        }
+        return e;
+    }
+
+    private static double[] PoolErrors(RefTensor x, double[] px, RefLayer l, RefTensor y)
+    {
+        double[] e = new double[y.Length];
+        for (int ch = 0; ch < y.C; ch++)
+            for (int r = 0; r < y.H; r++)
+                for (int c = 0; c < y.W; c++)
+                {
+                    double largest = 0, local = 0, squared = 0;
+                    for (int a = 0; a < l.KernelH; a++)
+                        for (int b = 0; b < l.KernelW; b++)
+                        {
+                            int iy = r * l.Stride - l.PadTop + a, ix = c * l.Stride - l.PadLeft + b;
+                            if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W)
+                                continue;
+                            int at = x.Index(ch, iy, ix);
+                            largest = Math.Max(largest, px[at]);
+                            local += Math.Abs(x.Value[at]);
+                            squared += px[at] * px[at];
+                        }
+                    int o = y.Index(ch, r, c);
+                    // A maximum is one of its inputs (any of them, where they are close); a mean is a rounded sum, divided.
+                    e[o] = l.Op == RefOp.MaxPool ? largest : (local + Math.Sqrt(squared)) / Divisor(x, l, r, c);
+                }
+        return e;
+    }
+
+    private static int Divisor(RefTensor x, RefLayer l, int r, int c)
+    {
+        int real = 0, inPadded = 0;
+        for (int a = 0; a < l.KernelH; a++)
+            for (int b = 0; b < l.KernelW; b++)
+            {
+                int iy = r * l.Stride - l.PadTop + a, ix = c * l.Stride - l.PadLeft + b;
+                if (iy >= -l.PadTop && iy < x.H + l.PadBottom && ix >= -l.PadLeft && ix < x.W + l.PadRight)
+                    inPadded++;
+                if (iy >= 0 && iy < x.H && ix >= 0 && ix < x.W)
+                    real++;
+            }
+        int divisor = l.CountIncludePad ? inPadded : real;
+        return divisor > 0 ? divisor : throw new InvalidOperationException($"Pool window ({r}, {c}) holds no input pixel.");
+    }
+
+    private static double[] ActivationErrors(RefTensor pre, double[] ppre, RefTensor y, Activation activation, float alpha)
+    {
+        int n = y.Length;
+        double[] e = new double[n];
+        switch (activation)
+        {
+            case Unroll.Activation.ReLU:
+                for (int i = 0; i < n; i++) // a surely negative input gives exactly 0
+                    e[i] = pre.Value[i] < -ForwardBound(pre.Value[i], ppre[i]) ? 0 : ppre[i];
+                break;
+            case Unroll.Activation.LeakyReLU:
+                for (int i = 0; i < n; i++) // alpha * x is rounded once
+                    e[i] = pre.Value[i] > 0 ? ppre[i] : Math.Max(1, Math.Abs(alpha)) * ppre[i] + Math.Abs(y.Value[i]);
+                break;
+            case Unroll.Activation.Tanh:
+                for (int i = 0; i < n; i++) // MathF.Tanh is within a few ulps
+                    e[i] = (1 - y.Value[i] * y.Value[i]) * ppre[i] + Math.Abs(y.Value[i]);
+                break;
+            case Unroll.Activation.Sigmoid:
+                for (int i = 0; i < n; i++)
+                    e[i] = y.Value[i] * (1 - y.Value[i]) * ppre[i] + Math.Abs(y.Value[i]);
+                break;
+            case Unroll.Activation.Softmax:
+            {
+                // d y_i = y_i (d x_i - Σ y_j d x_j); exp(x_i - max) is off by the rounding of its argument, |x_i - max| ulps.
+                double max = double.NegativeInfinity, mean = 0;
+                for (int i = 0; i < n; i++)
+                    max = Math.Max(max, pre.Value[i]);
+                for (int j = 0; j < n; j++)
+                    mean += y.Value[j] * ppre[j];
+                for (int i = 0; i < n; i++)
+                    e[i] = y.Value[i] * (ppre[i] + mean + 2 + Math.Abs(pre.Value[i] - max));
+                break;
+            }
+            default:
+                throw new NotSupportedException($"No error model for {activation}.");
+        }
+        return e;
+    }
+
+    // ---------------------------------------------------------------- backward operations
 
     /// <summary>
-    /// dz = dy * f'(y) for the activation of a layer whose pre-activation is <paramref name="pre"/> and output
-    /// <paramref name="y"/>. <paramref name="exactPre"/> says the pre-activation is the network's input data (a
-    /// stand-alone activation first), which float holds exactly, so it can sit at no ambiguous distance from a kink.
+    /// dz = dy * f'(y) for the activation of a layer whose pre-activation is <paramref name="pre"/> (forward error
+    /// scales <paramref name="preErrors"/>, null: exact) and output <paramref name="y"/> (<paramref name="yErrors"/>).
     /// </summary>
-    public static RefGradient Activate(RefTensor pre, RefTensor y, RefGradient dy, Activation activation, float alpha, bool exactPre, ref int ambiguous)
+    public static RefGradient Activate(RefTensor pre, double[]? preErrors, RefTensor y, double[]? yErrors, RefGradient dy, Activation activation, float alpha, ref int ambiguous)
     {
         if (pre.Length != dy.Length || y.Length != dy.Length)
             throw new ArgumentException($"Activation backward: pre-activation {pre.Length}, output {y.Length}, gradient {dy.Length} values.");
         var dz = new RefGradient(dy.C, dy.H, dy.W, dy.Flat);
         int n = dy.Length;
+        void Scaled(int i, double derivative, double bound, double derivativeError)
+        {
+            dz.Value[i] = dy.Value[i] * derivative;
+            dz.Local[i] = Math.Abs(dz.Value[i]);
+            double carried = bound * dy.Error(i), fromY = Math.Abs(dy.Value[i]) * derivativeError;
+            dz.PropagatedSquared[i] = carried * carried + fromY * fromY;
+            dz.Slack[i] = dy.Slack[i] * bound;
+        }
         switch (activation)
         {
             case Unroll.Activation.None:
-                Array.Copy(dy.Value, dz.Value, n);
-                Array.Copy(dy.Scale, dz.Scale, n);
-                Array.Copy(dy.Slack, dz.Slack, n);
+                for (int i = 0; i < n; i++)
+                {
+                    dz.Value[i] = dy.Value[i];
+                    dz.Local[i] = dy.Local[i];
+                    dz.PropagatedSquared[i] = dy.PropagatedSquared[i];
+                    dz.Slack[i] = dy.Slack[i];
+                }
                 break;
             case Unroll.Activation.ReLU:
             case Unroll.Activation.LeakyReLU:
@@ -150,58 +335,48 @@ public static class ReferenceBackward
                 double a = activation == Unroll.Activation.ReLU ? 0 : alpha;
                 for (int i = 0; i < n; i++)
                 {
-                    double derivative = pre.Value[i] > 0 ? 1 : a;
-                    dz.Value[i] = dy.Value[i] * derivative;
                     // The float pass decides on its own y > 0; within its error of 0 either branch is right.
-                    bool near = !exactPre && Math.Abs(pre.Value[i]) <= ForwardError(pre, i, false);
-                    double bound = near ? Math.Max(1, Math.Abs(a)) : Math.Abs(derivative);
-                    dz.Scale[i] = dy.ErrorScale(i) * bound;
-                    dz.Slack[i] = dy.Slack[i] * bound;
+                    double bound = ForwardBound(pre.Value[i], ErrorAt(preErrors, i));
+                    bool near = bound > 0 && Math.Abs(pre.Value[i]) <= bound;
+                    double derivative = pre.Value[i] > 0 ? 1 : a;
+                    Scaled(i, derivative, near ? Math.Max(1, Math.Abs(a)) : Math.Abs(derivative), 0);
                     if (near)
                     {
                         ambiguous++;
-                        dz.Slack[i] += (dy.ErrorScale(i) + dy.Slack[i]) * Math.Abs(1 - a);
+                        dz.Slack[i] += (Math.Abs(dy.Value[i]) + GradientTolerance.Relative * dy.Error(i) + dy.Slack[i]) * Math.Abs(1 - a);
                     }
                 }
                 break;
             }
             case Unroll.Activation.Tanh:
-                for (int i = 0; i < n; i++)
-                {
-                    double t = y.Value[i], derivative = 1 - t * t;
-                    dz.Value[i] = dy.Value[i] * derivative;
-                    // Error of f'(y_float): |d f'/dy| = 2|y| times y's own error.
-                    dz.Scale[i] = dy.ErrorScale(i) * derivative + Math.Abs(dy.Value[i]) * 2 * Math.Abs(t) * ErrorScale(y, i);
-                    dz.Slack[i] = dy.Slack[i] * derivative;
-                }
+                for (int i = 0; i < n; i++) // d(1 - y²)/dy = -2y, times y's own error
+                    Scaled(i, 1 - y.Value[i] * y.Value[i], 1 - y.Value[i] * y.Value[i], 2 * Math.Abs(y.Value[i]) * ErrorAt(yErrors, i));
                 break;
             case Unroll.Activation.Sigmoid:
-                for (int i = 0; i < n; i++)
-                {
-                    double s = y.Value[i], derivative = s * (1 - s);
-                    dz.Value[i] = dy.Value[i] * derivative;
-                    dz.Scale[i] = dy.ErrorScale(i) * derivative + Math.Abs(dy.Value[i]) * Math.Abs(1 - 2 * s) * ErrorScale(y, i);
-                    dz.Slack[i] = dy.Slack[i] * derivative;
-                }
+                for (int i = 0; i < n; i++) // d(y (1 - y))/dy = 1 - 2y
+                    Scaled(i, y.Value[i] * (1 - y.Value[i]), y.Value[i] * (1 - y.Value[i]), Math.Abs(1 - 2 * y.Value[i]) * ErrorAt(yErrors, i));
                 break;
             case Unroll.Activation.Softmax:
             {
                 if (!dy.Flat)
                     throw new ArgumentException("Softmax backward needs a flat gradient.");
-                double dot = 0, dotScale = 0, dotSlack = 0, yErrorTerms = 0;
+                double dot = 0, dotLocal = 0, dotFromDySquared = 0, dotFromYSquared = 0, dotSlack = 0;
                 for (int j = 0; j < n; j++)
                 {
-                    dot += dy.Value[j] * y.Value[j];
-                    dotScale += dy.ErrorScale(j) * y.Value[j];
-                    dotSlack += dy.Slack[j] * y.Value[j];
-                    yErrorTerms += Math.Abs(dy.Value[j]) * ErrorScale(y, j);
+                    double s = y.Value[j], yError = ErrorAt(yErrors, j);
+                    dot += dy.Value[j] * s;
+                    dotLocal += Math.Abs(dy.Value[j] * s);
+                    dotFromDySquared += s * dy.Error(j) * (s * dy.Error(j));
+                    dotFromYSquared += dy.Value[j] * yError * (dy.Value[j] * yError);
+                    dotSlack += dy.Slack[j] * s;
                 }
                 for (int i = 0; i < n; i++)
                 {
-                    double s = y.Value[i];
-                    dz.Value[i] = s * (dy.Value[i] - dot);
-                    // d dz_i = dy_i's and the dot's errors times y_i, plus y_i's error times (dy_i - dot), plus y_i times the dot's error from y.
-                    dz.Scale[i] = s * (dy.ErrorScale(i) + dotScale) + ErrorScale(y, i) * Math.Abs(dy.Value[i] - dot) + s * yErrorTerms;
+                    double s = y.Value[i], difference = dy.Value[i] - dot;
+                    dz.Value[i] = s * difference;
+                    dz.Local[i] = s * (Math.Abs(dy.Value[i]) + dotLocal);
+                    double fromDy = s * dy.Error(i), fromY = ErrorAt(yErrors, i) * difference;
+                    dz.PropagatedSquared[i] = fromDy * fromDy + s * s * (dotFromDySquared + dotFromYSquared) + fromY * fromY;
                     dz.Slack[i] = s * (dy.Slack[i] + dotSlack);
                 }
                 break;
@@ -215,8 +390,9 @@ public static class ReferenceBackward
     /// <summary>
     /// Convolution backward for one sample: dW[o, i, a, b] = Σ dz[o, r, c] x[i, r s - pt + a, c s - pl + b],
     /// db[o] = Σ dz[o, r, c], dx[i, y, x] = Σ w[o, i, a, b] dz[o, r, c] over the taps that reach (y, x).
+    /// <paramref name="xErrors"/> are the input's forward error scales (null: exact).
     /// </summary>
-    public static (RefGradient Weights, RefGradient? Bias, RefGradient Input) Conv2D(RefTensor x, double[] weights, bool bias, RefGradient dz,
+    public static (RefGradient Weights, RefGradient? Bias, RefGradient Input) Conv2D(RefTensor x, double[]? xErrors, double[] weights, bool bias, RefGradient dz,
         int filters, int kh, int kw, int stride, int padTop, int padLeft)
     {
         if (weights.Length != filters * x.C * kh * kw)
@@ -231,11 +407,10 @@ public static class ReferenceBackward
                 for (int c = 0; c < dz.W; c++)
                 {
                     int at = dz.Index(o, r, c);
-                    double g = dz.Value[at], gScale = dz.ErrorScale(at), gSlack = dz.Slack[at];
+                    double g = dz.Value[at], gError = dz.Error(at), gSlack = dz.Slack[at];
                     if (db is not null)
                     {
-                        db.Value[o] += g;
-                        db.Scale[o] += gScale;
+                        db.AddProduct(o, g, gError, 1, 0);
                         db.Slack[o] += gSlack;
                     }
                     for (int i = 0; i < x.C; i++)
@@ -250,12 +425,10 @@ public static class ReferenceBackward
                                 if (ix < 0 || ix >= x.W)
                                     continue;
                                 int wi = ((o * x.C + i) * kh + a) * kw + b, xi = x.Index(i, iy, ix);
-                                double w = weights[wi], xv = x.Value[xi], xScale = ErrorScale(x, xi);
-                                dw.Value[wi] += g * xv;
-                                dw.Scale[wi] += gScale * xScale;
-                                dw.Slack[wi] += gSlack * xScale;
-                                dx.Value[xi] += g * w;
-                                dx.Scale[xi] += gScale * Math.Abs(w);
+                                double w = weights[wi], xv = x.Value[xi];
+                                dw.AddProduct(wi, g, gError, xv, ErrorAt(xErrors, xi));
+                                dw.Slack[wi] += gSlack * (Math.Abs(xv) + GradientTolerance.Relative * ErrorAt(xErrors, xi));
+                                dx.AddProduct(xi, g, gError, w, 0);
                                 dx.Slack[xi] += gSlack * Math.Abs(w);
                             }
                         }
@@ -265,10 +438,10 @@ public static class ReferenceBackward
 
     /// <summary>
     /// Max-pool backward for one sample: each window's gradient goes to the first real input (scanning kh, then kw)
-    /// equal to the window's maximum. <paramref name="exactInput"/> says <paramref name="x"/> is the network's input
-    /// data, which float holds exactly (ties there resolve the same way in float).
+    /// equal to the window's maximum. <paramref name="xErrors"/> are the input's forward error scales (null: exact);
+    /// inputs within float error of the maximum could be the float pass's winner, and get slack.
     /// </summary>
-    public static RefGradient MaxPool(RefTensor x, RefGradient dy, int size, int stride, int padTop, int padLeft, bool exactInput, ref int ambiguous)
+    public static RefGradient MaxPool(RefTensor x, double[]? xErrors, RefGradient dy, int size, int stride, int padTop, int padLeft, ref int ambiguous)
     {
         var dx = RefGradient.Like(x);
         Span<int> near = stackalloc int[size * size];
@@ -290,12 +463,9 @@ public static class ReferenceBackward
                     if (winner < 0)
                         throw new InvalidOperationException($"Max-pool window ({r}, {c}) holds no input pixel.");
                     int o = dy.Index(ch, r, c);
-                    dx.Value[winner] += dy.Value[o];
-                    dx.Scale[winner] += dy.ErrorScale(o);
+                    dx.AddProduct(winner, dy.Value[o], dy.Error(o), 1, 0); // overlapping windows add into the same input
                     dx.Slack[winner] += dy.Slack[o];
-                    if (exactInput)
-                        continue;
-                    // Every input within the two values' float errors of the maximum may be the float pass's winner.
+                    double winnerBound = ForwardBound(x.Value[winner], ErrorAt(xErrors, winner));
                     int count = 0;
                     for (int a = 0; a < size; a++)
                         for (int b = 0; b < size; b++)
@@ -304,14 +474,16 @@ public static class ReferenceBackward
                             if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W)
                                 continue;
                             int at = x.Index(ch, iy, ix);
-                            if (x.Value[winner] - x.Value[at] <= ForwardError(x, winner, false) + ForwardError(x, at, false))
+                            double bound = winnerBound + ForwardBound(x.Value[at], ErrorAt(xErrors, at));
+                            // Exactly held equal values tie the same way in float; anything within the errors may not.
+                            if (at == winner || (bound > 0 && x.Value[winner] - x.Value[at] <= bound))
                                 near[count++] = at;
                         }
                     if (count < 2)
                         continue;
                     ambiguous++;
                     for (int k = 0; k < count; k++)
-                        dx.Slack[near[k]] += dy.ErrorScale(o) + dy.Slack[o];
+                        dx.Slack[near[k]] += Math.Abs(dy.Value[o]) + GradientTolerance.Relative * dy.Error(o) + dy.Slack[o];
                 }
         return dx;
     }
@@ -323,25 +495,14 @@ public static class ReferenceBackward
     public static RefGradient AvgPool(RefTensor x, RefGradient dy, int size, int stride, int padTop, int padLeft, int padBottom, int padRight, bool countIncludePad)
     {
         var dx = RefGradient.Like(x);
+        var layer = new RefLayer(RefOp.AvgPool, KernelH: size, KernelW: size, Stride: stride, PadTop: padTop, PadLeft: padLeft,
+            PadBottom: padBottom, PadRight: padRight, CountIncludePad: countIncludePad);
         for (int ch = 0; ch < dy.C; ch++)
             for (int r = 0; r < dy.H; r++)
                 for (int c = 0; c < dy.W; c++)
                 {
-                    int real = 0, inPadded = 0;
-                    for (int a = 0; a < size; a++)
-                        for (int b = 0; b < size; b++)
-                        {
-                            int iy = r * stride - padTop + a, ix = c * stride - padLeft + b;
-                            if (iy >= -padTop && iy < x.H + padBottom && ix >= -padLeft && ix < x.W + padRight)
-                                inPadded++;
-                            if (iy >= 0 && iy < x.H && ix >= 0 && ix < x.W)
-                                real++;
-                        }
-                    int divisor = countIncludePad ? inPadded : real;
-                    if (divisor == 0)
-                        throw new InvalidOperationException($"Average-pool window ({r}, {c}) holds no input pixel.");
                     int o = dy.Index(ch, r, c);
-                    double g = dy.Value[o] / divisor, gScale = dy.ErrorScale(o) / divisor, gSlack = dy.Slack[o] / divisor;
+                    double share = 1.0 / Divisor(x, layer, r, c);
                     for (int a = 0; a < size; a++)
                         for (int b = 0; b < size; b++)
                         {
@@ -349,16 +510,18 @@ public static class ReferenceBackward
                             if (iy < 0 || iy >= x.H || ix < 0 || ix >= x.W)
                                 continue;
                             int at = x.Index(ch, iy, ix);
-                            dx.Value[at] += g;
-                            dx.Scale[at] += gScale;
-                            dx.Slack[at] += gSlack;
+                            dx.AddProduct(at, dy.Value[o], dy.Error(o), share, 0);
+                            dx.Slack[at] += dy.Slack[o] * share;
                         }
                 }
         return dx;
     }
 
-    /// <summary>Dense backward for one sample (input flattened in C, H, W order): dW[o, k] = dz[o] x[k], db = dz, dx[k] = Σ w[o, k] dz[o].</summary>
-    public static (RefGradient Weights, RefGradient? Bias, RefGradient Input) Dense(RefTensor x, double[] weights, bool bias, RefGradient dz, int units)
+    /// <summary>
+    /// Dense backward for one sample (input flattened in C, H, W order): dW[o, k] = dz[o] x[k], db = dz,
+    /// dx[k] = Σ w[o, k] dz[o]. <paramref name="xErrors"/> are the input's forward error scales (null: exact).
+    /// </summary>
+    public static (RefGradient Weights, RefGradient? Bias, RefGradient Input) Dense(RefTensor x, double[]? xErrors, double[] weights, bool bias, RefGradient dz, int units)
     {
         int n = x.Length;
         if (weights.Length != units * n)
@@ -370,26 +533,25 @@ public static class ReferenceBackward
         var dx = RefGradient.Like(x);
         for (int o = 0; o < units; o++)
         {
-            double g = dz.Value[o], gScale = dz.ErrorScale(o), gSlack = dz.Slack[o];
+            double g = dz.Value[o], gError = dz.Error(o), gSlack = dz.Slack[o];
             if (db is not null)
             {
-                db.Value[o] = g;
-                db.Scale[o] = gScale;
+                db.AddProduct(o, g, gError, 1, 0);
                 db.Slack[o] = gSlack;
             }
             for (int k = 0; k < n; k++)
             {
-                double w = weights[o * n + k], xScale = ErrorScale(x, k);
-                dw.Value[o * n + k] = g * x.Value[k];
-                dw.Scale[o * n + k] = gScale * xScale;
-                dw.Slack[o * n + k] = gSlack * xScale;
-                dx.Value[k] += g * w;
-                dx.Scale[k] += gScale * Math.Abs(w);
+                double w = weights[o * n + k];
+                dw.AddProduct(o * n + k, g, gError, x.Value[k], ErrorAt(xErrors, k));
+                dw.Slack[o * n + k] = gSlack * (Math.Abs(x.Value[k]) + GradientTolerance.Relative * ErrorAt(xErrors, k));
+                dx.AddProduct(k, g, gError, w, 0);
                 dx.Slack[k] += gSlack * Math.Abs(w);
             }
         }
         return (dw, db, dx);
     }
+
+    // ---------------------------------------------------------------- whole network
 
     /// <summary>
     /// Forward (<see cref="ReferenceOps.Trace"/>) and backward over a batch: <paramref name="outputGradient"/>(n) is
@@ -405,28 +567,28 @@ public static class ReferenceBackward
         if (foldOutputSoftmax && layers[^1].Activation != Unroll.Activation.Softmax)
             throw new InvalidOperationException("The network does not end in a softmax, so there is no softmax backward to fold.");
         int batch = inputs.Count;
-        var result = new RefNetworkGradients(layers.Count, batch) { Traces = new RefLayerTrace[batch][] };
+        var result = new RefNetworkGradients(layers.Count, batch);
         int ambiguousActivations = 0, ambiguousWindows = 0;
         for (int n = 0; n < batch; n++)
         {
             if (inputs[n].Shape != inputShape)
                 throw new ArgumentException($"Sample {n} is {inputs[n].Shape}, the network takes {inputShape}.");
             RefLayerTrace[] trace = ReferenceOps.Trace(layers, inputs[n], parameters);
-            result.Traces[n] = trace;
+            RefLayerErrors[] errors = ForwardErrors(layers, trace, parameters);
             RefGradient g = RefGradient.FromValues(outputGradient(n), trace[^1].Output.Shape);
             for (int i = layers.Count - 1; i >= 0; i--)
             {
                 RefLayer layer = layers[i];
                 RefLayerTrace t = trace[i];
-                bool exactInput = i == 0; // the network's input is float data, held exactly
+                RefLayerErrors e = errors[i];
                 if (layer.Activation != Unroll.Activation.None && !(foldOutputSoftmax && i == layers.Count - 1))
-                    g = Activate(t.Pre, t.Output, g, layer.Activation, layer.Alpha, exactPre: exactInput && layer.Op == RefOp.Activation, ref ambiguousActivations);
+                    g = Activate(t.Pre, e.Pre, t.Output, e.Output, g, layer.Activation, layer.Alpha, ref ambiguousActivations);
                 (double[]? w, double[]? b) = parameters[i];
                 switch (layer.Op)
                 {
                     case RefOp.Conv:
                     {
-                        var (dw, db, dx) = Conv2D(t.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g,
+                        var (dw, db, dx) = Conv2D(t.Input, e.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g,
                             layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft);
                         Accumulate(result, i, dw, db);
                         g = dx;
@@ -434,13 +596,13 @@ public static class ReferenceBackward
                     }
                     case RefOp.Dense:
                     {
-                        var (dw, db, dx) = Dense(t.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g, layer.Units);
+                        var (dw, db, dx) = Dense(t.Input, e.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g, layer.Units);
                         Accumulate(result, i, dw, db);
                         g = dx;
                         break;
                     }
                     case RefOp.MaxPool:
-                        g = MaxPool(t.Input, g, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, exactInput, ref ambiguousWindows);
+                        g = MaxPool(t.Input, e.Input, g, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, ref ambiguousWindows);
                         break;
                     case RefOp.AvgPool:
                         g = AvgPool(t.Input, g, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad);
@@ -491,17 +653,19 @@ public static class ReferenceBackward
 }
 
 /// <summary>
-/// The comparison rule for gradients, the forward rule (<see cref="Tolerance"/>) carried through the backward pass:
-/// |unroll - ref| &lt;= 1e-5 * max(|ref|, scale) + slack + 1e-6. The scale is the sum of the absolute terms with every
-/// factor at its own error scale, so it bounds float32 accumulation (unit roundoff 6e-8; the longest chains here are a
-/// few thousand terms split over up to four partial sums, whose random-walk error stays below ~3e-6 of the scale) plus
-/// the errors carried in from the forward values (at most 1e-5 of their scale) and from the later layers' gradients.
-/// The slack is non-zero only at kinks the float forward pass may resolve the other way (see <see cref="RefGradient"/>).
+/// The comparison rule for gradients: |unroll - ref| &lt;= 1e-5 * max(|ref|, local + sqrt(carried²)) + slack + 1e-6,
+/// the forward suite's constants (<see cref="Tolerance"/>). The local part is the sum of the absolute terms of the
+/// value's own float32 sums (unit roundoff u = 6e-8; the longest chains here are a few thousand terms, in up to four
+/// partial sums, and random-walk rounding keeps their error within a few u sqrt(n) of that sum: ~3e-6 at worst); the
+/// carried part is the error brought in by every factor (forward values, later layers' gradients) at its own error
+/// scale, in quadrature because different values' roundings are independent. 1e-5 leaves a factor ~3 over the longest
+/// chain and far more elsewhere. The slack is non-zero only at kinks the float pass may resolve the other way
+/// (see <see cref="RefGradient"/>); the 1e-6 floor covers values that are zero up to rounding.
 /// </summary>
 public static class GradientTolerance
 {
-    public const double Relative = 1e-5;
-    public const double Absolute = 1e-6;
+    public const double Relative = Tolerance.Relative;
+    public const double Absolute = Tolerance.Absolute;
 
     public static double Allowed(RefGradient g, int i) => Relative * g.ErrorScale(i) + g.Slack[i] + Absolute;
 
@@ -533,7 +697,7 @@ public static class GradientTolerance
                 continue;
             if (bad++ < limit)
                 lines.Add(FormattableString.Invariant(
-                    $"{what}[{i}]: unroll {actual[i]:R}, reference {expected.Value[i]:R}, |diff| {Math.Abs(actual[i] - expected.Value[i]):G3} > allowed {Allowed(expected, i):G3} (scale {expected.Scale[i]:G4}, slack {expected.Slack[i]:G3})"));
+                    $"{what}[{i}]: unroll {actual[i]:R}, reference {expected.Value[i]:R}, |diff| {Math.Abs(actual[i] - expected.Value[i]):G3} > allowed {Allowed(expected, i):G3} (local {expected.Local[i]:G4}, carried {Math.Sqrt(expected.PropagatedSquared[i]):G4}, slack {expected.Slack[i]:G3})"));
         }
         return bad;
     }

@@ -40,24 +40,27 @@ public class ReferenceBackwardTests
 
     // ---------------------------------------------------------------- hand-worked values
 
+    /// <summary>Error scales of a computed tensor: its magnitudes (null would mean exactly held).</summary>
+    private static double[] Computed(RefTensor t) => t.Value.Select(Math.Abs).ToArray();
+
     [Fact]
     public void MaxPoolGradientGoesToTheFirstMaximumInScanOrder()
     {
-        // One 2x2 window holding 5, 5, 1, 5 (computed values, so the ties are real ties): the first 5 gets it all.
+        // One 2x2 window holding 5, 5, 1, 5, held exactly (as float input data is), so the ties tie in float too: the first 5 gets it all.
         var x = RefTensor.FromData(new float[] { 5, 5, 1, 5 }, new Shape(1, 2, 2));
         RefGradient dy = RefGradient.FromValues(new[] { 3.0 }, new Shape(1, 1, 1));
         int ambiguous = 0;
-        RefGradient dx = ReferenceBackward.MaxPool(x, dy, 2, 2, 0, 0, exactInput: true, ref ambiguous);
+        RefGradient dx = ReferenceBackward.MaxPool(x, null, dy, 2, 2, 0, 0, ref ambiguous);
         Assert.Equal(new[] { 3.0, 0, 0, 0 }, dx.Value);
         Assert.Equal(0, ambiguous);
         Assert.All(dx.Slack, s => Assert.Equal(0, s));
         // As a computed tensor, the tie is within float error: all three maxima get slack, the 1 none.
-        dx = ReferenceBackward.MaxPool(x, dy, 2, 2, 0, 0, exactInput: false, ref ambiguous);
+        dx = ReferenceBackward.MaxPool(x, Computed(x), dy, 2, 2, 0, 0, ref ambiguous);
         Assert.Equal(1, ambiguous);
         Assert.Equal(new[] { 3.0, 3.0, 0, 3.0 }, dx.Slack);
         // Padding: a 3x3 window at (-1, -1) over 1x1 input -2 sees only the real pixel, which wins although it is negative.
         var one = RefTensor.FromData(new float[] { -2 }, new Shape(1, 1, 1));
-        dx = ReferenceBackward.MaxPool(one, RefGradient.FromValues(new[] { 1.5 }, new Shape(1, 1, 1)), 3, 1, 1, 1, exactInput: true, ref ambiguous);
+        dx = ReferenceBackward.MaxPool(one, null, RefGradient.FromValues(new[] { 1.5 }, new Shape(1, 1, 1)), 3, 1, 1, 1, ref ambiguous);
         Assert.Equal(new[] { 1.5 }, dx.Value);
     }
 
@@ -81,7 +84,7 @@ public class ReferenceBackwardTests
         RefGradient dy = RefGradient.FromValues(new[] { 1.0, 2.0, -1.0 }, Shape.Flat(3));
         int ambiguous = 0;
         RefGradient Backward(Activation a, float alpha = 0.01f) =>
-            ReferenceBackward.Activate(pre, ReferenceOps.Activate(pre, a, alpha), dy, a, alpha, exactPre: true, ref ambiguous);
+            ReferenceBackward.Activate(pre, null, ReferenceOps.Activate(pre, a, alpha), null, dy, a, alpha, ref ambiguous);
         Assert.Equal(new[] { 0, 2.0, -1 }, Backward(Activation.ReLU).Value);
         Assert.Equal(new[] { (double)0.2f, 2.0, -1 }, Backward(Activation.LeakyReLU, 0.2f).Value);
         double t = Math.Tanh(0.5), s = 1 / (1 + Math.Exp(-0.5));
@@ -316,6 +319,29 @@ public class ReferenceBackwardTests
         }
         Assert.All(kinds, pair => Assert.True(pair.Value > 0, $"no coordinate of kind {pair.Key} was checked"));
         Report($"reference backward, {cases.Count} small random cases ({kinds.Count} kinds), {clock.Elapsed.TotalSeconds:F1} s", tally);
+    }
+
+    [Fact]
+    public void AStepAcrossAKinkIsDetectedAndSkipped()
+    {
+        // Dense(1), ReLU over 3 inputs with the pre-activation 3e-7 above 0: a step of 1e-6 on the bias (or on an input,
+        // scaled by its weight) crosses the kink, where the difference quotient means nothing. Those are skipped, not failed.
+        var layers = new[] { new RefLayer(RefOp.Dense, Activation.ReLU, Units: 1) };
+        double[] x = { 0.5, -0.25, 0.75 }, w = { 0.9, 0.4, -0.3 };
+        double b = -(w[0] * x[0] + w[1] * x[1] + w[2] * x[2]) + 3e-7;
+        var p = new Problem
+        {
+            Layers = layers,
+            InputShape = new Shape(3, 1, 1),
+            Parameters = new (double[]?, double[]?)[] { (w, new[] { b }) },
+            Inputs = new[] { x },
+            R = new[] { new[] { 1.0 } },
+        };
+        var tally = new Tally();
+        CheckProblem(p, "kink", perTensor: 3, perInput: 3, new SeededRandom(1), tally);
+        Assert.Equal(0, tally.Failed);
+        Assert.Equal(7, tally.Checked + tally.Skipped);
+        Assert.True(tally.Skipped >= 4, $"{tally.Skipped} skipped"); // the bias and the three inputs (|w| >= 0.3)
     }
 
     [Fact]
