@@ -231,6 +231,8 @@ public class RandomBackwardTests
                 (float[] grads, float[] dx) = Run(net, input, c.Batch, dy);
                 bad += Compare(net.Info, grads, dx, expected, "1 thread", lines, ref worst);
                 tally.Values += grads.Length + dx.Length;
+                // Without an input-gradient buffer the first layer skips its input gradient: the parameter gradients keep their bits.
+                bad += BitDifferences("1 thread, no input gradient: parameter gradient", grads, Run(net, input, c.Batch, dy, inputGradient: false).Gradients, lines);
                 if (folded is not null)
                 {
                     (float[] foldedGrads, float[] foldedDx) = Run(net, input, c.Batch, dy, foldOutputSoftmax: true);
@@ -287,11 +289,11 @@ public class RandomBackwardTests
             + $"The first {failures.Count}:\n\n" + string.Join("\n\n", failures));
     }
 
-    /// <summary>ComputeGradients with a loss that writes the fixed output gradient <paramref name="dy"/> and returns 0.</summary>
-    internal static (float[] Gradients, float[] InputGradient) Run(Network net, float[] input, int batch, float[] dy, bool foldOutputSoftmax = false)
+    /// <summary>ComputeGradients with a loss that writes the fixed output gradient <paramref name="dy"/> and returns 0; <paramref name="inputGradient"/> false passes no input-gradient buffer.</summary>
+    internal static (float[] Gradients, float[] InputGradient) Run(Network net, float[] input, int batch, float[] dy, bool foldOutputSoftmax = false, bool inputGradient = true)
     {
         int outputLength = net.OutputLength;
-        float[] dx = new float[batch * net.InputLength];
+        float[] dx = inputGradient ? new float[batch * net.InputLength] : Array.Empty<float>();
         dx.AsSpan().Fill(float.NaN);
         double loss = net.ComputeGradients(input, batch, (n, y, g) =>
         {
