@@ -294,77 +294,104 @@ public partial class ConvNet
                     {
                         for (int oc0 = 0; oc0 < 20; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
-                            float a1_0 = 0f;
-                            float a1_1 = 0f;
-                            float a1_2 = 0f;
-                            float a1_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a0_1_0 = 0f;
+                            float a0_1_1 = 0f;
+                            float a0_1_2 = 0f;
+                            float a0_1_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
-                                    float b1 = Unsafe.Add(ref xp, 1);
-                                    a1_0 = a1_0 + b1 * d0;
-                                    a1_1 = a1_1 + b1 * d1;
-                                    a1_2 = a1_2 + b1 * d2;
-                                    a1_3 = a1_3 + b1 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float b0_1 = Unsafe.Add(ref xr, c * 6 + 1);
+                                    a0_1_0 = a0_1_0 + b0_1 * d0_0;
+                                    a0_1_1 = a0_1_1 + b0_1 * d0_1;
+                                    a0_1_2 = a0_1_2 + b0_1 * d0_2;
+                                    a0_1_3 = a0_1_3 + b0_1 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) + a1_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) + a1_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) + a1_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) + a1_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) + a0_1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) + a0_1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) + a0_1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) + a0_1_3;
                         }
                     }
                     {
                         const int ic0 = 2;
                         for (int oc0 = 0; oc0 < 20; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a1_0_2 = 0f;
+                            float a1_0_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c + 2 <= owHi; c += 2)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 32 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 32 + 1);
+                                    float d1_2 = Unsafe.Add(ref dzr, (c + 1) * 32 + 2);
+                                    float d1_3 = Unsafe.Add(ref dzr, (c + 1) * 32 + 3);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 6 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    a1_0_2 = a1_0_2 + b1_0 * d1_2;
+                                    a1_0_3 = a1_0_3 + b1_0 * d1_3;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0_0 + a1_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_0_1 + a1_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_0_2 + a1_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_0_3 + a1_0_3;
                         }
                     }
                 }
@@ -380,9 +407,12 @@ public partial class ConvNet
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
                     for (int ic0 = 0; ic0 < 3; ic0 += 3)
                     {
-                        float a0 = 0f;
-                        float a1 = 0f;
-                        float a2 = 0f;
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a0_2 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
+                        float a1_2 = 0f;
                         for (int kh = 0; kh < 3; kh++)
                         {
                             int t = ih + 1 - kh;
@@ -395,18 +425,30 @@ public partial class ConvNet
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
-                                for (int oc = 0; oc < 20; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 20; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
-                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                    a1_2 = a1_2 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 2);
+                                }
+                                for (; oc < 20; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
-                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a0_2 + a1_2;
                     }
                 }
             }

@@ -333,20 +333,39 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 8; oc0 += 8)
                         {
-                            Vector256<float> a0_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_0 = Vector256<float>.Zero;
+                            Vector256<float> a1_0_0 = Vector256<float>.Zero;
+                            Vector256<float> a2_0_0 = Vector256<float>.Zero;
+                            Vector256<float> a3_0_0 = Vector256<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    Vector256<float> d0 = Vector256.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector256<float> b0 = Vector256.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Fma.MultiplyAdd(b0, d0, a0_0);
+                                    Vector256<float> d0_0 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector256<float> b0_0 = Vector256.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Fma.MultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector256<float> d1_0 = Vector256.LoadUnsafe(ref dzr, (nuint)((c + 1) * 16 + 0));
+                                    Vector256<float> b1_0 = Vector256.Create(Unsafe.Add(ref xr, (c + 1) * 1 + 0));
+                                    a1_0_0 = Fma.MultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    Vector256<float> d2_0 = Vector256.LoadUnsafe(ref dzr, (nuint)((c + 2) * 16 + 0));
+                                    Vector256<float> b2_0 = Vector256.Create(Unsafe.Add(ref xr, (c + 2) * 1 + 0));
+                                    a2_0_0 = Fma.MultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    Vector256<float> d3_0 = Vector256.LoadUnsafe(ref dzr, (nuint)((c + 3) * 16 + 0));
+                                    Vector256<float> b3_0 = Vector256.Create(Unsafe.Add(ref xr, (c + 3) * 1 + 0));
+                                    a3_0_0 = Fma.MultiplyAdd(b3_0, d3_0, a3_0_0);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector256<float> d0_0 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector256<float> b0_0 = Vector256.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Fma.MultiplyAdd(b0_0, d0_0, a0_0_0);
                                 }
                             }
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
                         }
                     }
                 }
@@ -362,7 +381,10 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
                     for (int ic0 = 0; ic0 < 8; ic0 += 8)
                     {
-                        Vector256<float> a0 = Vector256<float>.Zero;
+                        Vector256<float> a0_0 = Vector256<float>.Zero;
+                        Vector256<float> a1_0 = Vector256<float>.Zero;
+                        Vector256<float> a2_0 = Vector256<float>.Zero;
+                        Vector256<float> a3_0 = Vector256<float>.Zero;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -375,14 +397,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
-                                for (int oc = 0; oc < 6; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 6; oc += 4)
                                 {
-                                    Vector256<float> g = Vector256.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Fma.MultiplyAdd(g, Vector256.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector256<float> g1 = Vector256.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Fma.MultiplyAdd(g1, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector256<float> g2 = Vector256.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Fma.MultiplyAdd(g2, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector256<float> g3 = Vector256.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Fma.MultiplyAdd(g3, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 6; oc++)
+                                {
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }
@@ -705,59 +739,60 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 16)
                         {
-                            Vector256<float> a0_0 = Vector256<float>.Zero;
-                            Vector256<float> a0_1 = Vector256<float>.Zero;
-                            Vector256<float> a1_0 = Vector256<float>.Zero;
-                            Vector256<float> a1_1 = Vector256<float>.Zero;
-                            Vector256<float> a2_0 = Vector256<float>.Zero;
-                            Vector256<float> a2_1 = Vector256<float>.Zero;
-                            Vector256<float> a3_0 = Vector256<float>.Zero;
-                            Vector256<float> a3_1 = Vector256<float>.Zero;
-                            Vector256<float> a4_0 = Vector256<float>.Zero;
-                            Vector256<float> a4_1 = Vector256<float>.Zero;
-                            Vector256<float> a5_0 = Vector256<float>.Zero;
-                            Vector256<float> a5_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_1_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_1_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_2_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_2_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_3_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_3_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_4_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_4_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_5_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_5_1 = Vector256<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 14 - 0 + kw) * 16 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
-                                    Vector256<float> d0 = Vector256.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector256<float> d1 = Vector256.LoadUnsafe(ref dzp, (nuint)(8));
-                                    Vector256<float> b0 = Vector256.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Fma.MultiplyAdd(b0, d0, a0_0);
-                                    a0_1 = Fma.MultiplyAdd(b0, d1, a0_1);
-                                    Vector256<float> b1 = Vector256.Create(Unsafe.Add(ref xp, 1));
-                                    a1_0 = Fma.MultiplyAdd(b1, d0, a1_0);
-                                    a1_1 = Fma.MultiplyAdd(b1, d1, a1_1);
-                                    Vector256<float> b2 = Vector256.Create(Unsafe.Add(ref xp, 2));
-                                    a2_0 = Fma.MultiplyAdd(b2, d0, a2_0);
-                                    a2_1 = Fma.MultiplyAdd(b2, d1, a2_1);
-                                    Vector256<float> b3 = Vector256.Create(Unsafe.Add(ref xp, 3));
-                                    a3_0 = Fma.MultiplyAdd(b3, d0, a3_0);
-                                    a3_1 = Fma.MultiplyAdd(b3, d1, a3_1);
-                                    Vector256<float> b4 = Vector256.Create(Unsafe.Add(ref xp, 4));
-                                    a4_0 = Fma.MultiplyAdd(b4, d0, a4_0);
-                                    a4_1 = Fma.MultiplyAdd(b4, d1, a4_1);
-                                    Vector256<float> b5 = Vector256.Create(Unsafe.Add(ref xp, 5));
-                                    a5_0 = Fma.MultiplyAdd(b5, d0, a5_0);
-                                    a5_1 = Fma.MultiplyAdd(b5, d1, a5_1);
+                                    Vector256<float> d0_0 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector256<float> d0_1 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 16 + 8));
+                                    Vector256<float> b0_0 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 0));
+                                    a0_0_0 = Fma.MultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    a0_0_1 = Fma.MultiplyAdd(b0_0, d0_1, a0_0_1);
+                                    Vector256<float> b0_1 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 1));
+                                    a0_1_0 = Fma.MultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    a0_1_1 = Fma.MultiplyAdd(b0_1, d0_1, a0_1_1);
+                                    Vector256<float> b0_2 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 2));
+                                    a0_2_0 = Fma.MultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    a0_2_1 = Fma.MultiplyAdd(b0_2, d0_1, a0_2_1);
+                                    Vector256<float> b0_3 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 3));
+                                    a0_3_0 = Fma.MultiplyAdd(b0_3, d0_0, a0_3_0);
+                                    a0_3_1 = Fma.MultiplyAdd(b0_3, d0_1, a0_3_1);
+                                    Vector256<float> b0_4 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 4));
+                                    a0_4_0 = Fma.MultiplyAdd(b0_4, d0_0, a0_4_0);
+                                    a0_4_1 = Fma.MultiplyAdd(b0_4, d0_1, a0_4_1);
+                                    Vector256<float> b0_5 = Vector256.Create(Unsafe.Add(ref xr, c * 16 + 5));
+                                    a0_5_0 = Fma.MultiplyAdd(b0_5, d0_0, a0_5_0);
+                                    a0_5_1 = Fma.MultiplyAdd(b0_5, d0_1, a0_5_1);
                                 }
                             }
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 8)) + a0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 8)) + a1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 8)) + a2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 8)) + a3_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 8)) + a4_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 8)) + a5_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 8)) + a0_0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a0_1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 8)) + a0_1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a0_2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 8)) + a0_2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a0_3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 8)) + a0_3_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a0_4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 8)) + a0_4_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a0_5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 8)) + a0_5_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 8));
                         }
                     }
                 }
@@ -773,7 +808,10 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
                     for (int ic0 = 0; ic0 < 8; ic0 += 8)
                     {
-                        Vector256<float> a0 = Vector256<float>.Zero;
+                        Vector256<float> a0_0 = Vector256<float>.Zero;
+                        Vector256<float> a1_0 = Vector256<float>.Zero;
+                        Vector256<float> a2_0 = Vector256<float>.Zero;
+                        Vector256<float> a3_0 = Vector256<float>.Zero;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -786,14 +824,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 16; oc += 4)
                                 {
-                                    Vector256<float> g = Vector256.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Fma.MultiplyAdd(g, Vector256.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector256<float> g1 = Vector256.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Fma.MultiplyAdd(g1, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector256<float> g2 = Vector256.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Fma.MultiplyAdd(g2, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector256<float> g3 = Vector256.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Fma.MultiplyAdd(g3, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }

@@ -333,20 +333,39 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 16)
                         {
-                            Vector512<float> a0_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_0 = Vector512<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> d1_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 16 + 0));
+                                    Vector512<float> b1_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 1 + 0));
+                                    a1_0_0 = Avx512F.FusedMultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    Vector512<float> d2_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 16 + 0));
+                                    Vector512<float> b2_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 1 + 0));
+                                    a2_0_0 = Avx512F.FusedMultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    Vector512<float> d3_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 16 + 0));
+                                    Vector512<float> b3_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 1 + 0));
+                                    a3_0_0 = Avx512F.FusedMultiplyAdd(b3_0, d3_0, a3_0_0);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
                                 }
                             }
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
                         }
                     }
                 }
@@ -362,7 +381,10 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
                     for (int ic0 = 0; ic0 < 16; ic0 += 16)
                     {
-                        Vector512<float> a0 = Vector512<float>.Zero;
+                        Vector512<float> a0_0 = Vector512<float>.Zero;
+                        Vector512<float> a1_0 = Vector512<float>.Zero;
+                        Vector512<float> a2_0 = Vector512<float>.Zero;
+                        Vector512<float> a3_0 = Vector512<float>.Zero;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -375,14 +397,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
-                                for (int oc = 0; oc < 6; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 6; oc += 4)
                                 {
-                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector512<float> g1 = Vector512.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(g1, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector512<float> g2 = Vector512.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(g2, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector512<float> g3 = Vector512.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(g3, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 6; oc++)
+                                {
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }
@@ -670,40 +704,114 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 16)
                         {
-                            Vector512<float> a0_0 = Vector512<float>.Zero;
-                            Vector512<float> a1_0 = Vector512<float>.Zero;
-                            Vector512<float> a2_0 = Vector512<float>.Zero;
-                            Vector512<float> a3_0 = Vector512<float>.Zero;
-                            Vector512<float> a4_0 = Vector512<float>.Zero;
-                            Vector512<float> a5_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_5_0 = Vector512<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 14 - 0 + kw) * 16 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
-                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
-                                    Vector512<float> b1 = Vector512.Create(Unsafe.Add(ref xp, 1));
-                                    a1_0 = Avx512F.FusedMultiplyAdd(b1, d0, a1_0);
-                                    Vector512<float> b2 = Vector512.Create(Unsafe.Add(ref xp, 2));
-                                    a2_0 = Avx512F.FusedMultiplyAdd(b2, d0, a2_0);
-                                    Vector512<float> b3 = Vector512.Create(Unsafe.Add(ref xp, 3));
-                                    a3_0 = Avx512F.FusedMultiplyAdd(b3, d0, a3_0);
-                                    Vector512<float> b4 = Vector512.Create(Unsafe.Add(ref xp, 4));
-                                    a4_0 = Avx512F.FusedMultiplyAdd(b4, d0, a4_0);
-                                    Vector512<float> b5 = Vector512.Create(Unsafe.Add(ref xp, 5));
-                                    a5_0 = Avx512F.FusedMultiplyAdd(b5, d0, a5_0);
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    Vector512<float> b0_3 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 3));
+                                    a0_3_0 = Avx512F.FusedMultiplyAdd(b0_3, d0_0, a0_3_0);
+                                    Vector512<float> b0_4 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 4));
+                                    a0_4_0 = Avx512F.FusedMultiplyAdd(b0_4, d0_0, a0_4_0);
+                                    Vector512<float> b0_5 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 5));
+                                    a0_5_0 = Avx512F.FusedMultiplyAdd(b0_5, d0_0, a0_5_0);
+                                    Vector512<float> d1_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 16 + 0));
+                                    Vector512<float> b1_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 0));
+                                    a1_0_0 = Avx512F.FusedMultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    Vector512<float> b1_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 1));
+                                    a1_1_0 = Avx512F.FusedMultiplyAdd(b1_1, d1_0, a1_1_0);
+                                    Vector512<float> b1_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 2));
+                                    a1_2_0 = Avx512F.FusedMultiplyAdd(b1_2, d1_0, a1_2_0);
+                                    Vector512<float> b1_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 3));
+                                    a1_3_0 = Avx512F.FusedMultiplyAdd(b1_3, d1_0, a1_3_0);
+                                    Vector512<float> b1_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 4));
+                                    a1_4_0 = Avx512F.FusedMultiplyAdd(b1_4, d1_0, a1_4_0);
+                                    Vector512<float> b1_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 5));
+                                    a1_5_0 = Avx512F.FusedMultiplyAdd(b1_5, d1_0, a1_5_0);
+                                    Vector512<float> d2_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 16 + 0));
+                                    Vector512<float> b2_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 0));
+                                    a2_0_0 = Avx512F.FusedMultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    Vector512<float> b2_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 1));
+                                    a2_1_0 = Avx512F.FusedMultiplyAdd(b2_1, d2_0, a2_1_0);
+                                    Vector512<float> b2_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 2));
+                                    a2_2_0 = Avx512F.FusedMultiplyAdd(b2_2, d2_0, a2_2_0);
+                                    Vector512<float> b2_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 3));
+                                    a2_3_0 = Avx512F.FusedMultiplyAdd(b2_3, d2_0, a2_3_0);
+                                    Vector512<float> b2_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 4));
+                                    a2_4_0 = Avx512F.FusedMultiplyAdd(b2_4, d2_0, a2_4_0);
+                                    Vector512<float> b2_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 5));
+                                    a2_5_0 = Avx512F.FusedMultiplyAdd(b2_5, d2_0, a2_5_0);
+                                    Vector512<float> d3_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 16 + 0));
+                                    Vector512<float> b3_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 0));
+                                    a3_0_0 = Avx512F.FusedMultiplyAdd(b3_0, d3_0, a3_0_0);
+                                    Vector512<float> b3_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 1));
+                                    a3_1_0 = Avx512F.FusedMultiplyAdd(b3_1, d3_0, a3_1_0);
+                                    Vector512<float> b3_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 2));
+                                    a3_2_0 = Avx512F.FusedMultiplyAdd(b3_2, d3_0, a3_2_0);
+                                    Vector512<float> b3_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 3));
+                                    a3_3_0 = Avx512F.FusedMultiplyAdd(b3_3, d3_0, a3_3_0);
+                                    Vector512<float> b3_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 4));
+                                    a3_4_0 = Avx512F.FusedMultiplyAdd(b3_4, d3_0, a3_4_0);
+                                    Vector512<float> b3_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 5));
+                                    a3_5_0 = Avx512F.FusedMultiplyAdd(b3_5, d3_0, a3_5_0);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    Vector512<float> b0_3 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 3));
+                                    a0_3_0 = Avx512F.FusedMultiplyAdd(b0_3, d0_0, a0_3_0);
+                                    Vector512<float> b0_4 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 4));
+                                    a0_4_0 = Avx512F.FusedMultiplyAdd(b0_4, d0_0, a0_4_0);
+                                    Vector512<float> b0_5 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 5));
+                                    a0_5_0 = Avx512F.FusedMultiplyAdd(b0_5, d0_0, a0_5_0);
                                 }
                             }
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a0_1_0 + a1_1_0 + a2_1_0 + a3_1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a0_2_0 + a1_2_0 + a2_2_0 + a3_2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a0_3_0 + a1_3_0 + a2_3_0 + a3_3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a0_4_0 + a1_4_0 + a2_4_0 + a3_4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a0_5_0 + a1_5_0 + a2_5_0 + a3_5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
                         }
                     }
                 }
@@ -719,7 +827,10 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
                     for (int ic0 = 0; ic0 < 16; ic0 += 16)
                     {
-                        Vector512<float> a0 = Vector512<float>.Zero;
+                        Vector512<float> a0_0 = Vector512<float>.Zero;
+                        Vector512<float> a1_0 = Vector512<float>.Zero;
+                        Vector512<float> a2_0 = Vector512<float>.Zero;
+                        Vector512<float> a3_0 = Vector512<float>.Zero;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -732,14 +843,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 16; oc += 4)
                                 {
-                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector512<float> g1 = Vector512.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(g1, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector512<float> g2 = Vector512.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(g2, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector512<float> g3 = Vector512.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(g3, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }

@@ -475,53 +475,109 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 4; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a1_0_2 = 0f;
+                            float a1_0_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 2 <= owHi; c += 2)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 16 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 16 + 1);
+                                    float d1_2 = Unsafe.Add(ref dzr, (c + 1) * 16 + 2);
+                                    float d1_3 = Unsafe.Add(ref dzr, (c + 1) * 16 + 3);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 1 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    a1_0_2 = a1_0_2 + b1_0 * d1_2;
+                                    a1_0_3 = a1_0_3 + b1_0 * d1_3;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0 + a1_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1 + a1_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_0_2 + a1_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_0_3 + a1_0_3;
                         }
                         {
                             const int oc0 = 4;
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a2_0_0 = 0f;
+                            float a2_0_1 = 0f;
+                            float a3_0_0 = 0f;
+                            float a3_0_1 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 16 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 16 + 1);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 1 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    float d2_0 = Unsafe.Add(ref dzr, (c + 2) * 16 + 0);
+                                    float d2_1 = Unsafe.Add(ref dzr, (c + 2) * 16 + 1);
+                                    float b2_0 = Unsafe.Add(ref xr, (c + 2) * 1 + 0);
+                                    a2_0_0 = a2_0_0 + b2_0 * d2_0;
+                                    a2_0_1 = a2_0_1 + b2_0 * d2_1;
+                                    float d3_0 = Unsafe.Add(ref dzr, (c + 3) * 16 + 0);
+                                    float d3_1 = Unsafe.Add(ref dzr, (c + 3) * 16 + 1);
+                                    float b3_0 = Unsafe.Add(ref xr, (c + 3) * 1 + 0);
+                                    a3_0_0 = a3_0_0 + b3_0 * d3_0;
+                                    a3_0_1 = a3_0_1 + b3_0 * d3_1;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1 + a1_0_1 + a2_0_1 + a3_0_1;
                         }
                     }
                 }
@@ -537,7 +593,10 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
                     for (int ic0 = 0; ic0 < 1; ic0 += 1)
                     {
-                        float a0 = 0f;
+                        float a0_0 = 0f;
+                        float a1_0 = 0f;
+                        float a2_0 = 0f;
+                        float a3_0 = 0f;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -550,14 +609,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
-                                for (int oc = 0; oc < 6; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 6; oc += 4)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    float g2 = Unsafe.Add(ref dzp, oc + 2);
+                                    a2_0 = a2_0 + g2 * Unsafe.Add(ref wt, (oc + 2) * 16 + 0);
+                                    float g3 = Unsafe.Add(ref dzp, oc + 3);
+                                    a3_0 = a3_0 + g3 * Unsafe.Add(ref wt, (oc + 3) * 16 + 0);
+                                }
+                                for (; oc < 6; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0 + a2_0 + a3_0;
                     }
                 }
             }
@@ -868,45 +939,46 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
-                            float a1_0 = 0f;
-                            float a1_1 = 0f;
-                            float a1_2 = 0f;
-                            float a1_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a0_1_0 = 0f;
+                            float a0_1_1 = 0f;
+                            float a0_1_2 = 0f;
+                            float a0_1_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 14 - 0 + kw) * 16 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
-                                    float b1 = Unsafe.Add(ref xp, 1);
-                                    a1_0 = a1_0 + b1 * d0;
-                                    a1_1 = a1_1 + b1 * d1;
-                                    a1_2 = a1_2 + b1 * d2;
-                                    a1_3 = a1_3 + b1 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 16 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float b0_1 = Unsafe.Add(ref xr, c * 16 + 1);
+                                    a0_1_0 = a0_1_0 + b0_1 * d0_0;
+                                    a0_1_1 = a0_1_1 + b0_1 * d0_1;
+                                    a0_1_2 = a0_1_2 + b0_1 * d0_2;
+                                    a0_1_3 = a0_1_3 + b0_1 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) + a1_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) + a1_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) + a1_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) + a1_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) + a0_1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) + a0_1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) + a0_1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) + a0_1_3;
                         }
                     }
                 }
@@ -922,10 +994,14 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
                     for (int ic0 = 0; ic0 < 4; ic0 += 4)
                     {
-                        float a0 = 0f;
-                        float a1 = 0f;
-                        float a2 = 0f;
-                        float a3 = 0f;
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a0_2 = 0f;
+                        float a0_3 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
+                        float a1_2 = 0f;
+                        float a1_3 = 0f;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -938,25 +1014,41 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 16; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
-                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
-                                    a3 = a3 + g * Unsafe.Add(ref wt, oc * 16 + 3);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    a0_3 = a0_3 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 3);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                    a1_2 = a1_2 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 2);
+                                    a1_3 = a1_3 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 3);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    a0_3 = a0_3 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 3);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
-                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
-                        Unsafe.Add(ref dxp, ic0 + 3) = a3;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a0_2 + a1_2;
+                        Unsafe.Add(ref dxp, ic0 + 3) = a0_3 + a1_3;
                     }
                     {
                         const int ic0 = 4;
-                        float a0 = 0f;
-                        float a1 = 0f;
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
                         for (int kh = 0; kh < 5; kh++)
                         {
                             int t = ih + 0 - kh;
@@ -969,16 +1061,26 @@ public partial class LeNet5
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 16; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
                     }
                 }
             }
