@@ -19,7 +19,7 @@ public class LeNet5Tests
     public static IEnumerable<object[]> Isas => IsaSupport.Supported().Select(isa => new object[] { isa });
 
     /// <summary>LeNet-5 as declared in Networks/LeNet5.cs, written out independently of the generator.</summary>
-    private static readonly RefLayer[] Declared =
+    internal static readonly RefLayer[] Declared =
     {
         new(RefOp.Conv, Activation.ReLU, Units: 6, KernelH: 5, KernelW: 5),
         new(RefOp.MaxPool, KernelH: 2, KernelW: 2, Stride: 2),
@@ -30,7 +30,7 @@ public class LeNet5Tests
         new(RefOp.Dense, Activation.Softmax, Units: 10),
     };
 
-    private static LeNet5 Create(Isa isa, int threads)
+    internal static LeNet5 Create(Isa isa, int threads)
     {
         var net = new LeNet5(new NetworkOptions { Isa = isa, Threads = threads, Seed = WeightSeed });
         var random = new SeededRandom(7);
@@ -47,7 +47,7 @@ public class LeNet5Tests
         return net;
     }
 
-    private static float[] Input()
+    internal static float[] Input()
     {
         var random = new SeededRandom(11);
         float[] x = new float[Batch * LeNet5.InputSize];

@@ -63,8 +63,8 @@ public sealed class RandomCase
 /// </summary>
 public sealed class RandomCaseGenerator
 {
-    /// <summary>Multiply-adds per sample the reference may spend on one layer.</summary>
-    private const long Budget = 1_000_000;
+    /// <summary>Multiply-adds per sample the reference may spend on one layer, by default.</summary>
+    public const long DefaultBudget = 1_000_000;
 
     /// <summary>Channel counts that must appear: 1, odd sizes, exact and off-by-one vector widths.</summary>
     public static readonly int[] RequiredChannels = { 1, 3, 8, 16, 17, 33 };
@@ -81,8 +81,22 @@ public sealed class RandomCaseGenerator
     };
 
     private readonly SeededRandom _random;
+    private readonly int _maxSize;
+    private readonly long _budget;
+    private readonly int[] _favoured;
 
-    public RandomCaseGenerator(long seed) => _random = new SeededRandom(seed);
+    /// <summary>
+    /// Cases from <paramref name="seed"/>. <paramref name="maxSize"/> caps channel counts, spatial sizes and dense units
+    /// (the "wide" kinds keep their wide layer), <paramref name="budget"/> the multiply-adds per sample of one layer;
+    /// with the defaults the draws are the forward suite's, case for case.
+    /// </summary>
+    public RandomCaseGenerator(long seed, int maxSize = 40, long budget = DefaultBudget)
+    {
+        _random = new SeededRandom(seed);
+        _maxSize = maxSize;
+        _budget = budget;
+        _favoured = FavouredChannels.Where(c => c <= maxSize).ToArray();
+    }
 
     public List<RandomCase> Generate(int count)
     {
@@ -104,8 +118,8 @@ public sealed class RandomCaseGenerator
 
     private int Next(int low, int high) => low + _random.Next(high - low + 1); // inclusive
     private bool Coin(int oneIn = 2) => _random.Next(oneIn) == 0;
-    private int Channels() => Coin() ? FavouredChannels[_random.Next(FavouredChannels.Length)] : Next(1, 40);
-    private int Spatial() => Next(1, 40);
+    private int Channels() => Coin() ? _favoured[_random.Next(_favoured.Length)] : Next(1, _maxSize);
+    private int Spatial() => Next(1, _maxSize);
     private Shape SpatialInput() => new(Channels(), Spatial(), Spatial());
 
     private RandomCase? TryCase(int index, string kind)
@@ -134,31 +148,31 @@ public sealed class RandomCaseGenerator
             case "conv-tanh": Add(Conv(input, Channels(), AnyPadding(), activation: Activation.Tanh, bias: Coin(4) == false)); break;
             case "conv-sigmoid": Add(Conv(input, Channels(), AnyPadding(), activation: Activation.Sigmoid, rectangular: Coin(3))); break;
             case "conv-wide":
-                input = new Shape(Channels(), Next(1, 12), Next(1, 12));
+                input = new Shape(Channels(), Next(1, Math.Min(12, _maxSize)), Next(1, Math.Min(12, _maxSize)));
                 Add(Conv(input, Next(41, 80), AnyPadding(), activation: Coin() ? Activation.ReLU : Activation.None));
                 break;
             case "maxpool": Add(Pool(input, max: true, includePad: false)); break;
             case "avgpool": Add(Pool(input, max: false, includePad: false)); break;
             case "avgpool-inclpad": Add(Pool(input, max: false, includePad: true, forcePad: true)); break;
-            case "dense-spatial": Add(Dense(input, Next(1, 40), AnyActivation(softmax: true))); break;
+            case "dense-spatial": Add(Dense(input, Next(1, _maxSize), AnyActivation(softmax: true))); break;
             case "dense-wide": Add(Dense(input, Next(65, 150), AnyActivation(softmax: true))); break;
             case "dense-dense":
-                Add(Dense(input, Next(1, 40), AnyActivation(softmax: false)));
-                if (ok) Add(Dense(Current(), Next(1, 40), AnyActivation(softmax: true)));
+                Add(Dense(input, Next(1, _maxSize), AnyActivation(softmax: false)));
+                if (ok) Add(Dense(Current(), Next(1, _maxSize), AnyActivation(softmax: true)));
                 break;
             case "dense-softmax":
                 // Softmax after a dense layer: fused, or as a stand-alone layer.
                 if (Coin())
-                    Add(Dense(input, Next(1, 40), Activation.Softmax));
+                    Add(Dense(input, Next(1, _maxSize), Activation.Softmax));
                 else
                 {
-                    Add(Dense(input, Next(1, 40), Activation.None));
+                    Add(Dense(input, Next(1, _maxSize), Activation.None));
                     Add(StandAlone(Activation.Softmax));
                 }
                 break;
             case "act-spatial": Add(StandAlone(AnyActivation(softmax: false, none: false))); break;
             case "act-flat":
-                Add(Dense(input, Next(1, 40), AnyActivation(softmax: false)));
+                Add(Dense(input, Next(1, _maxSize), AnyActivation(softmax: false)));
                 Add(StandAlone(AnyActivation(softmax: true, none: false)));
                 break;
             case "act-act":
@@ -166,9 +180,9 @@ public sealed class RandomCaseGenerator
                 Add(StandAlone(AnyActivation(softmax: false, none: false)));
                 break;
             case "dense-act-dense":
-                Add(Dense(input, Next(1, 40), Activation.None));
+                Add(Dense(input, Next(1, _maxSize), Activation.None));
                 Add(StandAlone(AnyActivation(softmax: true, none: false)));
-                if (ok) Add(Dense(Current(), Next(1, 40), AnyActivation(softmax: true)));
+                if (ok) Add(Dense(Current(), Next(1, _maxSize), AnyActivation(softmax: true)));
                 break;
             case "conv-conv":
                 Add(Conv(input, Channels(), AnyPadding(), activation: AnyActivation(softmax: false)));
@@ -188,11 +202,11 @@ public sealed class RandomCaseGenerator
                 break;
             case "pool-dense":
                 Add(Pool(input, max: Coin(), includePad: Coin(3)));
-                if (ok) Add(Dense(Current(), Next(1, 40), AnyActivation(softmax: true)));
+                if (ok) Add(Dense(Current(), Next(1, _maxSize), AnyActivation(softmax: true)));
                 break;
             case "conv-dense":
                 Add(Conv(input, Channels(), AnyPadding(), activation: AnyActivation(softmax: false)));
-                if (ok) Add(Dense(Current(), Next(1, 40), AnyActivation(softmax: true)));
+                if (ok) Add(Dense(Current(), Next(1, _maxSize), AnyActivation(softmax: true)));
                 break;
             default:
                 throw new ArgumentException($"Unknown kind {kind}.");
@@ -281,7 +295,7 @@ public sealed class RandomCaseGenerator
         (string text, float alpha) = ActivationText(activation);
         layer = layer with { Alpha = alpha };
         Shape y = layer.OutputShape(x);
-        if ((long)filters * x.Channels * kh * kw * y.Height * y.Width > Budget)
+        if ((long)filters * x.Channels * kh * kw * y.Height * y.Width > _budget)
             return null;
         return new LayerCase($"[Conv({string.Join(", ", args)}){text}]", layer);
     }
@@ -313,14 +327,14 @@ public sealed class RandomCaseGenerator
             return null;
         var layer = new RefLayer(max ? RefOp.MaxPool : RefOp.AvgPool, Activation.None, 0.01f, 0, size, size, stride, pad, pad, pad, pad, true, !max && includePad);
         Shape y = layer.OutputShape(x);
-        if ((long)x.Channels * size * size * y.Height * y.Width > Budget)
+        if ((long)x.Channels * size * size * y.Height * y.Width > _budget)
             return null;
         return new LayerCase($"[{(max ? "MaxPool" : "AvgPool")}({string.Join(", ", args)})]", layer);
     }
 
     private LayerCase? Dense(Shape x, int units, Activation activation)
     {
-        if ((long)units * x.Length > Budget)
+        if ((long)units * x.Length > _budget)
             return null;
         bool bias = Coin(5) == false;
         (string text, float alpha) = ActivationText(activation);

@@ -181,7 +181,7 @@ public class RandomLayerTests
     }
 
     /// <summary>Compares the generated description with the reference's own reading of the declaration.</summary>
-    private static string? CheckDescription(RandomCase c, NetworkInfo info)
+    internal static string? CheckDescription(RandomCase c, NetworkInfo info)
     {
         if (info.InputShape != c.Input)
             return $"input {info.InputShape}, declared {c.Input}";
@@ -201,7 +201,7 @@ public class RandomLayerTests
     }
 
     /// <summary>Weights uniform in +-sqrt(3 / fan-in) * 1.5 (so activations see values of order 1), biases in +-0.5.</summary>
-    private static (float[]? Weights, float[]? Bias) RandomParameters(LayerInfo layer, SeededRandom random)
+    internal static (float[]? Weights, float[]? Bias) RandomParameters(LayerInfo layer, SeededRandom random)
     {
         float[]? weights = null, bias = null;
         if (layer.Weights is { } w)

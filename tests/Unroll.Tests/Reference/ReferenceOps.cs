@@ -49,7 +49,24 @@ public sealed class RefTensor
         }
         return t;
     }
+
+    /// <summary>Exact input data given in double (finite differences perturb it by less than a float's resolution).</summary>
+    public static RefTensor FromValues(ReadOnlySpan<double> values, Shape shape)
+    {
+        var t = new RefTensor(shape.Channels, shape.Height, shape.Width, shape.IsFlat);
+        if (values.Length != t.Length)
+            throw new ArgumentException($"Expected {t.Length} values for {shape}, got {values.Length}.");
+        for (int i = 0; i < t.Length; i++)
+        {
+            t.Value[i] = values[i];
+            t.Scale[i] = Math.Abs(values[i]);
+        }
+        return t;
+    }
 }
+
+/// <summary>One layer of one sample as the reference ran it: its input, the result of its operation before the activation, and its output.</summary>
+public sealed record RefLayerTrace(RefTensor Input, RefTensor Pre, RefTensor Output);
 
 /// <summary>The operation of a reference layer.</summary>
 public enum RefOp
@@ -166,8 +183,26 @@ public static class ReferenceOps
         return (total / 2, total - total / 2);
     }
 
+    /// <summary>The values widened to double (null stays null).</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(values))]
+    public static double[]? ToDouble(float[]? values) => values is null ? null : Array.ConvertAll(values, v => (double)v);
+
+    /// <summary>Every layer's parameters widened to double.</summary>
+    public static (double[]? Weights, double[]? Bias)[] ToDouble(IReadOnlyList<(float[]? Weights, float[]? Bias)> parameters)
+    {
+        var result = new (double[]? Weights, double[]? Bias)[parameters.Count];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = (ToDouble(parameters[i].Weights), ToDouble(parameters[i].Bias));
+        return result;
+    }
+
     /// <summary>Cross-correlation; <paramref name="weights"/> canonical [O, I, KH, KW], <paramref name="bias"/> [O] or null.</summary>
     public static RefTensor Conv2D(RefTensor x, float[] weights, float[]? bias, int filters, int kh, int kw, int stride,
+        int padTop, int padLeft, int padBottom, int padRight) =>
+        Conv2D(x, ToDouble(weights), ToDouble(bias), filters, kh, kw, stride, padTop, padLeft, padBottom, padRight);
+
+    /// <summary>Cross-correlation with parameters in double; <paramref name="weights"/> canonical [O, I, KH, KW], <paramref name="bias"/> [O] or null.</summary>
+    public static RefTensor Conv2D(RefTensor x, double[] weights, double[]? bias, int filters, int kh, int kw, int stride,
         int padTop, int padLeft, int padBottom, int padRight)
     {
         if (weights.Length != filters * x.C * kh * kw)
@@ -272,7 +307,11 @@ public static class ReferenceOps
     }
 
     /// <summary>Fully connected: the input flattened in C, H, W order; <paramref name="weights"/> canonical [O, C*H*W].</summary>
-    public static RefTensor Dense(RefTensor x, float[] weights, float[]? bias, int units)
+    public static RefTensor Dense(RefTensor x, float[] weights, float[]? bias, int units) =>
+        Dense(x, ToDouble(weights), ToDouble(bias), units);
+
+    /// <summary>Fully connected with parameters in double; <paramref name="weights"/> canonical [O, C*H*W].</summary>
+    public static RefTensor Dense(RefTensor x, double[] weights, double[]? bias, int units)
     {
         int n = x.Length;
         if (weights.Length != units * n)
@@ -367,18 +406,46 @@ public static class ReferenceOps
     }
 
     /// <summary>One layer: its operation, then its activation.</summary>
-    public static RefTensor Apply(RefTensor x, RefLayer layer, float[]? weights, float[]? bias)
+    public static RefTensor Apply(RefTensor x, RefLayer layer, float[]? weights, float[]? bias) =>
+        Apply(x, layer, ToDouble(weights), ToDouble(bias));
+
+    /// <summary>One layer with parameters in double: its operation, then its activation.</summary>
+    public static RefTensor Apply(RefTensor x, RefLayer layer, double[]? weights, double[]? bias)
     {
-        RefTensor y = layer.Op switch
-        {
-            RefOp.Conv => Conv2D(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null,
-                layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
-            RefOp.MaxPool => MaxPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
-            RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
-            RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
-            _ => x,
-        };
+        RefTensor y = Operation(x, layer, weights, bias);
         return layer.Activation == Activation.None ? y : Activate(y, layer.Activation, layer.Alpha);
+    }
+
+    /// <summary>The layer's operation alone, without its activation (a stand-alone activation layer passes its input through).</summary>
+    public static RefTensor Operation(RefTensor x, RefLayer layer, double[]? weights, double[]? bias) => layer.Op switch
+    {
+        RefOp.Conv => Conv2D(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null,
+            layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
+        RefOp.MaxPool => MaxPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
+        RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
+        RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
+        _ => x,
+    };
+
+    /// <summary>
+    /// Runs one sample through <paramref name="layers"/> (canonical parameters in double, null where a layer has none),
+    /// keeping every layer's input, pre-activation and output: the forward pass the network runner and the reference
+    /// backward pass both use.
+    /// </summary>
+    public static RefLayerTrace[] Trace(IReadOnlyList<RefLayer> layers, RefTensor input, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters)
+    {
+        if (parameters.Count != layers.Count)
+            throw new ArgumentException($"{layers.Count} layers but {parameters.Count} parameter sets.");
+        var trace = new RefLayerTrace[layers.Count];
+        RefTensor x = input;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            RefTensor pre = Operation(x, layers[i], parameters[i].Weights, parameters[i].Bias);
+            RefTensor y = layers[i].Activation == Activation.None ? pre : Activate(pre, layers[i].Activation, layers[i].Alpha);
+            trace[i] = new RefLayerTrace(x, pre, y);
+            x = y;
+        }
+        return trace;
     }
 
     private static int Square(RefLayer pool) =>
@@ -396,13 +463,12 @@ public static class ReferenceOps
         int length = inputShape.Length;
         if (input.Length != batch * length)
             throw new ArgumentException($"Input: expected {batch * length} values, got {input.Length}.");
+        (double[]? Weights, double[]? Bias)[] wide = ToDouble(parameters);
         var outputs = new RefTensor[batch];
         for (int n = 0; n < batch; n++)
         {
             RefTensor x = RefTensor.FromData(input.Slice(n * length, length), inputShape);
-            for (int i = 0; i < layers.Count; i++)
-                x = Apply(x, layers[i], parameters[i].Weights, parameters[i].Bias);
-            outputs[n] = x;
+            outputs[n] = layers.Count == 0 ? x : Trace(layers, x, wide)[^1].Output;
         }
         return outputs;
     }
