@@ -106,17 +106,20 @@ def accuracy(model, x, y, chunk=1000):
 
 
 def latency(model, batch_input, warmup, runs):
-    """Median seconds of one forward pass over batch_input, each run timed on its own."""
+    """Median seconds of one forward pass over batch_input, each run timed on its own, and the
+    process's CPU time over the timed runs as a share of their wall time (per thread)."""
     model.eval()
     times = []
     with torch.no_grad():
         for _ in range(warmup):
             model(batch_input)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(runs):
             t0 = time.perf_counter()
             model(batch_input)
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu_share = (time.process_time() - cpu0) / (time.perf_counter() - wall0) / torch.get_num_threads()
+    return statistics.median(times), cpu_share
 
 
 def main():
@@ -156,11 +159,12 @@ def main():
           f"load average {load_before:.2f} at the start")
 
     model.train()
-    epoch_seconds, epoch_rates, accuracies, losses = [], [], [], []
+    epoch_seconds, epoch_rates, accuracies, losses, cpu_shares = [], [], [], [], []
     for epoch in range(args.epochs):
         order = torch.randperm(n_train, generator=shuffler)
         xs, ys = x_train[order].contiguous(), y_train[order].contiguous()   # untimed: batches below are views
         step_losses = []
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         for i in range(0, n_train, BATCH):
             xb, yb = xs[i:i + BATCH], ys[i:i + BATCH]
@@ -170,14 +174,17 @@ def main():
             optimizer.step()
             step_losses.append(loss.detach() * yb.shape[0])
         seconds = time.perf_counter() - t0
+        cpu_share = (time.process_time() - cpu0) / seconds / args.threads   # near 1: the threads had their cores
         mean_loss = torch.stack(step_losses).sum().item() / n_train
         acc = accuracy(model, x_test, y_test)
         epoch_seconds.append(seconds)
         epoch_rates.append(n_train / seconds)
         accuracies.append(acc)
         losses.append(mean_loss)
+        cpu_shares.append(cpu_share)
         print(f"epoch {epoch + 1:2d}/{args.epochs}: loss {mean_loss:.4f}, test accuracy {acc * 100:6.2f}%, "
-              f"{seconds:7.3f} s, {n_train / seconds:9,.0f} images/s")
+              f"{seconds:7.3f} s, {n_train / seconds:9,.0f} images/s (CPU {cpu_share * 100:3.0f}% of "
+              f"{args.threads} thread(s), load {os.getloadavg()[0]:.2f})")
 
     if args.epochs > 1:
         rate = statistics.median(epoch_rates[1:])
@@ -186,19 +193,32 @@ def main():
         rate = epoch_rates[0]
         rate_note = "the single epoch (no warm-up excluded)"
     total = sum(epoch_seconds)
+    # Epochs whose threads kept their cores (process CPU time >= 90% of threads x wall time): on a
+    # shared machine, the figure least disturbed by other work. Epoch 1 excluded as above.
+    steady = [r for r, c in list(zip(epoch_rates, cpu_shares))[1 if args.epochs > 1 else 0:] if c >= 0.9]
+    steady_rate = statistics.median(steady) if steady else None
 
     runs1 = args.infer_runs
     runs64 = max(50, runs1 // 10)
-    infer1 = latency(model, x_test[:1].clone(), warmup=max(100, runs1 // 10), runs=runs1)
-    infer64 = latency(model, x_test[:BATCH].clone(), warmup=max(10, runs64 // 10), runs=runs64)
+    infer1, cpu1 = latency(model, x_test[:1].clone(), warmup=max(100, runs1 // 10), runs=runs1)
+    infer64, cpu64 = latency(model, x_test[:BATCH].clone(), warmup=max(10, runs64 // 10), runs=runs64)
 
-    load_after = os.getloadavg()[0]
-    print(f"load average {load_after:.2f} at the end" + (" (busy machine: the figures are unreliable)"
-          if max(load_before, load_after) > (os.cpu_count() or 1) else ""))
+    load_after = os.getloadavg()[0]   # this process's own threads count in it
+    contended = [i + 1 for i, c in enumerate(cpu_shares) if c < 0.9]
+    if load_before > (os.cpu_count() or 1) or contended:
+        print(f"BUSY MACHINE: load average {load_before:.2f} at the start"
+              + (f"; epoch(s) {', '.join(map(str, contended))} got under 90% of their threads' CPU time" if contended else "")
+              + " - the timings are unreliable")
     print(f"training: {rate:,.0f} images/s, {rate_note}; {total:.2f} s of training steps in all")
+    if steady_rate is None:
+        print("uncontended epochs (CPU >= 90% of the threads): none - every epoch shared its cores with other work")
+    else:
+        print(f"uncontended epochs (CPU >= 90% of the threads): {len(steady)} of {len(epoch_rates) - (1 if args.epochs > 1 else 0)}, "
+              f"median {steady_rate:,.0f} images/s")
     print(f"test accuracy after epoch {args.epochs}: {accuracies[-1] * 100:.2f}% ({n_test:,} images)")
-    print(f"inference (no_grad, eval): batch 1 {infer1 * 1e6:.1f} us (median of {runs1}), "
-          f"batch 64 {infer64 * 1e3:.3f} ms (median of {runs64}, {BATCH / infer64:,.0f} images/s)")
+    print(f"inference (no_grad, eval): batch 1 {infer1 * 1e6:.1f} us (median of {runs1}, CPU {cpu1 * 100:.0f}%), "
+          f"batch 64 {infer64 * 1e3:.3f} ms (median of {runs64}, {BATCH / infer64:,.0f} images/s, CPU {cpu64 * 100:.0f}%); "
+          f"load average {load_after:.2f}")
 
     result = {
         "framework": "pytorch",
@@ -212,8 +232,11 @@ def main():
         "seconds": round(total, 4),
         "infer_batch1_us": round(infer1 * 1e6, 2),
         "infer_batch64_ms": round(infer64 * 1e3, 4),
+        "infer_cpu_share": [round(cpu1, 3), round(cpu64, 3)],
         "train_images_per_second_per_epoch": [round(r, 1) for r in epoch_rates],
         "loss_per_epoch": [round(v, 6) for v in losses],
+        "cpu_share_per_epoch": [round(c, 3) for c in cpu_shares],
+        "train_images_per_second_uncontended": None if steady_rate is None else round(steady_rate, 1),
         "warmup_epochs_excluded": 1 if args.epochs > 1 else 0,
         "train_images": n_train,
         "test_images": n_test,
