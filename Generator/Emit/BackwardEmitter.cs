@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using Unroll.Generator.Front;
 using Unroll.Generator.Plan;
 
@@ -130,31 +131,51 @@ internal static class BackwardEmitter
         w.Line($"int owLast = {I(wd - 1 + l.PadLeft)} - kw, owHi = owLast < 0 ? 0 : Math.Min({I(ow)}, owLast / {I(l.StrideW)} + 1);");
         w.Line($"ref float dwTap = ref Unsafe.Add(ref dw, (kh * {I(l.KernelW)} + kw) * {I(cin * op)});");
 
+        // Independent accumulator sets over consecutive output columns hide the FMA latency when the
+        // tile itself is small (one input channel, one vector of outputs, as in a first layer).
         void Tile(int channels, int vectors)
         {
-            for (int i = 0; i < channels; i++)
-                for (int m = 0; m < vectors; m++)
-                    w.Line($"{v.Type} a{i}_{m} = {v.Zero};");
+            int sets = Math.Max(1, Math.Min(4, budget / (channels * vectors)));
+            for (int u = 0; u < sets; u++)
+                for (int i = 0; i < channels; i++)
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"{v.Type} a{u}_{i}_{m} = {v.Zero};");
             w.Open("for (int r = ohLo; r < ohHi; r++)");
             w.Line($"int ih = r * {I(l.StrideH)} - {I(l.PadTop)} + kh;");
-            w.Open("for (int c = owLo; c < owHi; c++)");
-            w.Line($"ref float xp = ref Unsafe.Add(ref x, (ih * {I(wd)} + c * {I(l.StrideW)} - {I(l.PadLeft)} + kw) * {I(cs)} + ic0);");
-            w.Line($"ref float dzp = ref Unsafe.Add(ref dz, (r * {I(ow)} + c) * {I(ocs)} + oc0);");
-            for (int m = 0; m < vectors; m++)
-                w.Line($"{v.Type} d{m} = {v.Load("dzp", I(m * v.Lanes))};");
-            for (int i = 0; i < channels; i++)
+            w.Line($"ref float xr = ref Unsafe.Add(ref x, (ih * {I(wd)} - {I(l.PadLeft)} + kw) * {I(cs)} + ic0);");
+            w.Line($"ref float dzr = ref Unsafe.Add(ref dz, r * {I(ow * ocs)} + oc0);");
+            w.Line("int c = owLo;");
+            void Columns(int count, string step)
             {
-                w.Line($"{v.Type} b{i} = {v.Broadcast($"Unsafe.Add(ref xp, {I(i)})")};");
-                for (int m = 0; m < vectors; m++)
-                    w.Line($"a{i}_{m} = {v.MultiplyAdd($"b{i}", $"d{m}", $"a{i}_{m}")};");
+                for (int u = 0; u < count; u++)
+                {
+                    string col = u == 0 ? "c" : $"(c + {I(u)})";
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"{v.Type} d{u}_{m} = {v.Load("dzr", $"{col} * {I(ocs)} + {I(m * v.Lanes)}")};");
+                    for (int i = 0; i < channels; i++)
+                    {
+                        w.Line($"{v.Type} b{u}_{i} = {v.Broadcast($"Unsafe.Add(ref xr, {col} * {I(l.StrideW * cs)} + {I(i)})")};");
+                        for (int m = 0; m < vectors; m++)
+                            w.Line($"a{u}_{i}_{m} = {v.MultiplyAdd($"b{u}_{i}", $"d{u}_{m}", $"a{u}_{i}_{m}")};");
+                    }
+                }
             }
+            if (sets > 1)
+            {
+                w.Open($"for (; c + {I(sets)} <= owHi; c += {I(sets)})");
+                Columns(sets, "");
+                w.Close();
+            }
+            w.Open("for (; c < owHi; c++)");
+            Columns(1, "");
             w.Close();
             w.Close();
             for (int i = 0; i < channels; i++)
                 for (int m = 0; m < vectors; m++)
                 {
+                    string sum = string.Join(" + ", Enumerable.Range(0, sets).Select(u => $"a{u}_{i}_{m}"));
                     string offset = $"(ic0 + {I(i)}) * {I(op)} + oc0 + {I(m * v.Lanes)}";
-                    w.Line(v.Store($"{v.Load("dwTap", offset)} + a{i}_{m}", "dwTap", offset));
+                    w.Line(v.Store($"{v.Load("dwTap", offset)} + {sum}", "dwTap", offset));
                 }
         }
 
@@ -202,29 +223,67 @@ internal static class BackwardEmitter
         w.Open($"for (int iw = 0; iw < {I(wd)}; iw++)");
         w.Line($"ref float dxp = ref Unsafe.Add(ref dx, (ih * {I(wd)} + iw) * {I(dxs)});");
 
+        // The sum over output channels runs in independent partial sums, so FMA latency does not serialise it.
+        int gatherSets = Math.Max(1, Math.Min(Math.Min(4, cout), budget / inBlock));
         void Gather(int vectors)
         {
-            for (int m = 0; m < vectors; m++)
-                w.Line($"{v.Type} a{m} = {v.Zero};");
-            w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"int t = ih + {I(l.PadTop)} - kh;");
-            w.Line($"if (t < 0 || t % {I(l.StrideH)} != 0 || t / {I(l.StrideH)} >= {I(oh)})");
-            w.Line("    continue;");
-            w.Open($"for (int kw = 0; kw < {I(l.KernelW)}; kw++)");
-            w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
-            w.Line($"if (u < 0 || u % {I(l.StrideW)} != 0 || u / {I(l.StrideW)} >= {I(ow)})");
-            w.Line("    continue;");
+            for (int u = 0; u < gatherSets; u++)
+                for (int m = 0; m < vectors; m++)
+                    w.Line($"{v.Type} a{u}_{m} = {v.Zero};");
+            // Taps that reach this input pixel: with stride 1 a contiguous range, otherwise every tap tested.
+            if (l.StrideH == 1)
+            {
+                w.Open($"for (int kh = Math.Max(0, ih + {I(l.PadTop - oh + 1)}), khEnd = Math.Min({I(l.KernelH)}, ih + {I(l.PadTop + 1)}); kh < khEnd; kh++)");
+                w.Line($"int t = ih + {I(l.PadTop)} - kh;");
+            }
+            else
+            {
+                w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
+                w.Line($"int t = ih + {I(l.PadTop)} - kh;");
+                w.Line($"if (t < 0 || t % {I(l.StrideH)} != 0 || t / {I(l.StrideH)} >= {I(oh)})");
+                w.Line("    continue;");
+            }
+            if (l.StrideW == 1)
+            {
+                w.Open($"for (int kw = Math.Max(0, iw + {I(l.PadLeft - ow + 1)}), kwEnd = Math.Min({I(l.KernelW)}, iw + {I(l.PadLeft + 1)}); kw < kwEnd; kw++)");
+                w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
+            }
+            else
+            {
+                w.Open($"for (int kw = 0; kw < {I(l.KernelW)}; kw++)");
+                w.Line($"int u = iw + {I(l.PadLeft)} - kw;");
+                w.Line($"if (u < 0 || u % {I(l.StrideW)} != 0 || u / {I(l.StrideW)} >= {I(ow)})");
+                w.Line("    continue;");
+            }
             w.Line($"ref float dzp = ref Unsafe.Add(ref dz, (t / {I(l.StrideH)} * {I(ow)} + u / {I(l.StrideW)}) * {I(ocs)});");
             w.Line($"ref float wt = ref Unsafe.Add(ref transposed, (kh * {I(l.KernelW)} + kw) * {I(cout * icp)} + ic0);");
-            w.Open($"for (int oc = 0; oc < {I(cout)}; oc++)");
-            w.Line($"{v.Type} g = {v.Broadcast("Unsafe.Add(ref dzp, oc)")};");
-            for (int m = 0; m < vectors; m++)
-                w.Line($"a{m} = {v.MultiplyAdd("g", v.Load("wt", $"oc * {I(icp)} + {I(m * v.Lanes)}"), $"a{m}")};");
+            w.Line("int oc = 0;");
+            void Channels(int count)
+            {
+                for (int s2 = 0; s2 < count; s2++)
+                {
+                    string channel = s2 == 0 ? "oc" : $"oc + {I(s2)}";
+                    w.Line($"{v.Type} g{s2} = {v.Broadcast($"Unsafe.Add(ref dzp, {channel})")};");
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"a{s2}_{m} = {v.MultiplyAdd($"g{s2}", v.Load("wt", $"({channel}) * {I(icp)} + {I(m * v.Lanes)}"), $"a{s2}_{m}")};");
+                }
+            }
+            if (gatherSets > 1)
+            {
+                w.Open($"for (; oc + {I(gatherSets)} <= {I(cout)}; oc += {I(gatherSets)})");
+                Channels(gatherSets);
+                w.Close();
+            }
+            w.Open($"for (; oc < {I(cout)}; oc++)");
+            Channels(1);
             w.Close();
             w.Close();
             w.Close();
             for (int m = 0; m < vectors; m++)
-                w.Line(v.Store($"a{m}", "dxp", $"ic0 + {I(m * v.Lanes)}"));
+            {
+                string sum = string.Join(" + ", Enumerable.Range(0, gatherSets).Select(u => $"a{u}_{m}"));
+                w.Line(v.Store(sum, "dxp", $"ic0 + {I(m * v.Lanes)}"));
+            }
         }
 
         int inFull = inVectors / inBlock, inRest = inVectors % inBlock, inStep = inBlock * v.Lanes;

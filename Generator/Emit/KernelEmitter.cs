@@ -73,6 +73,8 @@ internal static class KernelEmitter
         const string args = "ref input, ref output, ref weights, ref bias";
         const string parameters = "ref float input, ref float output, ref float weights, ref float bias";
         bool hasBorder = ohLo > 0 || ohHi < oh || owLo > 0 || owHi < ow;
+        // Single-pixel tiles only when the interior columns do not split evenly into full tiles.
+        bool needsSingle = tile.Pixels > 1 && owHi > owLo && (owHi - owLo) % tile.Pixels != 0;
 
         Summary(w, p, v, hasBorder
             ? $" Interior rows {ohLo}..{ohHi - 1}, columns {owLo}..{owHi - 1} run without bounds tests; border pixels clip the window."
@@ -88,7 +90,7 @@ internal static class KernelEmitter
             if (owLo > 0)
                 w.Line($"for (; ow < {I(owLo)}; ow++) {name}_Border({args}, oh, ow);");
             w.Line($"for (; ow + {I(tile.Pixels)} <= {I(owHi)}; ow += {I(tile.Pixels)}) {name}_Tile{I(tile.Pixels)}({args}, oh, ow);");
-            if (tile.Pixels > 1)
+            if (needsSingle)
                 w.Line($"for (; ow < {I(owHi)}; ow++) {name}_Tile1({args}, oh, ow);");
             if (!allRows)
                 w.Close();
@@ -99,7 +101,7 @@ internal static class KernelEmitter
         w.Close();
 
         EmitConvTileMethod(w, p, v, name, tile, tile.Pixels, parameters);
-        if (tile.Pixels > 1)
+        if (needsSingle)
             EmitConvTileMethod(w, p, v, name, tile, 1, parameters);
         if (hasBorder)
             EmitConvBorder(w, p, v, name, tile, parameters);

@@ -54,7 +54,15 @@ internal static class Schedule
             case OpKind.Conv:
             {
                 int block = Math.Min(vectors, 4);
-                int pixels = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
+                int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
+                // Prefer a pixel tile that divides the row (no remainder tiles), if one is at least half the largest.
+                int pixels = most;
+                for (int t = most; t >= (most + 1) / 2; t--)
+                    if (layer.Out.W % t == 0)
+                    {
+                        pixels = t;
+                        break;
+                    }
                 return new Tile(lanes, pixels, block, vectors);
             }
             case OpKind.Dense:

@@ -55,6 +55,24 @@ public abstract class Optimizer
     /// <summary>Steps group <paramref name="index"/> has taken (steps while it was frozen do not count); Adam's bias correction uses it.</summary>
     public long GroupStepCount(int index) => _groupSteps[index];
 
+    /// <summary>Freezes (or unfreezes) every parameter group of layer <paramref name="layerName"/> (its weight and bias), for transfer learning.</summary>
+    /// <exception cref="KeyNotFoundException">No group belongs to that layer.</exception>
+    public void SetLayerFrozen(string layerName, bool frozen)
+    {
+        ArgumentNullException.ThrowIfNull(layerName);
+        bool found = false;
+        for (int i = 0; i < _groups.Length; i++)
+        {
+            if (_groups[i].Name.StartsWith(layerName + ".", StringComparison.Ordinal))
+            {
+                _groups[i] = _groups[i] with { Frozen = frozen };
+                found = true;
+            }
+        }
+        if (!found)
+            throw new KeyNotFoundException($"No parameter group belongs to a layer named '{layerName}'.");
+    }
+
     /// <summary>Freezes or unfreezes the group named <paramref name="name"/>; its state resumes where it stopped.</summary>
     /// <exception cref="KeyNotFoundException">No group has that name.</exception>
     public void SetFrozen(string name, bool frozen)

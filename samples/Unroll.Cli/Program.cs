@@ -9,14 +9,22 @@ using Unroll.Networks;
 // unroll: the command-line front of the Unroll samples.
 //   demo                 edge detection with a fixed filter, then LeNet-5's summary and a timed forward pass
 //   summary NAME         the Keras-style summary of a network in Networks/
-//   run NAME [--batch N] [--isa portable|avx2|avx512] [--threads N]
+//   run NAME [--batch N] [--isa portable|avx2|avx512] [--threads N] [--json]
 //                        a forward pass on random input, timed
+//   train NAME [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--lr X] [--momentum X] [--save FILE] [--json]
+//                        trains on Fashion-MNIST (the embedded subset unless --data names the IDX files' folder)
 //   list                 the networks and the instruction sets this machine runs
 //   jitcheck             runs every network on every supported instruction set (the MinOpts test drives this)
 try
 {
     string command = args.Length > 0 ? args[0].ToLowerInvariant() : "demo";
-    var options = CommandLine.Parse(args.Skip(1).ToArray());
+    var options = CommandLine.Parse(args.Skip(1).ToArray(), defaultBatch: command == "train" ? 64 : 1);
+    using var cancellation = new System.Threading.CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        cancellation.Cancel();
+    };
     switch (command)
     {
         case "demo":
@@ -30,8 +38,10 @@ try
             Console.WriteLine("Instruction sets here: " + string.Join(", ", IsaSupport.Supported()) + $" (default {IsaSupport.Default})");
             return 0;
         case "run":
-            Demo.Time(options.Name ?? "LeNet5", options.Batch, options.Isa, options.Threads);
+            Demo.Time(options.Name ?? "LeNet5", options.Batch, options.Isa, options.Threads, options.Json);
             return 0;
+        case "train":
+            return Train.Run(options, cancellation.Token);
         case "jitcheck":
             foreach (string name in NetworkCatalog.Names)
                 foreach (Isa isa in IsaSupport.Supported())
@@ -43,11 +53,17 @@ try
                 }
             return 0;
         default:
-            Console.Error.WriteLine($"Unknown command '{command}'. Commands: demo, summary NAME, run NAME, list, jitcheck.");
+            Console.Error.WriteLine($"Unknown command '{command}'. Commands: demo, summary NAME, run NAME, train NAME, list, jitcheck.");
             return 2;
     }
 }
-catch (Exception e) when (e is ArgumentException or System.Collections.Generic.KeyNotFoundException or NotSupportedException or FormatException)
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("cancelled");
+    return 130;
+}
+catch (Exception e) when (e is ArgumentException or System.Collections.Generic.KeyNotFoundException or NotSupportedException or FormatException
+    or System.IO.IOException or System.IO.InvalidDataException or Unroll.Training.TrainingDivergedException)
 {
     Console.Error.WriteLine("error: " + e.Message);
     return 2;

@@ -308,48 +308,49 @@ public partial class ConvNet
                     {
                         for (int oc0 = 0; oc0 < 24; oc0 += 24)
                         {
-                            Vector256<float> a0_0 = Vector256<float>.Zero;
-                            Vector256<float> a0_1 = Vector256<float>.Zero;
-                            Vector256<float> a0_2 = Vector256<float>.Zero;
-                            Vector256<float> a1_0 = Vector256<float>.Zero;
-                            Vector256<float> a1_1 = Vector256<float>.Zero;
-                            Vector256<float> a1_2 = Vector256<float>.Zero;
-                            Vector256<float> a2_0 = Vector256<float>.Zero;
-                            Vector256<float> a2_1 = Vector256<float>.Zero;
-                            Vector256<float> a2_2 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_0_2 = Vector256<float>.Zero;
+                            Vector256<float> a0_1_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_1_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_1_2 = Vector256<float>.Zero;
+                            Vector256<float> a0_2_0 = Vector256<float>.Zero;
+                            Vector256<float> a0_2_1 = Vector256<float>.Zero;
+                            Vector256<float> a0_2_2 = Vector256<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    Vector256<float> d0 = Vector256.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector256<float> d1 = Vector256.LoadUnsafe(ref dzp, (nuint)(8));
-                                    Vector256<float> d2 = Vector256.LoadUnsafe(ref dzp, (nuint)(16));
-                                    Vector256<float> b0 = Vector256.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Fma.MultiplyAdd(b0, d0, a0_0);
-                                    a0_1 = Fma.MultiplyAdd(b0, d1, a0_1);
-                                    a0_2 = Fma.MultiplyAdd(b0, d2, a0_2);
-                                    Vector256<float> b1 = Vector256.Create(Unsafe.Add(ref xp, 1));
-                                    a1_0 = Fma.MultiplyAdd(b1, d0, a1_0);
-                                    a1_1 = Fma.MultiplyAdd(b1, d1, a1_1);
-                                    a1_2 = Fma.MultiplyAdd(b1, d2, a1_2);
-                                    Vector256<float> b2 = Vector256.Create(Unsafe.Add(ref xp, 2));
-                                    a2_0 = Fma.MultiplyAdd(b2, d0, a2_0);
-                                    a2_1 = Fma.MultiplyAdd(b2, d1, a2_1);
-                                    a2_2 = Fma.MultiplyAdd(b2, d2, a2_2);
+                                    Vector256<float> d0_0 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 32 + 0));
+                                    Vector256<float> d0_1 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 32 + 8));
+                                    Vector256<float> d0_2 = Vector256.LoadUnsafe(ref dzr, (nuint)(c * 32 + 16));
+                                    Vector256<float> b0_0 = Vector256.Create(Unsafe.Add(ref xr, c * 6 + 0));
+                                    a0_0_0 = Fma.MultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    a0_0_1 = Fma.MultiplyAdd(b0_0, d0_1, a0_0_1);
+                                    a0_0_2 = Fma.MultiplyAdd(b0_0, d0_2, a0_0_2);
+                                    Vector256<float> b0_1 = Vector256.Create(Unsafe.Add(ref xr, c * 6 + 1));
+                                    a0_1_0 = Fma.MultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    a0_1_1 = Fma.MultiplyAdd(b0_1, d0_1, a0_1_1);
+                                    a0_1_2 = Fma.MultiplyAdd(b0_1, d0_2, a0_1_2);
+                                    Vector256<float> b0_2 = Vector256.Create(Unsafe.Add(ref xr, c * 6 + 2));
+                                    a0_2_0 = Fma.MultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    a0_2_1 = Fma.MultiplyAdd(b0_2, d0_1, a0_2_1);
+                                    a0_2_2 = Fma.MultiplyAdd(b0_2, d0_2, a0_2_2);
                                 }
                             }
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8)) + a0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16)) + a0_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8)) + a1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16)) + a1_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8)) + a2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8));
-                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16)) + a2_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0)) + a0_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8)) + a0_0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16)) + a0_0_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0)) + a0_1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8)) + a0_1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16)) + a0_1_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0)) + a0_2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8)) + a0_2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 8));
+                            (Vector256.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16)) + a0_2_2).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16));
                         }
                     }
                 }
@@ -365,7 +366,10 @@ public partial class ConvNet
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
                     for (int ic0 = 0; ic0 < 8; ic0 += 8)
                     {
-                        Vector256<float> a0 = Vector256<float>.Zero;
+                        Vector256<float> a0_0 = Vector256<float>.Zero;
+                        Vector256<float> a1_0 = Vector256<float>.Zero;
+                        Vector256<float> a2_0 = Vector256<float>.Zero;
+                        Vector256<float> a3_0 = Vector256<float>.Zero;
                         for (int kh = 0; kh < 3; kh++)
                         {
                             int t = ih + 1 - kh;
@@ -378,14 +382,26 @@ public partial class ConvNet
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
-                                for (int oc = 0; oc < 20; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 20; oc += 4)
                                 {
-                                    Vector256<float> g = Vector256.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Fma.MultiplyAdd(g, Vector256.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector256<float> g1 = Vector256.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Fma.MultiplyAdd(g1, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector256<float> g2 = Vector256.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Fma.MultiplyAdd(g2, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector256<float> g3 = Vector256.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Fma.MultiplyAdd(g3, Vector256.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 20; oc++)
+                                {
+                                    Vector256<float> g0 = Vector256.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Fma.MultiplyAdd(g0, Vector256.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }

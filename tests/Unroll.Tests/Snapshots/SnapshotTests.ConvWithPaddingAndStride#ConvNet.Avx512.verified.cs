@@ -287,38 +287,104 @@ public partial class ConvNet
                     {
                         for (int oc0 = 0; oc0 < 32; oc0 += 32)
                         {
-                            Vector512<float> a0_0 = Vector512<float>.Zero;
-                            Vector512<float> a0_1 = Vector512<float>.Zero;
-                            Vector512<float> a1_0 = Vector512<float>.Zero;
-                            Vector512<float> a1_1 = Vector512<float>.Zero;
-                            Vector512<float> a2_0 = Vector512<float>.Zero;
-                            Vector512<float> a2_1 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_1 = Vector512<float>.Zero;
+                            Vector512<float> a0_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_1_1 = Vector512<float>.Zero;
+                            Vector512<float> a0_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_2_1 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_1 = Vector512<float>.Zero;
+                            Vector512<float> a1_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_1_1 = Vector512<float>.Zero;
+                            Vector512<float> a1_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_2_1 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_1 = Vector512<float>.Zero;
+                            Vector512<float> a2_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_1_1 = Vector512<float>.Zero;
+                            Vector512<float> a2_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_2_1 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_1 = Vector512<float>.Zero;
+                            Vector512<float> a3_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_1_1 = Vector512<float>.Zero;
+                            Vector512<float> a3_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_2_1 = Vector512<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector512<float> d1 = Vector512.LoadUnsafe(ref dzp, (nuint)(16));
-                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
-                                    a0_1 = Avx512F.FusedMultiplyAdd(b0, d1, a0_1);
-                                    Vector512<float> b1 = Vector512.Create(Unsafe.Add(ref xp, 1));
-                                    a1_0 = Avx512F.FusedMultiplyAdd(b1, d0, a1_0);
-                                    a1_1 = Avx512F.FusedMultiplyAdd(b1, d1, a1_1);
-                                    Vector512<float> b2 = Vector512.Create(Unsafe.Add(ref xp, 2));
-                                    a2_0 = Avx512F.FusedMultiplyAdd(b2, d0, a2_0);
-                                    a2_1 = Avx512F.FusedMultiplyAdd(b2, d1, a2_1);
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 32 + 0));
+                                    Vector512<float> d0_1 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 32 + 16));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    a0_0_1 = Avx512F.FusedMultiplyAdd(b0_0, d0_1, a0_0_1);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    a0_1_1 = Avx512F.FusedMultiplyAdd(b0_1, d0_1, a0_1_1);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    a0_2_1 = Avx512F.FusedMultiplyAdd(b0_2, d0_1, a0_2_1);
+                                    Vector512<float> d1_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 32 + 0));
+                                    Vector512<float> d1_1 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 32 + 16));
+                                    Vector512<float> b1_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 6 + 0));
+                                    a1_0_0 = Avx512F.FusedMultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    a1_0_1 = Avx512F.FusedMultiplyAdd(b1_0, d1_1, a1_0_1);
+                                    Vector512<float> b1_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 6 + 1));
+                                    a1_1_0 = Avx512F.FusedMultiplyAdd(b1_1, d1_0, a1_1_0);
+                                    a1_1_1 = Avx512F.FusedMultiplyAdd(b1_1, d1_1, a1_1_1);
+                                    Vector512<float> b1_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 6 + 2));
+                                    a1_2_0 = Avx512F.FusedMultiplyAdd(b1_2, d1_0, a1_2_0);
+                                    a1_2_1 = Avx512F.FusedMultiplyAdd(b1_2, d1_1, a1_2_1);
+                                    Vector512<float> d2_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 32 + 0));
+                                    Vector512<float> d2_1 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 32 + 16));
+                                    Vector512<float> b2_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 6 + 0));
+                                    a2_0_0 = Avx512F.FusedMultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    a2_0_1 = Avx512F.FusedMultiplyAdd(b2_0, d2_1, a2_0_1);
+                                    Vector512<float> b2_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 6 + 1));
+                                    a2_1_0 = Avx512F.FusedMultiplyAdd(b2_1, d2_0, a2_1_0);
+                                    a2_1_1 = Avx512F.FusedMultiplyAdd(b2_1, d2_1, a2_1_1);
+                                    Vector512<float> b2_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 6 + 2));
+                                    a2_2_0 = Avx512F.FusedMultiplyAdd(b2_2, d2_0, a2_2_0);
+                                    a2_2_1 = Avx512F.FusedMultiplyAdd(b2_2, d2_1, a2_2_1);
+                                    Vector512<float> d3_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 32 + 0));
+                                    Vector512<float> d3_1 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 32 + 16));
+                                    Vector512<float> b3_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 6 + 0));
+                                    a3_0_0 = Avx512F.FusedMultiplyAdd(b3_0, d3_0, a3_0_0);
+                                    a3_0_1 = Avx512F.FusedMultiplyAdd(b3_0, d3_1, a3_0_1);
+                                    Vector512<float> b3_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 6 + 1));
+                                    a3_1_0 = Avx512F.FusedMultiplyAdd(b3_1, d3_0, a3_1_0);
+                                    a3_1_1 = Avx512F.FusedMultiplyAdd(b3_1, d3_1, a3_1_1);
+                                    Vector512<float> b3_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 6 + 2));
+                                    a3_2_0 = Avx512F.FusedMultiplyAdd(b3_2, d3_0, a3_2_0);
+                                    a3_2_1 = Avx512F.FusedMultiplyAdd(b3_2, d3_1, a3_2_1);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 32 + 0));
+                                    Vector512<float> d0_1 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 32 + 16));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    a0_0_1 = Avx512F.FusedMultiplyAdd(b0_0, d0_1, a0_0_1);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    a0_1_1 = Avx512F.FusedMultiplyAdd(b0_1, d0_1, a0_1_1);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 6 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    a0_2_1 = Avx512F.FusedMultiplyAdd(b0_2, d0_1, a0_2_1);
                                 }
                             }
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16)) + a0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16)) + a1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16)) + a2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16)) + a0_0_1 + a1_0_1 + a2_0_1 + a3_0_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 32 + oc0 + 16));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0)) + a0_1_0 + a1_1_0 + a2_1_0 + a3_1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16)) + a0_1_1 + a1_1_1 + a2_1_1 + a3_1_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 32 + oc0 + 16));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0)) + a0_2_0 + a1_2_0 + a2_2_0 + a3_2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16)) + a0_2_1 + a1_2_1 + a2_2_1 + a3_2_1).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 32 + oc0 + 16));
                         }
                     }
                 }
@@ -334,7 +400,10 @@ public partial class ConvNet
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
                     for (int ic0 = 0; ic0 < 16; ic0 += 16)
                     {
-                        Vector512<float> a0 = Vector512<float>.Zero;
+                        Vector512<float> a0_0 = Vector512<float>.Zero;
+                        Vector512<float> a1_0 = Vector512<float>.Zero;
+                        Vector512<float> a2_0 = Vector512<float>.Zero;
+                        Vector512<float> a3_0 = Vector512<float>.Zero;
                         for (int kh = 0; kh < 3; kh++)
                         {
                             int t = ih + 1 - kh;
@@ -347,14 +416,26 @@ public partial class ConvNet
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
-                                for (int oc = 0; oc < 20; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 20; oc += 4)
                                 {
-                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector512<float> g1 = Vector512.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(g1, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector512<float> g2 = Vector512.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(g2, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector512<float> g3 = Vector512.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(g3, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 20; oc++)
+                                {
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }

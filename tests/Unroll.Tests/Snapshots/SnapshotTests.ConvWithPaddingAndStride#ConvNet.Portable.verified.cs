@@ -68,7 +68,7 @@ public partial class ConvNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
-        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window.</summary>
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 1 pixel(s) x 4 vector(s) of 1 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_Conv(ref float input, ref float output, ref float weights, ref float bias)
         {
@@ -78,94 +78,9 @@ public partial class ConvNet
                 if (oh >= 1 && oh < 4)
                 {
                     for (; ow < 1; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
-                    for (; ow + 2 <= 4; ow += 2) Conv2D_Conv_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
-                    for (; ow < 4; ow++) Conv2D_Conv_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
+                    for (; ow + 1 <= 4; ow += 1) Conv2D_Conv_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
                 }
                 for (; ow < 5; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
-            }
-        }
-
-        /// <summary>2 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Tile2(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
-            for (int oc0 = 0; oc0 < 20; oc0 += 4)
-            {
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a1_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 3; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0) * 3);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
-                    for (int ic = 0; ic < 3; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float w2 = Unsafe.Add(ref wr, 2);
-                            float w3 = Unsafe.Add(ref wr, 3);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                            float x1 = Unsafe.Add(ref x, 6);
-                            a1_0 = a1_0 + x1 * w0;
-                            a1_1 = a1_1 + x1 * w1;
-                            a1_2 = a1_2 + x1 * w2;
-                            a1_3 = a1_3 + x1 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 96);
-                            float w1 = Unsafe.Add(ref wr, 97);
-                            float w2 = Unsafe.Add(ref wr, 98);
-                            float w3 = Unsafe.Add(ref wr, 99);
-                            float x0 = Unsafe.Add(ref x, 3);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                            float x1 = Unsafe.Add(ref x, 9);
-                            a1_0 = a1_0 + x1 * w0;
-                            a1_1 = a1_1 + x1 * w1;
-                            a1_2 = a1_2 + x1 * w2;
-                            a1_3 = a1_3 + x1 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 192);
-                            float w1 = Unsafe.Add(ref wr, 193);
-                            float w2 = Unsafe.Add(ref wr, 194);
-                            float w3 = Unsafe.Add(ref wr, 195);
-                            float x0 = Unsafe.Add(ref x, 6);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                            float x1 = Unsafe.Add(ref x, 12);
-                            a1_0 = a1_0 + x1 * w0;
-                            a1_1 = a1_1 + x1 * w1;
-                            a1_2 = a1_2 + x1 * w2;
-                            a1_3 = a1_3 + x1 * w3;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 32);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 0) = MathF.Max(a1_0, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 1) = MathF.Max(a1_1, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 2) = MathF.Max(a1_2, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 3) = MathF.Max(a1_3, 0f);
             }
         }
 
@@ -294,77 +209,104 @@ public partial class ConvNet
                     {
                         for (int oc0 = 0; oc0 < 20; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
-                            float a1_0 = 0f;
-                            float a1_1 = 0f;
-                            float a1_2 = 0f;
-                            float a1_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a0_1_0 = 0f;
+                            float a0_1_1 = 0f;
+                            float a0_1_2 = 0f;
+                            float a0_1_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
-                                    float b1 = Unsafe.Add(ref xp, 1);
-                                    a1_0 = a1_0 + b1 * d0;
-                                    a1_1 = a1_1 + b1 * d1;
-                                    a1_2 = a1_2 + b1 * d2;
-                                    a1_3 = a1_3 + b1 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float b0_1 = Unsafe.Add(ref xr, c * 6 + 1);
+                                    a0_1_0 = a0_1_0 + b0_1 * d0_0;
+                                    a0_1_1 = a0_1_1 + b0_1 * d0_1;
+                                    a0_1_2 = a0_1_2 + b0_1 * d0_2;
+                                    a0_1_3 = a0_1_3 + b0_1 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) + a1_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) + a1_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) + a1_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) + a1_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 0) + a0_1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 1) + a0_1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 2) + a0_1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 32 + oc0 + 3) + a0_1_3;
                         }
                     }
                     {
                         const int ic0 = 2;
                         for (int oc0 = 0; oc0 < 20; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a1_0_2 = 0f;
+                            float a1_0_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 2 - 1 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 9 - 1 + kw) * 3 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c + 2 <= owHi; c += 2)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 9 + c * 2 - 1 + kw) * 3 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 5 + c) * 32 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 32 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 32 + 1);
+                                    float d1_2 = Unsafe.Add(ref dzr, (c + 1) * 32 + 2);
+                                    float d1_3 = Unsafe.Add(ref dzr, (c + 1) * 32 + 3);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 6 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    a1_0_2 = a1_0_2 + b1_0 * d1_2;
+                                    a1_0_3 = a1_0_3 + b1_0 * d1_3;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 32 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 32 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 32 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 32 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 6 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 0) + a0_0_0 + a1_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 1) + a0_0_1 + a1_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 2) + a0_0_2 + a1_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 32 + oc0 + 3) + a0_0_3 + a1_0_3;
                         }
                     }
                 }
@@ -380,9 +322,12 @@ public partial class ConvNet
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 9 + iw) * 16);
                     for (int ic0 = 0; ic0 < 3; ic0 += 3)
                     {
-                        float a0 = 0f;
-                        float a1 = 0f;
-                        float a2 = 0f;
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a0_2 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
+                        float a1_2 = 0f;
                         for (int kh = 0; kh < 3; kh++)
                         {
                             int t = ih + 1 - kh;
@@ -395,18 +340,30 @@ public partial class ConvNet
                                     continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 2 * 5 + u / 2) * 32);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 3 + kw) * 320 + ic0);
-                                for (int oc = 0; oc < 20; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 20; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
-                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                    a1_2 = a1_2 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 2);
+                                }
+                                for (; oc < 20; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
-                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a0_2 + a1_2;
                     }
                 }
             }

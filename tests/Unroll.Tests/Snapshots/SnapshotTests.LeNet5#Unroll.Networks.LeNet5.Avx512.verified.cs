@@ -115,21 +115,20 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 8 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 7 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias)
         {
             for (int oh = 0; oh < 28; oh++)
             {
                 int ow = 0;
-                for (; ow + 8 <= 28; ow += 8) Conv2D_C1_Tile8(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 28; ow++) Conv2D_C1_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>8 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>7 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile8(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C1_Tile7(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
             int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
             {
@@ -141,7 +140,6 @@ public partial class LeNet5
                 Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
@@ -164,8 +162,6 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
@@ -183,8 +179,6 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
@@ -202,8 +196,6 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
@@ -221,8 +213,6 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 10));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
@@ -240,8 +230,6 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 11));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -254,54 +242,6 @@ public partial class LeNet5
                 (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
-                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 1));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 2));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 0) * 16 + oc0 + 0));
             }
         }
 
@@ -333,20 +273,39 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 16)
                         {
-                            Vector512<float> a0_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_0 = Vector512<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> d1_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 16 + 0));
+                                    Vector512<float> b1_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 1 + 0));
+                                    a1_0_0 = Avx512F.FusedMultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    Vector512<float> d2_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 16 + 0));
+                                    Vector512<float> b2_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 1 + 0));
+                                    a2_0_0 = Avx512F.FusedMultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    Vector512<float> d3_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 16 + 0));
+                                    Vector512<float> b3_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 1 + 0));
+                                    a3_0_0 = Avx512F.FusedMultiplyAdd(b3_0, d3_0, a3_0_0);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 1 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
                                 }
                             }
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
                         }
                     }
                 }
@@ -362,27 +321,38 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
                     for (int ic0 = 0; ic0 < 16; ic0 += 16)
                     {
-                        Vector512<float> a0 = Vector512<float>.Zero;
-                        for (int kh = 0; kh < 5; kh++)
+                        Vector512<float> a0_0 = Vector512<float>.Zero;
+                        Vector512<float> a1_0 = Vector512<float>.Zero;
+                        Vector512<float> a2_0 = Vector512<float>.Zero;
+                        Vector512<float> a3_0 = Vector512<float>.Zero;
+                        for (int kh = Math.Max(0, ih + -27), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -27), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
-                                for (int oc = 0; oc < 6; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 6; oc += 4)
                                 {
-                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector512<float> g1 = Vector512.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(g1, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector512<float> g2 = Vector512.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(g2, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector512<float> g3 = Vector512.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(g3, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 6; oc++)
+                                {
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }
@@ -452,21 +422,20 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 8 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 5 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias)
         {
             for (int oh = 0; oh < 10; oh++)
             {
                 int ow = 0;
-                for (; ow + 8 <= 10; ow += 8) Conv2D_C3_Tile8(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 10; ow++) Conv2D_C3_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>8 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>5 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile8(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C3_Tile5(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
             int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
             {
@@ -476,9 +445,6 @@ public partial class LeNet5
                 Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
@@ -497,12 +463,6 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 64));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 80));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 96));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 112));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
@@ -516,12 +476,6 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 80));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 96));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 112));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 128));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
@@ -535,12 +489,6 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 96));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 112));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 128));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 144));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(288));
@@ -554,12 +502,6 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 112));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 128));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 144));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 160));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(384));
@@ -573,12 +515,6 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 128));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 144));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 160));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 176));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -589,56 +525,6 @@ public partial class LeNet5
                 (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 2) * 16 + oc0 + 0));
                 (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 0));
                 (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
-                (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 0));
-                (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 6) * 16 + oc0 + 0));
-                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 7) * 16 + oc0 + 0));
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
-                    for (int ic = 0; ic < 6; ic++)
-                    {
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 16));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 32));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(288));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 48));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(384));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 64));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 0) * 16 + oc0 + 0));
             }
         }
 
@@ -670,40 +556,114 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 16)
                         {
-                            Vector512<float> a0_0 = Vector512<float>.Zero;
-                            Vector512<float> a1_0 = Vector512<float>.Zero;
-                            Vector512<float> a2_0 = Vector512<float>.Zero;
-                            Vector512<float> a3_0 = Vector512<float>.Zero;
-                            Vector512<float> a4_0 = Vector512<float>.Zero;
-                            Vector512<float> a5_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a0_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a1_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a2_5_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_0_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_1_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_2_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_3_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_4_0 = Vector512<float>.Zero;
+                            Vector512<float> a3_5_0 = Vector512<float>.Zero;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 14 - 0 + kw) * 16 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
-                                    Vector512<float> d0 = Vector512.LoadUnsafe(ref dzp, (nuint)(0));
-                                    Vector512<float> b0 = Vector512.Create(Unsafe.Add(ref xp, 0));
-                                    a0_0 = Avx512F.FusedMultiplyAdd(b0, d0, a0_0);
-                                    Vector512<float> b1 = Vector512.Create(Unsafe.Add(ref xp, 1));
-                                    a1_0 = Avx512F.FusedMultiplyAdd(b1, d0, a1_0);
-                                    Vector512<float> b2 = Vector512.Create(Unsafe.Add(ref xp, 2));
-                                    a2_0 = Avx512F.FusedMultiplyAdd(b2, d0, a2_0);
-                                    Vector512<float> b3 = Vector512.Create(Unsafe.Add(ref xp, 3));
-                                    a3_0 = Avx512F.FusedMultiplyAdd(b3, d0, a3_0);
-                                    Vector512<float> b4 = Vector512.Create(Unsafe.Add(ref xp, 4));
-                                    a4_0 = Avx512F.FusedMultiplyAdd(b4, d0, a4_0);
-                                    Vector512<float> b5 = Vector512.Create(Unsafe.Add(ref xp, 5));
-                                    a5_0 = Avx512F.FusedMultiplyAdd(b5, d0, a5_0);
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    Vector512<float> b0_3 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 3));
+                                    a0_3_0 = Avx512F.FusedMultiplyAdd(b0_3, d0_0, a0_3_0);
+                                    Vector512<float> b0_4 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 4));
+                                    a0_4_0 = Avx512F.FusedMultiplyAdd(b0_4, d0_0, a0_4_0);
+                                    Vector512<float> b0_5 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 5));
+                                    a0_5_0 = Avx512F.FusedMultiplyAdd(b0_5, d0_0, a0_5_0);
+                                    Vector512<float> d1_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 1) * 16 + 0));
+                                    Vector512<float> b1_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 0));
+                                    a1_0_0 = Avx512F.FusedMultiplyAdd(b1_0, d1_0, a1_0_0);
+                                    Vector512<float> b1_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 1));
+                                    a1_1_0 = Avx512F.FusedMultiplyAdd(b1_1, d1_0, a1_1_0);
+                                    Vector512<float> b1_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 2));
+                                    a1_2_0 = Avx512F.FusedMultiplyAdd(b1_2, d1_0, a1_2_0);
+                                    Vector512<float> b1_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 3));
+                                    a1_3_0 = Avx512F.FusedMultiplyAdd(b1_3, d1_0, a1_3_0);
+                                    Vector512<float> b1_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 4));
+                                    a1_4_0 = Avx512F.FusedMultiplyAdd(b1_4, d1_0, a1_4_0);
+                                    Vector512<float> b1_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 1) * 16 + 5));
+                                    a1_5_0 = Avx512F.FusedMultiplyAdd(b1_5, d1_0, a1_5_0);
+                                    Vector512<float> d2_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 2) * 16 + 0));
+                                    Vector512<float> b2_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 0));
+                                    a2_0_0 = Avx512F.FusedMultiplyAdd(b2_0, d2_0, a2_0_0);
+                                    Vector512<float> b2_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 1));
+                                    a2_1_0 = Avx512F.FusedMultiplyAdd(b2_1, d2_0, a2_1_0);
+                                    Vector512<float> b2_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 2));
+                                    a2_2_0 = Avx512F.FusedMultiplyAdd(b2_2, d2_0, a2_2_0);
+                                    Vector512<float> b2_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 3));
+                                    a2_3_0 = Avx512F.FusedMultiplyAdd(b2_3, d2_0, a2_3_0);
+                                    Vector512<float> b2_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 4));
+                                    a2_4_0 = Avx512F.FusedMultiplyAdd(b2_4, d2_0, a2_4_0);
+                                    Vector512<float> b2_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 2) * 16 + 5));
+                                    a2_5_0 = Avx512F.FusedMultiplyAdd(b2_5, d2_0, a2_5_0);
+                                    Vector512<float> d3_0 = Vector512.LoadUnsafe(ref dzr, (nuint)((c + 3) * 16 + 0));
+                                    Vector512<float> b3_0 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 0));
+                                    a3_0_0 = Avx512F.FusedMultiplyAdd(b3_0, d3_0, a3_0_0);
+                                    Vector512<float> b3_1 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 1));
+                                    a3_1_0 = Avx512F.FusedMultiplyAdd(b3_1, d3_0, a3_1_0);
+                                    Vector512<float> b3_2 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 2));
+                                    a3_2_0 = Avx512F.FusedMultiplyAdd(b3_2, d3_0, a3_2_0);
+                                    Vector512<float> b3_3 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 3));
+                                    a3_3_0 = Avx512F.FusedMultiplyAdd(b3_3, d3_0, a3_3_0);
+                                    Vector512<float> b3_4 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 4));
+                                    a3_4_0 = Avx512F.FusedMultiplyAdd(b3_4, d3_0, a3_4_0);
+                                    Vector512<float> b3_5 = Vector512.Create(Unsafe.Add(ref xr, (c + 3) * 16 + 5));
+                                    a3_5_0 = Avx512F.FusedMultiplyAdd(b3_5, d3_0, a3_5_0);
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    Vector512<float> d0_0 = Vector512.LoadUnsafe(ref dzr, (nuint)(c * 16 + 0));
+                                    Vector512<float> b0_0 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 0));
+                                    a0_0_0 = Avx512F.FusedMultiplyAdd(b0_0, d0_0, a0_0_0);
+                                    Vector512<float> b0_1 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 1));
+                                    a0_1_0 = Avx512F.FusedMultiplyAdd(b0_1, d0_0, a0_1_0);
+                                    Vector512<float> b0_2 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 2));
+                                    a0_2_0 = Avx512F.FusedMultiplyAdd(b0_2, d0_0, a0_2_0);
+                                    Vector512<float> b0_3 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 3));
+                                    a0_3_0 = Avx512F.FusedMultiplyAdd(b0_3, d0_0, a0_3_0);
+                                    Vector512<float> b0_4 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 4));
+                                    a0_4_0 = Avx512F.FusedMultiplyAdd(b0_4, d0_0, a0_4_0);
+                                    Vector512<float> b0_5 = Vector512.Create(Unsafe.Add(ref xr, c * 16 + 5));
+                                    a0_5_0 = Avx512F.FusedMultiplyAdd(b0_5, d0_0, a0_5_0);
                                 }
                             }
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
-                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0)) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 0) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0)) + a0_1_0 + a1_1_0 + a2_1_0 + a3_1_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 1) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0)) + a0_2_0 + a1_2_0 + a2_2_0 + a3_2_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 2) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0)) + a0_3_0 + a1_3_0 + a2_3_0 + a3_3_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 3) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0)) + a0_4_0 + a1_4_0 + a2_4_0 + a3_4_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 4) * 16 + oc0 + 0));
+                            (Vector512.LoadUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0)) + a0_5_0 + a1_5_0 + a2_5_0 + a3_5_0).StoreUnsafe(ref dwTap, (nuint)((ic0 + 5) * 16 + oc0 + 0));
                         }
                     }
                 }
@@ -719,27 +679,38 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
                     for (int ic0 = 0; ic0 < 16; ic0 += 16)
                     {
-                        Vector512<float> a0 = Vector512<float>.Zero;
-                        for (int kh = 0; kh < 5; kh++)
+                        Vector512<float> a0_0 = Vector512<float>.Zero;
+                        Vector512<float> a1_0 = Vector512<float>.Zero;
+                        Vector512<float> a2_0 = Vector512<float>.Zero;
+                        Vector512<float> a3_0 = Vector512<float>.Zero;
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 16; oc += 4)
                                 {
-                                    Vector512<float> g = Vector512.Create(Unsafe.Add(ref dzp, oc));
-                                    a0 = Avx512F.FusedMultiplyAdd(g, Vector512.LoadUnsafe(ref wt, (nuint)(oc * 16 + 0)), a0);
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
+                                    Vector512<float> g1 = Vector512.Create(Unsafe.Add(ref dzp, oc + 1));
+                                    a1_0 = Avx512F.FusedMultiplyAdd(g1, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 1) * 16 + 0)), a1_0);
+                                    Vector512<float> g2 = Vector512.Create(Unsafe.Add(ref dzp, oc + 2));
+                                    a2_0 = Avx512F.FusedMultiplyAdd(g2, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 2) * 16 + 0)), a2_0);
+                                    Vector512<float> g3 = Vector512.Create(Unsafe.Add(ref dzp, oc + 3));
+                                    a3_0 = Avx512F.FusedMultiplyAdd(g3, Vector512.LoadUnsafe(ref wt, (nuint)((oc + 3) * 16 + 0)), a3_0);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    Vector512<float> g0 = Vector512.Create(Unsafe.Add(ref dzp, oc));
+                                    a0_0 = Avx512F.FusedMultiplyAdd(g0, Vector512.LoadUnsafe(ref wt, (nuint)((oc) * 16 + 0)), a0_0);
                                 }
                             }
                         }
-                        a0.StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
+                        (a0_0 + a1_0 + a2_0 + a3_0).StoreUnsafe(ref dxp, (nuint)(ic0 + 0));
                     }
                 }
             }

@@ -121,7 +121,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 2 <= 28; ow += 2) Conv2D_C1_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 28; ow++) Conv2D_C1_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -312,141 +311,6 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            {
-                const int oc0 = 0;
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float w2 = Unsafe.Add(ref wr, 2);
-                            float w3 = Unsafe.Add(ref wr, 3);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 16);
-                            float w1 = Unsafe.Add(ref wr, 17);
-                            float w2 = Unsafe.Add(ref wr, 18);
-                            float w3 = Unsafe.Add(ref wr, 19);
-                            float x0 = Unsafe.Add(ref x, 1);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 32);
-                            float w1 = Unsafe.Add(ref wr, 33);
-                            float w2 = Unsafe.Add(ref wr, 34);
-                            float w3 = Unsafe.Add(ref wr, 35);
-                            float x0 = Unsafe.Add(ref x, 2);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 48);
-                            float w1 = Unsafe.Add(ref wr, 49);
-                            float w2 = Unsafe.Add(ref wr, 50);
-                            float w3 = Unsafe.Add(ref wr, 51);
-                            float x0 = Unsafe.Add(ref x, 3);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 64);
-                            float w1 = Unsafe.Add(ref wr, 65);
-                            float w2 = Unsafe.Add(ref wr, 66);
-                            float w3 = Unsafe.Add(ref wr, 67);
-                            float x0 = Unsafe.Add(ref x, 4);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 3) = MathF.Max(a0_3, 0f);
-            }
-            {
-                const int oc0 = 4;
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 16);
-                            float w1 = Unsafe.Add(ref wr, 17);
-                            float x0 = Unsafe.Add(ref x, 1);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 32);
-                            float w1 = Unsafe.Add(ref wr, 33);
-                            float x0 = Unsafe.Add(ref x, 2);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 48);
-                            float w1 = Unsafe.Add(ref wr, 49);
-                            float x0 = Unsafe.Add(ref x, 3);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 64);
-                            float w1 = Unsafe.Add(ref wr, 65);
-                            float x0 = Unsafe.Add(ref x, 4);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 28 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
-            }
-        }
-
         /// <summary>C1 backward: Conv2D 1x32x32 -> 6x28x28; weight gradient tiled 1 input channel(s) x 4 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Portable.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
@@ -475,53 +339,109 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 4; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a1_0_2 = 0f;
+                            float a1_0_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 2 <= owHi; c += 2)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 16 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 16 + 1);
+                                    float d1_2 = Unsafe.Add(ref dzr, (c + 1) * 16 + 2);
+                                    float d1_3 = Unsafe.Add(ref dzr, (c + 1) * 16 + 3);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 1 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    a1_0_2 = a1_0_2 + b1_0 * d1_2;
+                                    a1_0_3 = a1_0_3 + b1_0 * d1_3;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0 + a1_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1 + a1_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_0_2 + a1_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_0_3 + a1_0_3;
                         }
                         {
                             const int oc0 = 4;
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a1_0_0 = 0f;
+                            float a1_0_1 = 0f;
+                            float a2_0_0 = 0f;
+                            float a2_0_1 = 0f;
+                            float a3_0_0 = 0f;
+                            float a3_0_1 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 32 - 0 + kw) * 1 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 448 + oc0);
+                                int c = owLo;
+                                for (; c + 4 <= owHi; c += 4)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 32 + c * 1 - 0 + kw) * 1 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 28 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    float d1_0 = Unsafe.Add(ref dzr, (c + 1) * 16 + 0);
+                                    float d1_1 = Unsafe.Add(ref dzr, (c + 1) * 16 + 1);
+                                    float b1_0 = Unsafe.Add(ref xr, (c + 1) * 1 + 0);
+                                    a1_0_0 = a1_0_0 + b1_0 * d1_0;
+                                    a1_0_1 = a1_0_1 + b1_0 * d1_1;
+                                    float d2_0 = Unsafe.Add(ref dzr, (c + 2) * 16 + 0);
+                                    float d2_1 = Unsafe.Add(ref dzr, (c + 2) * 16 + 1);
+                                    float b2_0 = Unsafe.Add(ref xr, (c + 2) * 1 + 0);
+                                    a2_0_0 = a2_0_0 + b2_0 * d2_0;
+                                    a2_0_1 = a2_0_1 + b2_0 * d2_1;
+                                    float d3_0 = Unsafe.Add(ref dzr, (c + 3) * 16 + 0);
+                                    float d3_1 = Unsafe.Add(ref dzr, (c + 3) * 16 + 1);
+                                    float b3_0 = Unsafe.Add(ref xr, (c + 3) * 1 + 0);
+                                    a3_0_0 = a3_0_0 + b3_0 * d3_0;
+                                    a3_0_1 = a3_0_1 + b3_0 * d3_1;
+                                }
+                                for (; c < owHi; c++)
+                                {
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 1 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0 + a1_0_0 + a2_0_0 + a3_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1 + a1_0_1 + a2_0_1 + a3_0_1;
                         }
                     }
                 }
@@ -537,27 +457,38 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 32 + iw) * 16);
                     for (int ic0 = 0; ic0 < 1; ic0 += 1)
                     {
-                        float a0 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        float a0_0 = 0f;
+                        float a1_0 = 0f;
+                        float a2_0 = 0f;
+                        float a3_0 = 0f;
+                        for (int kh = Math.Max(0, ih + -27), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 28)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -27), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 28)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 28 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 96 + ic0);
-                                for (int oc = 0; oc < 6; oc++)
+                                int oc = 0;
+                                for (; oc + 4 <= 6; oc += 4)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    float g2 = Unsafe.Add(ref dzp, oc + 2);
+                                    a2_0 = a2_0 + g2 * Unsafe.Add(ref wt, (oc + 2) * 16 + 0);
+                                    float g3 = Unsafe.Add(ref dzp, oc + 3);
+                                    a3_0 = a3_0 + g3 * Unsafe.Add(ref wt, (oc + 3) * 16 + 0);
+                                }
+                                for (; oc < 6; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0 + a2_0 + a3_0;
                     }
                 }
             }
@@ -637,7 +568,6 @@ public partial class LeNet5
             {
                 int ow = 0;
                 for (; ow + 2 <= 10; ow += 2) Conv2D_C3_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
-                for (; ow < 10; ow++) Conv2D_C3_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
@@ -757,89 +687,6 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
-            for (int oc0 = 0; oc0 < 16; oc0 += 4)
-            {
-                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
-                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
-                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
-                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
-                    for (int ic = 0; ic < 6; ic++)
-                    {
-                        {
-                            float w0 = Unsafe.Add(ref wr, 0);
-                            float w1 = Unsafe.Add(ref wr, 1);
-                            float w2 = Unsafe.Add(ref wr, 2);
-                            float w3 = Unsafe.Add(ref wr, 3);
-                            float x0 = Unsafe.Add(ref x, 0);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 96);
-                            float w1 = Unsafe.Add(ref wr, 97);
-                            float w2 = Unsafe.Add(ref wr, 98);
-                            float w3 = Unsafe.Add(ref wr, 99);
-                            float x0 = Unsafe.Add(ref x, 16);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 192);
-                            float w1 = Unsafe.Add(ref wr, 193);
-                            float w2 = Unsafe.Add(ref wr, 194);
-                            float w3 = Unsafe.Add(ref wr, 195);
-                            float x0 = Unsafe.Add(ref x, 32);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 288);
-                            float w1 = Unsafe.Add(ref wr, 289);
-                            float w2 = Unsafe.Add(ref wr, 290);
-                            float w3 = Unsafe.Add(ref wr, 291);
-                            float x0 = Unsafe.Add(ref x, 48);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        {
-                            float w0 = Unsafe.Add(ref wr, 384);
-                            float w1 = Unsafe.Add(ref wr, 385);
-                            float w2 = Unsafe.Add(ref wr, 386);
-                            float w3 = Unsafe.Add(ref wr, 387);
-                            float x0 = Unsafe.Add(ref x, 64);
-                            a0_0 = a0_0 + x0 * w0;
-                            a0_1 = a0_1 + x0 * w1;
-                            a0_2 = a0_2 + x0 * w2;
-                            a0_3 = a0_3 + x0 * w3;
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 10 + ow + 0) * 16 + oc0 + 3) = MathF.Max(a0_3, 0f);
-            }
-        }
-
         /// <summary>C3 backward: Conv2D 6x14x14 -> 16x10x10; weight gradient tiled 2 input channel(s) x 4 vector(s) of output channels, input gradient gathered per input pixel through the transposed kernel; Portable.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3_Backward(ref float x, ref float dz, ref float dx, ref float transposed, ref float dw, ref float db, bool inputGradient)
@@ -868,45 +715,46 @@ public partial class LeNet5
                     {
                         for (int oc0 = 0; oc0 < 16; oc0 += 4)
                         {
-                            float a0_0 = 0f;
-                            float a0_1 = 0f;
-                            float a0_2 = 0f;
-                            float a0_3 = 0f;
-                            float a1_0 = 0f;
-                            float a1_1 = 0f;
-                            float a1_2 = 0f;
-                            float a1_3 = 0f;
+                            float a0_0_0 = 0f;
+                            float a0_0_1 = 0f;
+                            float a0_0_2 = 0f;
+                            float a0_0_3 = 0f;
+                            float a0_1_0 = 0f;
+                            float a0_1_1 = 0f;
+                            float a0_1_2 = 0f;
+                            float a0_1_3 = 0f;
                             for (int r = ohLo; r < ohHi; r++)
                             {
                                 int ih = r * 1 - 0 + kh;
-                                for (int c = owLo; c < owHi; c++)
+                                ref float xr = ref Unsafe.Add(ref x, (ih * 14 - 0 + kw) * 16 + ic0);
+                                ref float dzr = ref Unsafe.Add(ref dz, r * 160 + oc0);
+                                int c = owLo;
+                                for (; c < owHi; c++)
                                 {
-                                    ref float xp = ref Unsafe.Add(ref x, (ih * 14 + c * 1 - 0 + kw) * 16 + ic0);
-                                    ref float dzp = ref Unsafe.Add(ref dz, (r * 10 + c) * 16 + oc0);
-                                    float d0 = Unsafe.Add(ref dzp, 0);
-                                    float d1 = Unsafe.Add(ref dzp, 1);
-                                    float d2 = Unsafe.Add(ref dzp, 2);
-                                    float d3 = Unsafe.Add(ref dzp, 3);
-                                    float b0 = Unsafe.Add(ref xp, 0);
-                                    a0_0 = a0_0 + b0 * d0;
-                                    a0_1 = a0_1 + b0 * d1;
-                                    a0_2 = a0_2 + b0 * d2;
-                                    a0_3 = a0_3 + b0 * d3;
-                                    float b1 = Unsafe.Add(ref xp, 1);
-                                    a1_0 = a1_0 + b1 * d0;
-                                    a1_1 = a1_1 + b1 * d1;
-                                    a1_2 = a1_2 + b1 * d2;
-                                    a1_3 = a1_3 + b1 * d3;
+                                    float d0_0 = Unsafe.Add(ref dzr, c * 16 + 0);
+                                    float d0_1 = Unsafe.Add(ref dzr, c * 16 + 1);
+                                    float d0_2 = Unsafe.Add(ref dzr, c * 16 + 2);
+                                    float d0_3 = Unsafe.Add(ref dzr, c * 16 + 3);
+                                    float b0_0 = Unsafe.Add(ref xr, c * 16 + 0);
+                                    a0_0_0 = a0_0_0 + b0_0 * d0_0;
+                                    a0_0_1 = a0_0_1 + b0_0 * d0_1;
+                                    a0_0_2 = a0_0_2 + b0_0 * d0_2;
+                                    a0_0_3 = a0_0_3 + b0_0 * d0_3;
+                                    float b0_1 = Unsafe.Add(ref xr, c * 16 + 1);
+                                    a0_1_0 = a0_1_0 + b0_1 * d0_0;
+                                    a0_1_1 = a0_1_1 + b0_1 * d0_1;
+                                    a0_1_2 = a0_1_2 + b0_1 * d0_2;
+                                    a0_1_3 = a0_1_3 + b0_1 * d0_3;
                                 }
                             }
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_3;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) + a1_0;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) + a1_1;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) + a1_2;
-                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) + a1_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 0) + a0_0_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 1) + a0_0_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 2) + a0_0_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 0) * 16 + oc0 + 3) + a0_0_3;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 0) + a0_1_0;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 1) + a0_1_1;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 2) + a0_1_2;
+                            Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) = Unsafe.Add(ref dwTap, (ic0 + 1) * 16 + oc0 + 3) + a0_1_3;
                         }
                     }
                 }
@@ -922,63 +770,85 @@ public partial class LeNet5
                     ref float dxp = ref Unsafe.Add(ref dx, (ih * 14 + iw) * 16);
                     for (int ic0 = 0; ic0 < 4; ic0 += 4)
                     {
-                        float a0 = 0f;
-                        float a1 = 0f;
-                        float a2 = 0f;
-                        float a3 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a0_2 = 0f;
+                        float a0_3 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
+                        float a1_2 = 0f;
+                        float a1_3 = 0f;
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 16; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
-                                    a2 = a2 + g * Unsafe.Add(ref wt, oc * 16 + 2);
-                                    a3 = a3 + g * Unsafe.Add(ref wt, oc * 16 + 3);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    a0_3 = a0_3 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 3);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                    a1_2 = a1_2 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 2);
+                                    a1_3 = a1_3 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 3);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    a0_2 = a0_2 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 2);
+                                    a0_3 = a0_3 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 3);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
-                        Unsafe.Add(ref dxp, ic0 + 2) = a2;
-                        Unsafe.Add(ref dxp, ic0 + 3) = a3;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
+                        Unsafe.Add(ref dxp, ic0 + 2) = a0_2 + a1_2;
+                        Unsafe.Add(ref dxp, ic0 + 3) = a0_3 + a1_3;
                     }
                     {
                         const int ic0 = 4;
-                        float a0 = 0f;
-                        float a1 = 0f;
-                        for (int kh = 0; kh < 5; kh++)
+                        float a0_0 = 0f;
+                        float a0_1 = 0f;
+                        float a1_0 = 0f;
+                        float a1_1 = 0f;
+                        for (int kh = Math.Max(0, ih + -9), khEnd = Math.Min(5, ih + 1); kh < khEnd; kh++)
                         {
                             int t = ih + 0 - kh;
-                            if (t < 0 || t % 1 != 0 || t / 1 >= 10)
-                                continue;
-                            for (int kw = 0; kw < 5; kw++)
+                            for (int kw = Math.Max(0, iw + -9), kwEnd = Math.Min(5, iw + 1); kw < kwEnd; kw++)
                             {
                                 int u = iw + 0 - kw;
-                                if (u < 0 || u % 1 != 0 || u / 1 >= 10)
-                                    continue;
                                 ref float dzp = ref Unsafe.Add(ref dz, (t / 1 * 10 + u / 1) * 16);
                                 ref float wt = ref Unsafe.Add(ref transposed, (kh * 5 + kw) * 256 + ic0);
-                                for (int oc = 0; oc < 16; oc++)
+                                int oc = 0;
+                                for (; oc + 2 <= 16; oc += 2)
                                 {
-                                    float g = Unsafe.Add(ref dzp, oc);
-                                    a0 = a0 + g * Unsafe.Add(ref wt, oc * 16 + 0);
-                                    a1 = a1 + g * Unsafe.Add(ref wt, oc * 16 + 1);
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
+                                    float g1 = Unsafe.Add(ref dzp, oc + 1);
+                                    a1_0 = a1_0 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 0);
+                                    a1_1 = a1_1 + g1 * Unsafe.Add(ref wt, (oc + 1) * 16 + 1);
+                                }
+                                for (; oc < 16; oc++)
+                                {
+                                    float g0 = Unsafe.Add(ref dzp, oc);
+                                    a0_0 = a0_0 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 0);
+                                    a0_1 = a0_1 + g0 * Unsafe.Add(ref wt, (oc) * 16 + 1);
                                 }
                             }
                         }
-                        Unsafe.Add(ref dxp, ic0 + 0) = a0;
-                        Unsafe.Add(ref dxp, ic0 + 1) = a1;
+                        Unsafe.Add(ref dxp, ic0 + 0) = a0_0 + a1_0;
+                        Unsafe.Add(ref dxp, ic0 + 1) = a0_1 + a1_1;
                     }
                 }
             }
