@@ -4,7 +4,7 @@
 # whole comparison is repeated --repeat times and the table shows medians over the repeats.
 #
 #   bench/train-vs-pytorch.sh [--data DIR] [--epochs N] [--threads N] [--repeat K] [--out DIR]
-#                             [--python PATH] [--unroll-cmd CMD] [--no-pytorch]
+#                             [--python PATH] [--unroll-cmd CMD] [--no-pytorch] [--wait-idle SECONDS]
 #
 # Unroll side (the last stdout line of each is one JSON object):
 #   dotnet run -c Release --project samples/Unroll.Cli -- train LeNet5 --data DIR --epochs N --batch 64 --threads N --seed 1 --json
@@ -20,6 +20,8 @@
 # in the machine's load does not always fall on the same side. Raw outputs stay in --out (default:
 # a new temporary folder, printed at the end).
 #
+# --wait-idle S: before each measured command, wait (at most S seconds) until the CPUs have been at
+# least 90% idle for 15 s, so that other work on a shared machine is less likely to overlap.
 # --unroll-cmd replaces "dotnet run --no-build -c Release --project samples/Unroll.Cli --" (and
 # skips the build), e.g. to test this script's parsing with bench/selftest/fake-unroll.sh.
 set -uo pipefail
@@ -33,6 +35,7 @@ OUT=""
 TORCH_PY=/usr/bin/python3
 UNROLL_CMD=""
 PYTORCH=1
+WAIT_IDLE=0
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 need() { [[ $# -ge 2 && -n "$2" ]] || { echo "error: $1 needs a value" >&2; exit 2; }; }
@@ -46,10 +49,12 @@ while [[ $# -gt 0 ]]; do
         --python) need "$@"; TORCH_PY=$2; shift 2 ;;
         --unroll-cmd) need "$@"; UNROLL_CMD=$2; shift 2 ;;
         --no-pytorch) PYTORCH=0; shift ;;
+        --wait-idle) need "$@"; WAIT_IDLE=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+[[ $WAIT_IDLE =~ ^[0-9]+$ ]] || { echo "error: --wait-idle must be a number of seconds, not '$WAIT_IDLE'" >&2; exit 2; }
 for n in EPOCHS THREADS REPEAT; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || { echo "error: --${n,,} must be a positive integer, not '${!n}'" >&2; exit 2; }
 done
@@ -109,6 +114,26 @@ json.dump(obj, open(path[:-4] + ".json", "w"))
 ' "$OUT/$name.out" "$@"
 }
 
+# wait_idle: with --wait-idle S, waits up to S seconds for three 5-second samples in a row with the
+# CPUs (all of them, from /proc/stat) at least 90% idle; says how long it waited.
+wait_idle() {
+    [[ $WAIT_IDLE -gt 0 ]] || return 0
+    local start=$SECONDS quiet=0 idle=0 t i pt pi a
+    read -r -a a < /proc/stat; pt=$((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])); pi=$((a[4] + a[5]))
+    while ((SECONDS - start < WAIT_IDLE)); do
+        sleep 5
+        read -r -a a < /proc/stat; t=$((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])); i=$((a[4] + a[5]))
+        ((t > pt)) && idle=$((100 * (i - pi) / (t - pt)))
+        pt=$t; pi=$i
+        if ((idle >= 90)); then quiet=$((quiet + 1)); else quiet=0; fi
+        if ((quiet >= 3)); then
+            ((SECONDS - start > 15)) && printf '(waited %d s for idle CPUs) ' $((SECONDS - start))
+            return 0
+        fi
+    done
+    printf '(CPUs still busy after %d s, measuring anyway) ' "$WAIT_IDLE"
+}
+
 # step NAME KEYS -- COMMAND...: runs COMMAND, output in $OUT/NAME.{out,err}, then extracts the JSON.
 FAILURES=0
 step() {
@@ -117,6 +142,7 @@ step() {
     while [[ $1 != -- ]]; do keys+=("$1"); shift; done
     shift
     printf '  %-22s' "$name"
+    wait_idle
     local start=$SECONDS
     "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"
     local rc=$?
@@ -157,7 +183,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "$load" >"$OUT/load-$r.txt"
     busy=""
-    if awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then busy=" - busy machine, this repeat's figures are unreliable"; fi
+    if awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then busy=" - above the CPU count: a busy machine"; fi
     echo "Repeat $r/$REPEAT (load average before: $load$busy)"
     if [[ $PYTORCH == 1 && $((r % 2)) == 0 ]]; then
         run_pytorch "$r"; run_unroll "$r"
@@ -183,6 +209,11 @@ def rate_excluding_first(obj):
     if not per:
         return None
     return statistics.median(per[1:] if len(per) > 1 else per)
+
+def contention(obj):
+    shares = obj.get("cpu_share_per_epoch") if obj else None
+    busy = [str(i + 1) for i, c in enumerate(shares or []) if c < 0.9]
+    return " [PyTorch epoch(s) %s got < 90%% of their threads\x27 CPU: contended]" % ",".join(busy) if busy else ""
 
 rows = {k: ([], []) for k in ("rate", "seconds", "accuracy", "infer1", "infer64")}
 rate_notes = set()
@@ -210,7 +241,8 @@ for r in range(1, repeat + 1):
     def f(v, fmt): return "n/a" if v is None else format(v, fmt)
     print("repeat %d: Unroll %s img/s, %s s, %s%%, batch-1 %s us, batch-64 %s ms | PyTorch %s img/s, %s s, %s%%, batch-1 %s us, batch-64 %s ms" % (
         r, f(u_rate, ",.0f"), f(values["seconds"][0], ".2f"), f(values["accuracy"][0], ".2f"), f(values["infer1"][0], ".1f"), f(values["infer64"][0], ".3f"),
-        f(p_rate, ",.0f"), f(values["seconds"][1], ".2f"), f(values["accuracy"][1], ".2f"), f(values["infer1"][1], ".1f"), f(values["infer64"][1], ".3f")))
+        f(p_rate, ",.0f"), f(values["seconds"][1], ".2f"), f(values["accuracy"][1], ".2f"), f(values["infer1"][1], ".1f"), f(values["infer64"][1], ".3f"))
+        + contention(pt))
 print()
 
 def med(xs): return statistics.median(xs) if xs else None
