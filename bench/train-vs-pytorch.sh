@@ -272,6 +272,12 @@ print()
 print("Ratio > 1: Unroll is faster (throughput Unroll/PyTorch; times and latencies PyTorch/Unroll). Accuracy: Unroll minus PyTorch, percentage points.")
 for note in sorted(rate_notes):
     print(note)
+blas = sorted({pt.get("blas", "unknown") for pt in (load("pytorch-%d" % r) for r in range(1, repeat + 1)) if pt})
+if blas:
+    print("PyTorch BLAS (dense layers): %s." % ", ".join(blas))
+if any("reference" in b for b in blas):
+    print("WARNING: PyTorch ran its dense layers on the reference BLAS, which roughly halves its training and batch-64 speed here;")
+    print("         the fair peer uses an optimised BLAS: apt-get install libopenblas0-openmp (see bench/README.md).")
 print("Training time: each side\x27s own \"seconds\" (PyTorch: the timed training steps, no evaluation; Unroll: as its JSON defines it).")
 print("Inference: Unroll, median of 21 timed rounds on random input; PyTorch, median of single runs on test images (no_grad, eval).")
 ' "$OUT" "$REPEAT" "$EPOCHS" "$THREADS" "$PYTORCH"

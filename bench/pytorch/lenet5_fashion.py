@@ -95,6 +95,36 @@ def lenet5():
     )
 
 
+def blas_libraries():
+    """The BLAS/LAPACK files this process has mapped (Debian's torch takes whatever libblas.so.3
+    the alternatives system or LD_LIBRARY_PATH provide: reference BLAS, OpenBLAS, BLIS...)."""
+    torch.ones(2, 2) @ torch.ones(2, 2)
+    paths = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                name = os.path.basename(path)
+                if ("blas" in name or "blis" in name or "lapack" in name or "mkl" in name) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return paths
+
+
+def describe_blas(paths):
+    real = [os.path.realpath(p) for p in paths]
+    if any("openblas" in p for p in real):
+        return "OpenBLAS"
+    if any("blis" in p for p in real):
+        return "BLIS"
+    if any("mkl" in p for p in real):
+        return "MKL"
+    if any("/blas/libblas.so" in p for p in real):
+        return "reference BLAS (Debian libblas3)"
+    return ", ".join(real) or "unknown"
+
+
 def accuracy(model, x, y, chunk=1000):
     model.eval()
     correct = 0
@@ -150,9 +180,10 @@ def main():
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     shuffler = torch.Generator().manual_seed(args.seed)
 
+    blas = describe_blas(blas_libraries())
     print(f"PyTorch {torch.__version__} (Python {platform.python_version()}, numpy {np.__version__}), "
           f"{torch.get_num_threads()} thread(s), {os.cpu_count()} CPU(s), "
-          f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}")
+          f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, BLAS: {blas}")
     print(f"LeNet-5, {parameters:,} parameters; data {os.path.abspath(args.data)}: "
           f"{n_train:,} training / {n_test:,} test images 1x32x32 (decoded in {load_seconds:.2f} s, untimed)")
     print(f"SGD lr {LR} momentum {MOMENTUM}, batch {BATCH}, {args.epochs} epoch(s), seed {args.seed}; "
@@ -205,10 +236,9 @@ def main():
 
     load_after = os.getloadavg()[0]   # this process's own threads count in it
     contended = [i + 1 for i, c in enumerate(cpu_shares) if c < 0.9]
-    if load_before > (os.cpu_count() or 1) or contended:
-        print(f"BUSY MACHINE: load average {load_before:.2f} at the start"
-              + (f"; epoch(s) {', '.join(map(str, contended))} got under 90% of their threads' CPU time" if contended else "")
-              + " - the timings are unreliable")
+    if contended:   # the load average lags by a minute, so it only informs; the CPU share decides
+        print(f"BUSY MACHINE: epoch(s) {', '.join(map(str, contended))} got under 90% of their threads' CPU time "
+              f"(load average {load_before:.2f} at the start) - those timings are unreliable")
     print(f"training: {rate:,.0f} images/s, {rate_note}; {total:.2f} s of training steps in all")
     if steady_rate is None:
         print("uncontended epochs (CPU >= 90% of the threads): none - every epoch shared its cores with other work")
@@ -224,6 +254,7 @@ def main():
         "framework": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": blas,
         "epochs": args.epochs,
         "batch": BATCH,
         "test_accuracy": round(accuracies[-1], 6),
