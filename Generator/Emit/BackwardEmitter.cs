@@ -358,19 +358,7 @@ internal static class BackwardEmitter
         Header(w, p, v, max ? "the gradient goes to the first input that equals the window's maximum" : "the gradient is shared evenly over the window");
         w.Open($"private static void {name}_Backward({PoolParameters})");
         Clear(w, "dx", p.In.H * p.In.W * dxs);
-        w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
-        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
-        w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
-        w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
-        w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
-        w.Line($"int kwLo = Math.Max(0, -iw0), kwHi = Math.Min({I(l.KernelW)}, {I(p.In.W)} - iw0);");
-        if (!max)
-        {
-            string count = l.CountIncludePad
-                ? $"(Math.Min({I(l.KernelH)}, {I(p.In.H + l.PadBottom)} - ih0)) * (Math.Min({I(l.KernelW)}, {I(p.In.W + l.PadRight)} - iw0))"
-                : "(khHi - khLo) * (kwHi - kwLo)";
-            w.Line($"{v.Type} scale = {v.Broadcast($"1f / ({count})")};");
-        }
+        KernelEmitter.OpenPoolWindows(w, p, v);
         w.Line($"int o = (oh * {I(p.Out.W)} + ow) * {I(p.Out.Cs)};");
         w.Open($"for (int cv = 0; cv < {I(vectors * v.Lanes)}; cv += {I(v.Lanes)})");
         w.Line($"{v.Type} g = {v.Load("dy", "o + cv")};");

@@ -263,6 +263,29 @@ internal static class KernelEmitter
 
     // ---------------------------------------------------------------- pooling
 
+    /// <summary>
+    /// Opens the loops over output pixels of a pooling layer and clips each window to the input
+    /// (khLo..khHi, kwLo..kwHi); for average pooling also defines <c>scale</c>, one over the divisor.
+    /// Shared by the forward and backward kernels so both use the same windows and divisors.
+    /// </summary>
+    public static void OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v)
+    {
+        Graph.LayerModel l = p.Layer;
+        w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
+        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
+        w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
+        w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
+        w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
+        w.Line($"int kwLo = Math.Max(0, -iw0), kwHi = Math.Min({I(l.KernelW)}, {I(p.In.W)} - iw0);");
+        if (l.Op == OpKind.AvgPool)
+        {
+            string count = l.CountIncludePad
+                ? $"(Math.Min({I(l.KernelH)}, {I(p.In.H + l.PadBottom)} - ih0)) * (Math.Min({I(l.KernelW)}, {I(p.In.W + l.PadRight)} - iw0))"
+                : "(khHi - khLo) * (kwHi - kwLo)";
+            w.Line($"{v.Type} scale = {v.Broadcast($"1f / ({count})")};");
+        }
+    }
+
     private static void EmitPool(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
         Graph.LayerModel l = p.Layer;
@@ -270,19 +293,7 @@ internal static class KernelEmitter
         int vectors = Schedule.ChannelVectors(v.Target, p.In.C);
         Summary(w, p, v, max ? "" : l.CountIncludePad ? " Divides by the window size within the padded input." : " Divides by the number of real (unpadded) pixels in the window.");
         w.Open($"private static void {name}(ref float input, ref float output)");
-        w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
-        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
-        w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
-        w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
-        w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
-        w.Line($"int kwLo = Math.Max(0, -iw0), kwHi = Math.Min({I(l.KernelW)}, {I(p.In.W)} - iw0);");
-        if (!max)
-        {
-            string count = l.CountIncludePad
-                ? $"(Math.Min({I(l.KernelH)}, {I(p.In.H + l.PadBottom)} - ih0)) * (Math.Min({I(l.KernelW)}, {I(p.In.W + l.PadRight)} - iw0))"
-                : "(khHi - khLo) * (kwHi - kwLo)";
-            w.Line($"{v.Type} scale = {v.Broadcast($"1f / ({count})")};");
-        }
+        OpenPoolWindows(w, p, v);
         w.Line($"ref float o = ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + ow) * {I(p.Out.Cs)});");
         w.Open($"for (int cv = 0; cv < {I(vectors * v.Lanes)}; cv += {I(v.Lanes)})");
         w.Line($"{v.Type} acc = {(max ? v.NegativeInfinity : v.Zero)};");
