@@ -126,11 +126,7 @@ public abstract class Network : IDisposable
                 RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws));
             return;
         }
-        if (_pool is null || _pool.Parts < parts)
-        {
-            _pool?.Dispose();
-            _pool = new WorkerPool(parts);
-        }
+        WorkerPool pool = Pool(parts);
         fixed (float* pin = input)
         fixed (float* pout = output)
         {
@@ -139,7 +135,7 @@ public abstract class Network : IDisposable
             _jobBatch = batch;
             try
             {
-                _pool.Run(_forwardPart, parts);
+                pool.Run(_forwardPart, parts);
             }
             finally
             {
@@ -278,12 +274,7 @@ public abstract class Network : IDisposable
                         TrainPart(0, 1);
                     else
                     {
-                        if (_pool is null || _pool.Parts < parts)
-                        {
-                            _pool?.Dispose();
-                            _pool = new WorkerPool(parts);
-                        }
-                        _pool.Run(_trainPart, parts);
+                        Pool(parts).Run(_trainPart, parts);
                     }
                 }
                 finally
@@ -417,14 +408,24 @@ public abstract class Network : IDisposable
             return _workspaces[part] ??= GC.AllocateArray<float>(Info.WorkspaceLength + 16, pinned: true);
     }
 
+    /// <summary>The worker pool, (re)created when it has fewer parts than asked for.</summary>
+    private WorkerPool Pool(int parts)
+    {
+        if (_pool is null || _pool.Parts < parts)
+        {
+            _pool?.Dispose();
+            _pool = new WorkerPool(parts);
+        }
+        return _pool;
+    }
+
     private static void AddInto(Span<float> total, ReadOnlySpan<float> part)
     {
-        int i = 0;
-        Span<System.Numerics.Vector<float>> vt = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(total);
-        ReadOnlySpan<System.Numerics.Vector<float>> vp = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(part);
-        for (int v = 0; v < vt.Length && v < vp.Length; v++)
+        Span<System.Numerics.Vector<float>> vt = MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(total);
+        ReadOnlySpan<System.Numerics.Vector<float>> vp = MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(part);
+        for (int v = 0; v < vt.Length; v++)
             vt[v] += vp[v];
-        i = Math.Min(vt.Length, vp.Length) * System.Numerics.Vector<float>.Count;
+        int i = vt.Length * System.Numerics.Vector<float>.Count;
         for (; i < total.Length; i++)
             total[i] += part[i];
     }

@@ -136,16 +136,7 @@ internal static class NetworkEmitter
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)");
-        w.Open("switch (Isa)");
-        foreach (VectorIsa v in VectorIsa.All)
-        {
-            w.Line($"case global::Unroll.Isa.{v.Name}:");
-            w.Line($"    Run{v.Name}(input, output, ref ParameterBase, workspace);");
-            w.Line("    break;");
-        }
-        w.Line("default:");
-        w.Line("    throw new NotSupportedException($\"No kernels for {Isa}.\");");
-        w.Close();
+        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
