@@ -1,6 +1,8 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Unroll.Kernels;
 
@@ -8,6 +10,7 @@ namespace Unroll.Kernels;
 public static class Layout
 {
     /// <summary>Copies C x H x W values from <paramref name="source"/> to channels-last at <paramref name="destination"/>; padded channels are left as they are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToChannelsLast(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int cs)
     {
         if (source.Length < c * h * w)
@@ -18,16 +21,11 @@ public static class Layout
             Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref src), (uint)(c * h * w * sizeof(float)));
             return;
         }
-        int plane = h * w;
-        for (int ch = 0; ch < c; ch++)
-        {
-            ref float s = ref Unsafe.Add(ref src, ch * plane);
-            for (int p = 0; p < plane; p++)
-                Unsafe.Add(ref destination, p * cs + ch) = Unsafe.Add(ref s, p);
-        }
+        Transpose(ref src, h * w, c, ref destination, cs, columns: h * w);
     }
 
     /// <summary>Copies channels-last values at <paramref name="source"/> back to C x H x W order in <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToChannelsFirst(ref float source, Span<float> destination, int c, int h, int w, int cs)
     {
         if (destination.Length < c * h * w)
@@ -38,13 +36,65 @@ public static class Layout
             Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref source), (uint)(c * h * w * sizeof(float)));
             return;
         }
-        int plane = h * w;
-        for (int ch = 0; ch < c; ch++)
+        Transpose(ref source, cs, h * w, ref dst, h * w, columns: c);
+    }
+
+    /// <summary>
+    /// Writes the transpose of a <paramref name="rows"/> x <paramref name="columns"/> matrix (row stride
+    /// <paramref name="sourceStride"/>) to <paramref name="destination"/> (row stride <paramref name="destinationStride"/>).
+    /// Works in 16-column strips so both sides stream whole cache lines, with 8 x 8 register transposes
+    /// inside the strip when AVX is available.
+    /// </summary>
+    private static void Transpose(ref float source, int sourceStride, int rows, ref float destination, int destinationStride, int columns)
+    {
+        const int Strip = 16;
+        for (int c0 = 0; c0 < columns; c0 += Strip)
         {
-            ref float d = ref Unsafe.Add(ref dst, ch * plane);
-            for (int p = 0; p < plane; p++)
-                Unsafe.Add(ref d, p) = Unsafe.Add(ref source, p * cs + ch);
+            int cw = Math.Min(Strip, columns - c0);
+            int r = 0;
+            if (Avx.IsSupported && cw % 8 == 0)
+            {
+                for (; r + 8 <= rows; r += 8)
+                    for (int c = c0; c < c0 + cw; c += 8)
+                        Transpose8x8(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+            }
+            for (; r < rows; r++)
+                for (int c = c0; c < c0 + cw; c++)
+                    Unsafe.Add(ref destination, c * destinationStride + r) = Unsafe.Add(ref source, r * sourceStride + c);
         }
+    }
+
+    /// <summary>Transposes one 8 x 8 block in registers: the classic unpack, shuffle and lane-permute sequence.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref float source, int sourceStride, ref float destination, int destinationStride)
+    {
+        Vector256<float> r0 = Vector256.LoadUnsafe(ref source);
+        Vector256<float> r1 = Vector256.LoadUnsafe(ref source, (nuint)sourceStride);
+        Vector256<float> r2 = Vector256.LoadUnsafe(ref source, (nuint)(2 * sourceStride));
+        Vector256<float> r3 = Vector256.LoadUnsafe(ref source, (nuint)(3 * sourceStride));
+        Vector256<float> r4 = Vector256.LoadUnsafe(ref source, (nuint)(4 * sourceStride));
+        Vector256<float> r5 = Vector256.LoadUnsafe(ref source, (nuint)(5 * sourceStride));
+        Vector256<float> r6 = Vector256.LoadUnsafe(ref source, (nuint)(6 * sourceStride));
+        Vector256<float> r7 = Vector256.LoadUnsafe(ref source, (nuint)(7 * sourceStride));
+        // Interleave pairs of rows: t0 = a0 b0 a1 b1 | a4 b4 a5 b5, and so on.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        // Gather columns of four rows within each 128-bit lane.
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        // Join the lanes of rows 0-3 and 4-7.
+        Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref destination);
+        Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref destination, (nuint)destinationStride);
+        Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref destination, (nuint)(2 * destinationStride));
+        Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref destination, (nuint)(3 * destinationStride));
+        Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref destination, (nuint)(4 * destinationStride));
+        Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref destination, (nuint)(5 * destinationStride));
+        Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref destination, (nuint)(6 * destinationStride));
+        Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref destination, (nuint)(7 * destinationStride));
     }
 
     /// <summary>
