@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Unroll.Kernels;
 
 namespace Unroll;
 
@@ -25,6 +26,8 @@ public abstract class Network : IDisposable
     private unsafe float* _jobInput;
     private unsafe float* _jobOutput;
     private int _jobBatch;
+    private bool _jobShared;
+    private PartBarrier? _barrier;
 
     /// <summary>Creates the instance for the generated description <paramref name="info"/>.</summary>
     /// <exception cref="NotSupportedException">The requested instruction set is not supported by this machine.</exception>
@@ -118,15 +121,20 @@ public abstract class Network : IDisposable
             throw new ArgumentException($"Output must hold batch x {OutputLength} = {batch * OutputLength} values for batch {batch}; it holds {output.Length}.", nameof(output));
         if (batch == 0)
             return;
-        int parts = Math.Min(_threads, batch);
+        // Fewer samples than threads: the threads share each sample (its large steps split by rows), if it has any.
+        bool shareSamples = batch < _threads && SplitsSamples;
+        int parts = shareSamples ? _threads : Math.Min(_threads, batch);
         if (parts == 1)
         {
             float[] ws = Workspace(0);
             for (int n = 0; n < batch; n++)
-                RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws));
+                RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws), 0, 1, null);
             return;
         }
         WorkerPool pool = Pool(parts);
+        _jobShared = shareSamples;
+        if (shareSamples && (_barrier is null || _barrier.Parts != parts))
+            _barrier = new PartBarrier(parts);
         fixed (float* pin = input)
         fixed (float* pout = output)
         {
@@ -208,7 +216,15 @@ public abstract class Network : IDisposable
     }
 
     /// <summary>Runs one sample with the kernels of <see cref="Isa"/>. <paramref name="workspace"/> holds at least <see cref="NetworkInfo.WorkspaceLength"/> floats, 64-byte aligned.</summary>
-    protected abstract void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace);
+    /// <remarks>
+    /// With <paramref name="parts"/> above 1, that many threads call this at once for the same sample and
+    /// workspace, each with its own <paramref name="part"/>; the generated code splits its large steps
+    /// among them and meets at <paramref name="barrier"/> between steps.
+    /// </remarks>
+    protected abstract void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, PartBarrier? barrier);
+
+    /// <summary>Whether the generated network has steps large enough to split one sample across threads.</summary>
+    protected virtual bool SplitsSamples => false;
 
     /// <summary>Runs one sample forward with the kernels of <see cref="Isa"/>, keeping every layer's output in <paramref name="workspace"/> (at least <see cref="NetworkInfo.TrainingWorkspaceLength"/> floats, 64-byte aligned) for <see cref="BackwardSample"/>.</summary>
     protected abstract void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace);
@@ -392,12 +408,22 @@ public abstract class Network : IDisposable
 
     private unsafe void ForwardPart(int part, int parts)
     {
+        if (_jobShared)
+        {
+            // Every part works on every sample, in part 0's workspace.
+            Span<float> shared = WorkspaceSpan(Workspace(0));
+            var allInput = new ReadOnlySpan<float>(_jobInput, _jobBatch * InputLength);
+            var allOutput = new Span<float>(_jobOutput, _jobBatch * OutputLength);
+            for (int n = 0; n < _jobBatch; n++)
+                RunSample(allInput.Slice(n * InputLength, InputLength), allOutput.Slice(n * OutputLength, OutputLength), shared, part, parts, _barrier);
+            return;
+        }
         int start = (int)((long)_jobBatch * part / parts), end = (int)((long)_jobBatch * (part + 1) / parts);
         float[] ws = Workspace(part);
         var input = new ReadOnlySpan<float>(_jobInput, _jobBatch * InputLength);
         var output = new Span<float>(_jobOutput, _jobBatch * OutputLength);
         for (int n = start; n < end; n++)
-            RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws));
+            RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws), 0, 1, null);
     }
 
     private Span<float> WorkspaceSpan(float[] ws) => ws.AsSpan(AlignedStart(ws), Info.WorkspaceLength);

@@ -76,11 +76,11 @@ internal static class KernelEmitter
         // Single-pixel tiles only when the interior columns do not split evenly into full tiles.
         bool needsSingle = tile.Pixels > 1 && owHi > owLo && (owHi - owLo) % tile.Pixels != 0;
 
-        Summary(w, p, v, hasBorder
+        Summary(w, p, v, (hasBorder
             ? $" Interior rows {ohLo}..{ohHi - 1}, columns {owLo}..{owHi - 1} run without bounds tests; border pixels clip the window."
-            : " Every window lies inside the input: no border code.");
-        w.Open($"private static void {name}({parameters})");
-        w.Open($"for (int oh = 0; oh < {I(oh)}; oh++)");
+            : " Every window lies inside the input: no border code.") + $" Computes output rows [rowFrom, rowTo) of {I(oh)}.");
+        w.Open($"private static void {name}({parameters}, int rowFrom, int rowTo)");
+        w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
         w.Line("int ow = 0;");
         if (ohHi > ohLo && owHi > owLo)
         {
@@ -233,9 +233,9 @@ internal static class KernelEmitter
         Graph.LayerModel l = p.Layer;
         Tile tile = Schedule.For(v.Target, p);
         int pixels = p.In.H * p.In.W, op = p.PaddedOutputs;
-        Summary(w, p, v, $" Weights are [H][W][C][{op}]: one row of padded outputs per input value.");
-        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias)");
-        ChannelBlocks(w, tile, v.Lanes, vectors =>
+        Summary(w, p, v, $" Weights are [H][W][C][{op}]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of {I(Schedule.DenseChunks(tile))}, a chunk being one block of {I(tile.Vectors)} vector(s) (the last may be shorter).");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)");
+        ChunkRange(w, tile, v.Lanes, vectors =>
         {
             InitAccumulators(w, v, l.Bias, 1, vectors);
             w.Line("ref float wr = ref Unsafe.Add(ref weights, oc0);");
@@ -261,17 +261,40 @@ internal static class KernelEmitter
         w.Close();
     }
 
+    /// <summary>
+    /// Loops over the output chunks [chunkFrom, chunkTo): full blocks of <see cref="Tile.Vectors"/> vectors
+    /// starting at channel <c>oc0</c>, then the shorter remainder block when the range reaches it.
+    /// </summary>
+    private static void ChunkRange(CodeWriter w, Tile tile, int lanes, Action<int> body)
+    {
+        int block = tile.Vectors * lanes;
+        if (tile.Blocks > 0)
+        {
+            w.Open($"for (int oc0 = chunkFrom * {I(block)}; oc0 < Math.Min(chunkTo, {I(tile.Blocks)}) * {I(block)}; oc0 += {I(block)})");
+            body(tile.Vectors);
+            w.Close();
+        }
+        if (tile.Remainder > 0)
+        {
+            w.Open($"if (chunkTo > {I(tile.Blocks)})");
+            w.Line($"const int oc0 = {I(tile.Blocks * block)};");
+            body(tile.Remainder);
+            w.Close();
+        }
+    }
+
     // ---------------------------------------------------------------- pooling
 
     /// <summary>
     /// Opens the loops over output pixels of a pooling layer and clips each window to the input
     /// (khLo..khHi, kwLo..kwHi); for average pooling also defines <c>scale</c>, one over the divisor.
-    /// Shared by the forward and backward kernels so both use the same windows and divisors.
+    /// Shared by the forward and backward kernels so both use the same windows and divisors. The forward
+    /// kernel covers output rows [rowFrom, rowTo) (<paramref name="rowRange"/>); the backward kernel all rows.
     /// </summary>
-    public static void OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v)
+    public static void OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v, bool rowRange = false)
     {
         Graph.LayerModel l = p.Layer;
-        w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
+        w.Open(rowRange ? "for (int oh = rowFrom; oh < rowTo; oh++)" : $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
         w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
         w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
         w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
@@ -291,9 +314,10 @@ internal static class KernelEmitter
         Graph.LayerModel l = p.Layer;
         bool max = l.Op == OpKind.MaxPool;
         int vectors = Schedule.ChannelVectors(v.Target, p.In.C);
-        Summary(w, p, v, max ? "" : l.CountIncludePad ? " Divides by the window size within the padded input." : " Divides by the number of real (unpadded) pixels in the window.");
-        w.Open($"private static void {name}(ref float input, ref float output)");
-        OpenPoolWindows(w, p, v);
+        Summary(w, p, v, (max ? "" : l.CountIncludePad ? " Divides by the window size within the padded input." : " Divides by the number of real (unpadded) pixels in the window.")
+            + $" Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}.");
+        w.Open($"private static void {name}(ref float input, ref float output, int rowFrom, int rowTo)");
+        OpenPoolWindows(w, p, v, rowRange: true);
         w.Line($"ref float o = ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + ow) * {I(p.Out.Cs)});");
         w.Open($"for (int cv = 0; cv < {I(vectors * v.Lanes)}; cv += {I(v.Lanes)})");
         w.Line($"{v.Type} acc = {(max ? v.NegativeInfinity : v.Zero)};");

@@ -135,9 +135,15 @@ internal static class NetworkEmitter
         }
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)");
-        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace");
+        w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier)");
+        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier");
         w.Close();
+        if (SplitsSamples(plan))
+        {
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Line("protected override bool SplitsSamples => true;");
+        }
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)");
@@ -166,7 +172,7 @@ internal static class NetworkEmitter
             string file = HintName(model, v.Name);
             w.Line();
             w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {file}).</summary>");
-            w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
+            w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);");
             w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
             w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
             w.Line($"/// <summary>Backward pass of one sample with the {v.Name} kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>");
@@ -175,6 +181,12 @@ internal static class NetworkEmitter
         w.Close();
         return w.ToString();
     }
+
+    /// <summary>Whether some forward step is large enough to be split across the threads working on one sample.</summary>
+    private static bool SplitsSamples(NetworkPlan plan) =>
+        plan.InputSlot.Length >= SplitMoveLength
+        || plan.Layers[plan.Layers.Count - 1].Out.Length >= SplitMoveLength
+        || plan.Layers.Any(p => VectorIsa.All.Any(v => Schedule.SplitUnits(v.Target, p) > 1));
 
     private static void IsaSwitch(CodeWriter w, string method, string arguments)
     {
@@ -205,39 +217,128 @@ internal static class NetworkEmitter
 
     private static string Ws(int offset) => $"ref Unsafe.Add(ref ws, {I(offset)})";
 
-    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names)
+    /// <summary>Layout moves of tensors at least this long are split by rows across the threads of one sample.</summary>
+    private const int SplitMoveLength = 32 * 1024;
+
+    /// <summary>
+    /// One step of a forward pass: <see cref="Units"/> is what the step can be split into across the threads
+    /// working on one sample (zero: it runs on one thread), and <see cref="Write"/> writes the call for the
+    /// unit range given as two expressions.
+    /// </summary>
+    private sealed class Step
     {
-        w.Line($"/// <summary>{summary}</summary>");
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)");
-        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
-        w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+        public Step(int units, int all, System.Action<string, string> write)
+        {
+            Units = units;
+            All = all;
+            Write = write;
+        }
+
+        public int Units { get; }
+
+        /// <summary>The whole range, used when the step runs on one thread.</summary>
+        public int All { get; }
+
+        public System.Action<string, string> Write { get; }
+    }
+
+    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split)
+    {
+        var steps = new List<Step>();
+        steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
+            w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
         foreach (LayerPlan p in layers)
         {
             string kernel = names[p.KernelKey];
-            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
+            string comment = $"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}";
             switch (p.Layer.Op)
             {
                 case OpKind.Conv:
                 case OpKind.Dense:
-                    w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}));");
+                    int all = p.Layer.Op == OpKind.Conv ? p.Out.H : Schedule.DenseChunks(Schedule.For(v.Target, p));
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
+                    {
+                        w.Line(comment);
+                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});");
+                        ActivationPass(w, v, p);
+                    }));
                     break;
                 case OpKind.MaxPool:
                 case OpKind.AvgPool:
-                    w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p), p.Out.H, (from, to) =>
+                    {
+                        w.Line(comment);
+                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {from}, {to});");
+                    }));
                     break;
                 default:
-                    if (p.In.Offset != p.Out.Offset)
-                        w.Line($"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice({I(p.Out.Offset)}, {I(p.Out.Length)}));");
-                    w.Line($"{kernel}({Ws(p.Out.Offset)});");
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment);
+                        if (p.In.Offset != p.Out.Offset)
+                            w.Line($"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice({I(p.Out.Offset)}, {I(p.Out.Length)}));");
+                        w.Line($"{kernel}({Ws(p.Out.Offset)});");
+                        ActivationPass(w, v, p);
+                    }));
                     break;
             }
-            if (KernelEmitter.NeedsActivationPass(p, v))
-                w.Line(KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})") + ";");
         }
         TensorSlot outSlot = layers[layers.Count - 1].Out;
-        w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+        steps.Add(new Step(outSlot.Length >= SplitMoveLength ? outSlot.H : 0, outSlot.H, (from, to) =>
+            w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)}, {from}, {to});")));
+
+        bool anySplit = split && steps.Any(s => s.Units > 1);
+        w.Line($"/// <summary>{summary}</summary>");
+        if (split)
+        {
+            w.Line(anySplit
+                ? "/// <remarks>Threads working on the same sample call this together, each with its own <paramref name=\"part\"/>: large steps are split by rows (or output chunks), small ones run on part 0, and <paramref name=\"barrier\"/> separates steps whose data cross parts.</remarks>"
+                : "/// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>");
+        }
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace{(split ? ", int part, int parts, PartBarrier? barrier" : "")})");
+        if (split && !anySplit)
+        {
+            w.Line("if (part != 0)");
+            w.Line("    return;");
+        }
+        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
+        bool previousSplit = false, inSerialBlock = false;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            Step step = steps[i];
+            bool splitHere = anySplit && step.Units > 1;
+            if (anySplit && i > 0 && (splitHere || previousSplit))
+            {
+                if (inSerialBlock)
+                {
+                    w.Close();
+                    inSerialBlock = false;
+                }
+                w.Line("barrier?.Wait();");
+            }
+            if (splitHere)
+                step.Write($"{I(step.Units)} * part / parts", $"{I(step.Units)} * (part + 1) / parts");
+            else
+            {
+                if (anySplit && !inSerialBlock)
+                {
+                    w.Open("if (part == 0)");
+                    inSerialBlock = true;
+                }
+                step.Write("0", I(step.All));
+            }
+            previousSplit = splitHere;
+        }
+        if (inSerialBlock)
+            w.Close();
         w.Close();
+    }
+
+    private static void ActivationPass(CodeWriter w, VectorIsa v, LayerPlan p)
+    {
+        if (KernelEmitter.NeedsActivationPass(p, v))
+            w.Line(KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})") + ";");
     }
 
     private static void EmitBackward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
@@ -317,8 +418,8 @@ internal static class NetworkEmitter
         }
         w.Line("using Unroll.Kernels;");
         OpenClass(w, model, "");
-        w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
-        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace);");
+        w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>");
+        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);");
         w.Line();
         w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
         w.Line($"    {v.Name}Kernels.TrainForward(input, output, ref parameters, workspace);");
@@ -342,9 +443,9 @@ internal static class NetworkEmitter
             }
         }
 
-        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names);
+        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names, split: true);
         w.Line();
-        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names);
+        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false);
         w.Line();
         EmitBackward(w, v, plan, names);
         foreach (LayerPlan p in emitted)

@@ -45,6 +45,31 @@ internal static class Schedule
     /// <summary>Vectors needed to cover <paramref name="channels"/> channels (the portable path works channel by channel).</summary>
     public static int ChannelVectors(TargetIsa isa, int channels) => (channels + Lanes(isa) - 1) / Lanes(isa);
 
+    /// <summary>Work below this many FLOPs stays on one thread: splitting it would cost more in synchronisation than it saves.</summary>
+    public const long SplitFlops = 1_000_000;
+
+    /// <summary>
+    /// The units a layer's forward kernel can be split into across the threads working on one sample:
+    /// output rows for convolution and pooling, register-tile chunks of outputs for dense layers. Zero when
+    /// the layer runs on one thread (small, a stand-alone activation, or followed by a whole-tensor pass
+    /// such as softmax).
+    /// </summary>
+    public static int SplitUnits(TargetIsa isa, LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        if (l.Flops < SplitFlops || l.Activation is ActivationKind.Tanh or ActivationKind.Sigmoid or ActivationKind.Softmax)
+            return 0;
+        return l.Op switch
+        {
+            OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool when layer.Out.H > 1 => layer.Out.H,
+            OpKind.Dense => DenseChunks(For(isa, layer)),
+            _ => 0,
+        };
+    }
+
+    /// <summary>Chunks of a dense layer's outputs: the full register blocks, then the remainder block if any.</summary>
+    public static int DenseChunks(Tile tile) => tile.Blocks + (tile.Remainder > 0 ? 1 : 0);
+
     public static Tile For(TargetIsa isa, LayerPlan layer)
     {
         int lanes = Lanes(isa);

@@ -10,33 +10,49 @@ namespace Unroll.Kernels;
 public static class Layout
 {
     /// <summary>Copies C x H x W values from <paramref name="source"/> to channels-last at <paramref name="destination"/>; padded channels are left as they are.</summary>
+    public static void ToChannelsLast(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int cs) =>
+        ToChannelsLast(source, ref destination, c, h, w, cs, 0, h);
+
+    /// <summary>Like <see cref="ToChannelsLast(ReadOnlySpan{float}, ref float, int, int, int, int)"/> for image rows [<paramref name="rowFrom"/>, <paramref name="rowTo"/>) only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ToChannelsLast(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int cs)
+    public static void ToChannelsLast(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int cs, int rowFrom, int rowTo)
     {
         if (source.Length < c * h * w)
             throw new ArgumentException($"Expected at least {c * h * w} values.", nameof(source));
-        ref float src = ref MemoryMarshal.GetReference(source);
-        if (c == cs && (c == 1 || h * w == 1))
+        if ((uint)rowFrom > (uint)rowTo || rowTo > h)
+            throw new ArgumentOutOfRangeException(nameof(rowTo), $"Rows [{rowFrom}, {rowTo}) are not within 0..{h}.");
+        int first = rowFrom * w, count = (rowTo - rowFrom) * w;
+        ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(source), first);
+        ref float dst = ref Unsafe.Add(ref destination, first * cs);
+        if (c == 1 && cs == 1 || h * w == 1)
         {
-            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref src), (uint)(c * h * w * sizeof(float)));
+            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref src), (uint)(c * count * sizeof(float)));
             return;
         }
-        Transpose(ref src, h * w, c, ref destination, cs, columns: h * w);
+        Transpose(ref src, h * w, c, ref dst, cs, columns: count);
     }
 
     /// <summary>Copies channels-last values at <paramref name="source"/> back to C x H x W order in <paramref name="destination"/>.</summary>
+    public static void ToChannelsFirst(ref float source, Span<float> destination, int c, int h, int w, int cs) =>
+        ToChannelsFirst(ref source, destination, c, h, w, cs, 0, h);
+
+    /// <summary>Like <see cref="ToChannelsFirst(ref float, Span{float}, int, int, int, int)"/> for image rows [<paramref name="rowFrom"/>, <paramref name="rowTo"/>) only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ToChannelsFirst(ref float source, Span<float> destination, int c, int h, int w, int cs)
+    public static void ToChannelsFirst(ref float source, Span<float> destination, int c, int h, int w, int cs, int rowFrom, int rowTo)
     {
         if (destination.Length < c * h * w)
             throw new ArgumentException($"Expected room for {c * h * w} values.", nameof(destination));
-        ref float dst = ref MemoryMarshal.GetReference(destination);
+        if ((uint)rowFrom > (uint)rowTo || rowTo > h)
+            throw new ArgumentOutOfRangeException(nameof(rowTo), $"Rows [{rowFrom}, {rowTo}) are not within 0..{h}.");
+        int first = rowFrom * w, count = (rowTo - rowFrom) * w;
+        ref float src = ref Unsafe.Add(ref source, first * cs);
+        ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(destination), first);
         if (h * w == 1 || c == 1 && cs == 1)
         {
-            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref source), (uint)(c * h * w * sizeof(float)));
+            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref src), (uint)(c * count * sizeof(float)));
             return;
         }
-        Transpose(ref source, cs, h * w, ref dst, h * w, columns: c);
+        Transpose(ref src, cs, count, ref dst, h * w, columns: c);
     }
 
     /// <summary>
@@ -45,6 +61,7 @@ public static class Layout
     /// Works in 16-column strips so both sides stream whole cache lines, with 8 x 8 register transposes
     /// inside the strip when AVX is available.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(ref float source, int sourceStride, int rows, ref float destination, int destinationStride, int columns)
     {
         const int Strip = 16;

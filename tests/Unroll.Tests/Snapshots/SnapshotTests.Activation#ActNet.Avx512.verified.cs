@@ -13,8 +13,8 @@ using Unroll.Kernels;
 
 public partial class ActNet
 {
-    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx512Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx512Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,14 +26,17 @@ public partial class ActNet
     private static class Avx512Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16, 0, 4);
             // Leaky: Activation 3x4x4 -> 3x4x4
             Activation_Leaky(ref Unsafe.Add(ref ws, 0));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 3, 4, 4, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 3, 4, 4, 16, 0, 4);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -41,11 +44,11 @@ public partial class ActNet
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16, 0, 4);
             // Leaky: Activation 3x4x4 -> 3x4x4
             workspace.Slice(0, 256).CopyTo(workspace.Slice(256, 256));
             Activation_Leaky(ref Unsafe.Add(ref ws, 256));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 3, 4, 4, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 3, 4, 4, 16, 0, 4);
         }
 
         /// <summary>

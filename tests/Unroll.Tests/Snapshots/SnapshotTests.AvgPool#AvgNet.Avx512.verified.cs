@@ -13,8 +13,8 @@ using Unroll.Kernels;
 
 public partial class AvgNet
 {
-    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx512Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx512Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,14 +26,17 @@ public partial class AvgNet
     private static class Avx512Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 6, 6, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 6, 6, 16, 0, 6);
             // Pool: AvgPool2D 5x6x6 -> 5x3x3
-            AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16);
+            AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576), 0, 3);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16, 0, 3);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -41,10 +44,10 @@ public partial class AvgNet
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 6, 6, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 6, 6, 16, 0, 6);
             // Pool: AvgPool2D 5x6x6 -> 5x3x3
-            AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16);
+            AvgPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576), 0, 3);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 576), output, 5, 3, 3, 16, 0, 3);
         }
 
         /// <summary>
@@ -70,11 +73,11 @@ public partial class AvgNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1296), inputGradient, 5, 6, 6, 16);
         }
 
-        /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window.</summary>
+        /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window. Computes output rows [rowFrom, rowTo) of 3.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void AvgPool2D_Pool(ref float input, ref float output)
+        private static void AvgPool2D_Pool(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 3; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 6 - ih0);

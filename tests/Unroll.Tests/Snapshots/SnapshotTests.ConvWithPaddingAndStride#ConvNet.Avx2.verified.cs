@@ -13,8 +13,8 @@ using Unroll.Kernels;
 
 public partial class ConvNet
 {
-    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx2Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,14 +26,17 @@ public partial class ConvNet
     private static class Avx2Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3, 0, 9);
             // Conv: Conv2D 3x9x9 -> 20x5x5
-            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32, 0, 5);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -41,10 +44,10 @@ public partial class ConvNet
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3, 0, 9);
             // Conv: Conv2D 3x9x9 -> 20x5x5
-            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32);
+            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32, 0, 5);
         }
 
         /// <summary>
@@ -70,11 +73,11 @@ public partial class ConvNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
-        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx2: register tile 4 pixel(s) x 3 vector(s) of 8 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window.</summary>
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx2: register tile 4 pixel(s) x 3 vector(s) of 8 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window. Computes output rows [rowFrom, rowTo) of 5.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Conv2D_Conv(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 5; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ow = 0;
                 if (oh >= 1 && oh < 4)

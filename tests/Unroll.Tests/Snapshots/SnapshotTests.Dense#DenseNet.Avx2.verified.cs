@@ -13,8 +13,8 @@ using Unroll.Kernels;
 
 public partial class DenseNet
 {
-    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx2Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,15 +26,18 @@ public partial class DenseNet
     private static class Avx2Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2, 0, 3);
             // Hidden: Dense 2x3x3 -> 20
-            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
+            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), 0, 1);
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32, 0, 1);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -42,11 +45,11 @@ public partial class DenseNet
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 2, 3, 3, 2, 0, 3);
             // Hidden: Dense 2x3x3 -> 20
-            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576));
+            Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), 0, 1);
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32, 0, 1);
         }
 
         /// <summary>
@@ -72,12 +75,12 @@ public partial class DenseNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 208), inputGradient, 2, 3, 3, 16);
         }
 
-        /// <summary>Hidden: Dense 2x3x3 -> 20, Tanh; Avx2: 3 vector(s) of 8 output(s) per block. Weights are [H][W][C][32]: one row of padded outputs per input value.</summary>
+        /// <summary>Hidden: Dense 2x3x3 -> 20, Tanh; Avx2: 3 vector(s) of 8 output(s) per block. Weights are [H][W][C][32]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 1, a chunk being one block of 3 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_Hidden(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_Hidden(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
+            for (int oc0 = chunkFrom * 24; oc0 < Math.Min(chunkTo, 1) * 24; oc0 += 24)
             {
-                const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a0_2 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 16));

@@ -67,18 +67,18 @@ ____________________________________________________________________________
     public partial Layer Hidden => Layers[0];
 
     /// <inheritdoc />
-    protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)
+    protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier)
     {
         switch (Isa)
         {
             case global::Unroll.Isa.Avx512:
-                RunAvx512(input, output, ref ParameterBase, workspace);
+                RunAvx512(input, output, ref ParameterBase, workspace, part, parts, barrier);
                 break;
             case global::Unroll.Isa.Avx2:
-                RunAvx2(input, output, ref ParameterBase, workspace);
+                RunAvx2(input, output, ref ParameterBase, workspace, part, parts, barrier);
                 break;
             case global::Unroll.Isa.Portable:
-                RunPortable(input, output, ref ParameterBase, workspace);
+                RunPortable(input, output, ref ParameterBase, workspace, part, parts, barrier);
                 break;
             default:
                 throw new NotSupportedException($"No kernels for {Isa}.");
@@ -129,21 +129,21 @@ ____________________________________________________________________________
     }
 
     /// <summary>Runs one sample with the Avx512 kernels (implemented in DenseNet.Avx512.g.cs).</summary>
-    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
     /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
     static partial void BackwardAvx512(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in DenseNet.Avx2.g.cs).</summary>
-    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
     /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
     static partial void BackwardAvx2(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
 
     /// <summary>Runs one sample with the Portable kernels (implemented in DenseNet.Portable.g.cs).</summary>
-    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
+    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
     /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>

@@ -15,8 +15,8 @@ namespace Unroll.Networks;
 
 public partial class LeNet5
 {
-    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx2Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -28,27 +28,30 @@ public partial class LeNet5
     private static class Avx2Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
             // C1: Conv2D 1x32x32 -> 6x28x28
-            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
             // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
-            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 5);
             // F5: Dense 16x5x5 -> 120
-            Dense_F5(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            Dense_F5(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 2);
             // F6: Dense 120 -> 84
-            Dense_F6(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            Dense_F6(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 2);
             // Output: Dense 84 -> 10
-            Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -56,23 +59,23 @@ public partial class LeNet5
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
             // C1: Conv2D 1x32x32 -> 6x28x28
-            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
             // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
-            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304));
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), 0, 5);
             // F5: Dense 16x5x5 -> 120
-            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 2);
             // F6: Dense 120 -> 84
-            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 2);
             // Output: Dense 84 -> 10
-            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
             Activations.Softmax(ref Unsafe.Add(ref ws, 18928), 10);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16, 0, 1);
         }
 
         /// <summary>
@@ -115,11 +118,11 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 28.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 28; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ow = 0;
                 for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
@@ -358,11 +361,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector.</summary>
+        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void MaxPool2D_S2(ref float input, ref float output)
+        private static void MaxPool2D_S2(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 14; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
@@ -422,11 +425,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 10.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 10; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ow = 0;
                 for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
@@ -702,11 +705,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector.</summary>
+        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void MaxPool2D_S4(ref float input, ref float output)
+        private static void MaxPool2D_S4(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 5; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
@@ -766,12 +769,12 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>F5: Dense 16x5x5 -> 120, ReLU; Avx2: 8 vector(s) of 8 output(s) per block. Weights are [H][W][C][128]: one row of padded outputs per input value.</summary>
+        /// <summary>F5: Dense 16x5x5 -> 120, ReLU; Avx2: 8 vector(s) of 8 output(s) per block. Weights are [H][W][C][128]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 2, a chunk being one block of 8 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_F5(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_F5(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
+            for (int oc0 = chunkFrom * 64; oc0 < Math.Min(chunkTo, 1) * 64; oc0 += 64)
             {
-                const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a0_2 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
@@ -807,6 +810,7 @@ public partial class LeNet5
                 (Vector256.Max(a0_6, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((0 + 0) * 128 + oc0 + 48));
                 (Vector256.Max(a0_7, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((0 + 0) * 128 + oc0 + 56));
             }
+            if (chunkTo > 1)
             {
                 const int oc0 = 64;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -888,12 +892,12 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>F6: Dense 120 -> 84, ReLU; Avx2: 8 vector(s) of 8 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value.</summary>
+        /// <summary>F6: Dense 120 -> 84, ReLU; Avx2: 8 vector(s) of 8 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 2, a chunk being one block of 8 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
+            for (int oc0 = chunkFrom * 64; oc0 < Math.Min(chunkTo, 1) * 64; oc0 += 64)
             {
-                const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a0_2 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
@@ -928,6 +932,7 @@ public partial class LeNet5
                 (Vector256.Max(a0_6, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((0 + 0) * 96 + oc0 + 48));
                 (Vector256.Max(a0_7, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((0 + 0) * 96 + oc0 + 56));
             }
+            if (chunkTo > 1)
             {
                 const int oc0 = 64;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -996,12 +1001,12 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>Output: Dense 84 -> 10, Softmax; Avx2: 2 vector(s) of 8 output(s) per block. Weights are [H][W][C][16]: one row of padded outputs per input value.</summary>
+        /// <summary>Output: Dense 84 -> 10, Softmax; Avx2: 2 vector(s) of 8 output(s) per block. Weights are [H][W][C][16]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 1, a chunk being one block of 2 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_Output(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_Output(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
+            for (int oc0 = chunkFrom * 16; oc0 < Math.Min(chunkTo, 1) * 16; oc0 += 16)
             {
-                const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 ref float wr = ref Unsafe.Add(ref weights, oc0);

@@ -13,8 +13,8 @@ namespace Unroll.Networks;
 
 public partial class LeNet5
 {
-    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        PortableKernels.Run(input, output, ref parameters, workspace);
+    static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        PortableKernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,27 +26,30 @@ public partial class LeNet5
     private static class PortableKernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
             // C1: Conv2D 1x32x32 -> 6x28x28
-            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
             // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
-            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 5);
             // F5: Dense 16x5x5 -> 120
-            Dense_F5(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            Dense_F5(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 30);
             // F6: Dense 120 -> 84
-            Dense_F6(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            Dense_F6(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 21);
             // Output: Dense 84 -> 10
-            Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 3);
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -54,23 +57,23 @@ public partial class LeNet5
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
             // C1: Conv2D 1x32x32 -> 6x28x28
-            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400));
+            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
             // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568));
+            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
-            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816));
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304));
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), 0, 5);
             // F5: Dense 16x5x5 -> 120
-            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032));
+            Dense_F5(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 30);
             // F6: Dense 120 -> 84
-            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680));
+            Dense_F6(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 21);
             // Output: Dense 84 -> 10
-            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120));
+            Dense_Output(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 3);
             Activations.Softmax(ref Unsafe.Add(ref ws, 18928), 10);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 18928), output, 10, 1, 1, 16, 0, 1);
         }
 
         /// <summary>
@@ -113,11 +116,11 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 28.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 28; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ow = 0;
                 for (; ow + 2 <= 28; ow += 2) Conv2D_C1_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
@@ -494,11 +497,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector.</summary>
+        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void MaxPool2D_S2(ref float input, ref float output)
+        private static void MaxPool2D_S2(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 14; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
@@ -560,11 +563,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 10.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 10; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ow = 0;
                 for (; ow + 2 <= 10; ow += 2) Conv2D_C3_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
@@ -854,11 +857,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector.</summary>
+        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void MaxPool2D_S4(ref float input, ref float output)
+        private static void MaxPool2D_S4(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 5; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
@@ -920,11 +923,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>F5: Dense 16x5x5 -> 120, ReLU; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][128]: one row of padded outputs per input value.</summary>
+        /// <summary>F5: Dense 16x5x5 -> 120, ReLU; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][128]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 30, a chunk being one block of 4 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_F5(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_F5(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
-            for (int oc0 = 0; oc0 < 120; oc0 += 4)
+            for (int oc0 = chunkFrom * 4; oc0 < Math.Min(chunkTo, 30) * 4; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
                 float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
@@ -996,11 +999,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>F6: Dense 120 -> 84, ReLU; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value.</summary>
+        /// <summary>F6: Dense 120 -> 84, ReLU; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][96]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 21, a chunk being one block of 4 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_F6(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
-            for (int oc0 = 0; oc0 < 84; oc0 += 4)
+            for (int oc0 = chunkFrom * 4; oc0 < Math.Min(chunkTo, 21) * 4; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
                 float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
@@ -1071,11 +1074,11 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>Output: Dense 84 -> 10, Softmax; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][16]: one row of padded outputs per input value.</summary>
+        /// <summary>Output: Dense 84 -> 10, Softmax; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][16]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 3, a chunk being one block of 4 vector(s) (the last may be shorter).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dense_Output(ref float input, ref float output, ref float weights, ref float bias)
+        private static void Dense_Output(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)
         {
-            for (int oc0 = 0; oc0 < 8; oc0 += 4)
+            for (int oc0 = chunkFrom * 4; oc0 < Math.Min(chunkTo, 2) * 4; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
                 float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
@@ -1099,6 +1102,7 @@ public partial class LeNet5
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 2) = a0_2;
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 3) = a0_3;
             }
+            if (chunkTo > 2)
             {
                 const int oc0 = 8;
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);

@@ -13,8 +13,8 @@ using Unroll.Kernels;
 
 public partial class PoolNet
 {
-    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
-        Avx2Kernels.Run(input, output, ref parameters, workspace);
+    static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
+        Avx2Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
@@ -26,14 +26,17 @@ public partial class PoolNet
     private static class Avx2Kernels
     {
         /// <summary>Runs one sample: input in C, H, W order to output, through the workspace.</summary>
+        /// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
+        public static void Run(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier)
         {
+            if (part != 0)
+                return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16, 0, 7);
             // Pool: MaxPool2D 5x7x7 -> 5x4x4
-            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), 0, 4);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16, 0, 4);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -41,10 +44,10 @@ public partial class PoolNet
         public static void TrainForward(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16);
+            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 5, 7, 7, 16, 0, 7);
             // Pool: MaxPool2D 5x7x7 -> 5x4x4
-            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784));
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16);
+            MaxPool2D_Pool(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), 0, 4);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 784), output, 5, 4, 4, 16, 0, 4);
         }
 
         /// <summary>
@@ -70,11 +73,11 @@ public partial class PoolNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1824), inputGradient, 5, 7, 7, 16);
         }
 
-        /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Avx2: 8 channel(s) per vector.</summary>
+        /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 4.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void MaxPool2D_Pool(ref float input, ref float output)
+        private static void MaxPool2D_Pool(ref float input, ref float output, int rowFrom, int rowTo)
         {
-            for (int oh = 0; oh < 4; oh++)
+            for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 1;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 7 - ih0);
