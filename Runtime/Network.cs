@@ -126,9 +126,7 @@ public abstract class Network : IDisposable
         int parts = shareSamples ? _threads : Math.Min(_threads, batch);
         if (parts == 1)
         {
-            float[] ws = Workspace(0);
-            for (int n = 0; n < batch; n++)
-                RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws), 0, 1, null);
+            RunSamples(input, output, 0, batch, WorkspaceSpan(Workspace(0)));
             return;
         }
         WorkerPool pool = Pool(parts);
@@ -222,6 +220,22 @@ public abstract class Network : IDisposable
     /// among them and meets at <paramref name="barrier"/> between steps.
     /// </remarks>
     protected abstract void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, PartBarrier? barrier);
+
+    /// <summary>
+    /// Samples the generated network runs layer by layer together (1: it has no group kernels). Each sample
+    /// of a group has its own workspace of <see cref="NetworkInfo.WorkspaceLength"/> floats, one after another.
+    /// </summary>
+    protected virtual int GroupSize => 1;
+
+    /// <summary>Floats of a thread's inference workspace: the <see cref="GroupSize"/> sample workspaces plus the group kernels' scratch.</summary>
+    protected virtual int GroupWorkspaceLength => Info.WorkspaceLength;
+
+    /// <summary>
+    /// Runs <paramref name="count"/> (2 to <see cref="GroupSize"/>) consecutive samples with the kernels of <see cref="Isa"/>;
+    /// <paramref name="workspace"/> holds <see cref="GroupSize"/> sample workspaces, 64-byte aligned.
+    /// </summary>
+    protected virtual void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count) =>
+        throw new NotSupportedException($"{Info.Name} has no group kernels.");
 
     /// <summary>Whether the generated network has steps large enough to split one sample across threads.</summary>
     protected virtual bool SplitsSamples => false;
@@ -419,19 +433,37 @@ public abstract class Network : IDisposable
             return;
         }
         int start = (int)((long)_jobBatch * part / parts), end = (int)((long)_jobBatch * (part + 1) / parts);
-        float[] ws = Workspace(part);
         var input = new ReadOnlySpan<float>(_jobInput, _jobBatch * InputLength);
         var output = new Span<float>(_jobOutput, _jobBatch * OutputLength);
-        for (int n = start; n < end; n++)
-            RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), WorkspaceSpan(ws), 0, 1, null);
+        RunSamples(input, output, start, end, WorkspaceSpan(Workspace(part)));
     }
 
-    private Span<float> WorkspaceSpan(float[] ws) => ws.AsSpan(AlignedStart(ws), Info.WorkspaceLength);
+    /// <summary>Runs samples [start, end) on this thread: in groups when the network has them and there are two or more samples, else one by one.</summary>
+    private void RunSamples(ReadOnlySpan<float> input, Span<float> output, int start, int end, Span<float> workspace)
+    {
+        int group = GroupSize;
+        if (group > 1 && end - start > 1)
+        {
+            // Groups of near-equal size: 64 samples run as 2 x 32 rather than 60 + 4.
+            int groups = (end - start + group - 1) / group;
+            for (int g = 0; g < groups; g++)
+            {
+                int n = start + (end - start) * g / groups, count = start + (end - start) * (g + 1) / groups - n;
+                RunGroup(input.Slice(n * InputLength, count * InputLength), output.Slice(n * OutputLength, count * OutputLength), workspace, count);
+            }
+            return;
+        }
+        for (int n = start; n < end; n++)
+            RunSample(input.Slice(n * InputLength, InputLength), output.Slice(n * OutputLength, OutputLength), workspace, 0, 1, null);
+    }
+
+    /// <summary>A thread's inference workspace: room for one sample group and its scratch (one sample when the network has no groups).</summary>
+    private Span<float> WorkspaceSpan(float[] ws) => ws.AsSpan(AlignedStart(ws), GroupWorkspaceLength);
 
     private float[] Workspace(int part)
     {
         lock (_layers)
-            return _workspaces[part] ??= GC.AllocateArray<float>(Info.WorkspaceLength + 16, pinned: true);
+            return _workspaces[part] ??= GC.AllocateArray<float>(GroupWorkspaceLength + 16, pinned: true);
     }
 
     /// <summary>The worker pool, (re)created when it has fewer parts than asked for.</summary>

@@ -67,53 +67,56 @@ internal static class KernelEmitter
     {
         Graph.LayerModel l = p.Layer;
         Tile tile = Schedule.For(v.Target, p);
-        int oh = p.Out.H, ow = p.Out.W;
-        (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, oh);
+        int ow = p.Out.W;
         (int owLo, int owHi) = Interior(p.In.W, l.KernelW, l.StrideW, l.PadLeft, ow);
-        const string args = "ref input, ref output, ref weights, ref bias";
-        const string parameters = "ref float input, ref float output, ref float weights, ref float bias";
-        bool hasBorder = ohLo > 0 || ohHi < oh || owLo > 0 || owHi < ow;
-        // Single-pixel tiles only when the interior columns do not split evenly into full tiles.
-        bool needsSingle = tile.Pixels > 1 && owHi > owLo && (owHi - owLo) % tile.Pixels != 0;
+        (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, p.Out.H);
+        bool clipRows = ohLo > 0 || ohHi < p.Out.H;
+        const string args = "ref input, ref output, ref weights, ref bias, oh";
+        const string parameters = "ref float input, ref float output, ref float weights, ref float bias, int oh";
 
-        Summary(w, p, v, (hasBorder
-            ? $" Interior rows {ohLo}..{ohHi - 1}, columns {owLo}..{owHi - 1} run without bounds tests; border pixels clip the window."
-            : " Every window lies inside the input: no border code.") + $" Computes output rows [rowFrom, rowTo) of {I(oh)}.");
-        w.Open($"private static void {name}({parameters}, int rowFrom, int rowTo)");
+        // Columns: full register tiles over the interior, where every tap is inside the input, and tiles at fixed
+        // positions for the columns left over on either side (the edges and the interior's remainder), whose taps
+        // that fall in the padding are dropped when the code is generated.
+        int interiorTiles = owHi > owLo ? (owHi - owLo) / tile.Pixels : 0;
+        int interiorEnd = owLo + interiorTiles * tile.Pixels;
+        var fixedTiles = new System.Collections.Generic.List<(int First, int Pixels)>();
+        for (int c = 0; c < owLo; c += tile.Pixels)
+            fixedTiles.Add((c, Math.Min(tile.Pixels, owLo - c)));
+        int rightStart = interiorTiles > 0 ? interiorEnd : owLo;
+        for (int c = rightStart; c < ow; c += tile.Pixels)
+            fixedTiles.Add((c, Math.Min(tile.Pixels, ow - c)));
+
+        string columns = interiorTiles == 0
+            ? "every column in tiles at fixed positions that skip the taps in the padding"
+            : $"columns {I(owLo)}..{I(interiorEnd - 1)} in tiles of {I(tile.Pixels)} whose windows lie inside the input"
+                + (fixedTiles.Count > 0 ? ", the other columns in tiles at fixed positions that skip the taps in the padding" : "");
+        Summary(w, p, v, $" Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
         w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
-        w.Line("int ow = 0;");
-        if (ohHi > ohLo && owHi > owLo)
-        {
-            bool allRows = ohLo == 0 && ohHi == oh;
-            if (!allRows)
-                w.Open($"if (oh >= {I(ohLo)} && oh < {I(ohHi)})");
-            if (owLo > 0)
-                w.Line($"for (; ow < {I(owLo)}; ow++) {name}_Border({args}, oh, ow);");
-            w.Line($"for (; ow + {I(tile.Pixels)} <= {I(owHi)}; ow += {I(tile.Pixels)}) {name}_Tile{I(tile.Pixels)}({args}, oh, ow);");
-            if (needsSingle)
-                w.Line($"for (; ow < {I(owHi)}; ow++) {name}_Tile1({args}, oh, ow);");
-            if (!allRows)
-                w.Close();
-        }
-        if (hasBorder)
-            w.Line($"for (; ow < {I(ow)}; ow++) {name}_Border({args}, oh, ow);");
+        foreach ((int first, int _) in fixedTiles)
+            if (first < owLo)
+                w.Line($"{name}_At{I(first)}({args});");
+        if (interiorTiles > 0)
+            w.Line($"for (int ow = {I(owLo)}; ow < {I(interiorEnd)}; ow += {I(tile.Pixels)}) {name}_Tile({args}, ow);");
+        foreach ((int first, int _) in fixedTiles)
+            if (first >= owLo)
+                w.Line($"{name}_At{I(first)}({args});");
         w.Close();
         w.Close();
 
-        EmitConvTileMethod(w, p, v, name, tile, tile.Pixels, parameters);
-        if (needsSingle)
-            EmitConvTileMethod(w, p, v, name, tile, 1, parameters);
-        if (hasBorder)
-            EmitConvBorder(w, p, v, name, tile, parameters);
+        if (interiorTiles > 0)
+            EmitConvTileMethod(w, p, v, name, tile, tile.Pixels, null, parameters, clipRows);
+        foreach ((int first, int pixels) in fixedTiles)
+            EmitConvTileMethod(w, p, v, name, tile, pixels, first, parameters, clipRows);
     }
 
-    /// <summary>The output range [lo, hi) whose windows need no padding.</summary>
+    /// <summary>The output range [lo, hi) whose windows need no padding (empty when the kernel is wider than the input).</summary>
     private static (int Lo, int Hi) Interior(int n, int k, int s, int padBefore, int outputs)
     {
-        int lo = (padBefore + s - 1) / s;
+        int lo = Math.Min(outputs, (padBefore + s - 1) / s);
         int last = n - k + padBefore;
-        int hi = last < 0 ? lo : Math.Min(outputs, last / s + 1);
-        return (Math.Min(lo, outputs), Math.Max(Math.Min(lo, outputs), hi));
+        int hi = last < 0 ? 0 : Math.Min(outputs, last / s + 1);
+        return (lo, Math.Max(lo, hi));
     }
 
     private static void ChannelBlocks(CodeWriter w, Tile tile, int lanes, Action<int> body)
@@ -158,30 +161,66 @@ internal static class KernelEmitter
             }
     }
 
-    private static void EmitConvTileMethod(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, int pixels, string parameters)
+    /// <summary>
+    /// A register tile of <paramref name="pixels"/> output pixels of row oh, all output channels. With
+    /// <paramref name="fixedColumn"/> null the tile starts at column ow (a parameter) and its windows lie inside
+    /// the input columns; otherwise it starts at that column, and taps that fall in the padding are left out
+    /// when the code is generated.
+    /// </summary>
+    private static void EmitConvTileMethod(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, int pixels, int? fixedColumn, string parameters, bool clipRows)
     {
         Graph.LayerModel l = p.Layer;
-        int cin = p.In.C, cs = p.In.Cs, op = p.PaddedOutputs, kw = l.KernelW;
+        int cin = p.In.C, cs = p.In.Cs, op = p.PaddedOutputs, kw = l.KernelW, sw = l.StrideW;
+        Func<int, int, string?> tap;
+        string rowOffset, pixelBase;
         w.Line();
-        w.Line($"/// <summary>{pixels} output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>");
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {name}_Tile{I(pixels)}({parameters}, int oh, int ow)");
-        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)}, iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
+        if (fixedColumn is int column)
+        {
+            int iw0 = column * sw - l.PadLeft;
+            w.Line($"/// <summary>Output columns {I(column)}..{I(column + pixels - 1)} of row oh, all channels; taps on input columns outside 0..{I(p.In.W - 1)} (padding) are left out.</summary>");
+            w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+            w.Open($"private static void {name}_At{I(column)}({parameters})");
+            tap = (t, k) =>
+            {
+                int iw = iw0 + t * sw + k;
+                return iw >= 0 && iw < p.In.W ? I(iw * cs) : null;
+            };
+            rowOffset = "";
+            pixelBase = $"oh * {I(p.Out.W)} + {I(column)}";
+        }
+        else
+        {
+            w.Line($"/// <summary>{I(pixels)} output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>");
+            w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+            w.Open($"private static void {name}_Tile({parameters}, int ow)");
+            tap = (t, k) => I((t * sw + k) * cs);
+            rowOffset = $" + ow * {I(sw)} - {I(l.PadLeft)}";
+            pixelBase = $"oh * {I(p.Out.W)} + ow";
+        }
+        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
+        if (clipRows)
+            w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
         ChannelBlocks(w, tile, v.Lanes, vectors =>
         {
             InitAccumulators(w, v, l.Bias, pixels, vectors);
-            w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)} + iw0) * {I(cs)});");
+            w.Open(clipRows ? "for (int kh = khLo; kh < khHi; kh++)" : $"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
+            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}) * {I(cs)});");
             w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)} + oc0);");
             w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
             {
+                var taps = new System.Collections.Generic.List<(int T, string Offset)>();
+                for (int t = 0; t < pixels; t++)
+                    if (tap(t, k) is string offset)
+                        taps.Add((t, offset));
+                if (taps.Count == 0)
+                    continue;
                 w.Open("");
                 for (int m = 0; m < vectors; m++)
                     w.Line($"{v.Type} w{m} = {v.Load("wr", I(k * cin * op + m * v.Lanes))};");
-                for (int t = 0; t < pixels; t++)
+                foreach ((int t, string offset) in taps)
                 {
-                    w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {I((t * l.StrideW + k) * cs)})")};");
+                    w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {offset})")};");
                     for (int m = 0; m < vectors; m++)
                         w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"w{m}", $"a{t}_{m}")};");
                 }
@@ -191,37 +230,7 @@ internal static class KernelEmitter
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();
-            StoreAccumulators(w, p, v, pixels, vectors, $"oh * {I(p.Out.W)} + ow");
-        });
-        w.Close();
-    }
-
-    private static void EmitConvBorder(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, string parameters)
-    {
-        Graph.LayerModel l = p.Layer;
-        int cin = p.In.C, cs = p.In.Cs, op = p.PaddedOutputs;
-        w.Line();
-        w.Line("/// <summary>One border pixel, all channels: the window is clipped to the input (padding contributes zero).</summary>");
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {name}_Border({parameters}, int oh, int ow)");
-        w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)}, iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
-        w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
-        w.Line($"int kwLo = Math.Max(0, -iw0), kwHi = Math.Min({I(l.KernelW)}, {I(p.In.W)} - iw0);");
-        ChannelBlocks(w, tile, v.Lanes, vectors =>
-        {
-            InitAccumulators(w, v, l.Bias, 1, vectors);
-            w.Open("for (int kh = khLo; kh < khHi; kh++)");
-            w.Open("for (int kw = kwLo; kw < kwHi; kw++)");
-            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)} + iw0 + kw) * {I(cs)});");
-            w.Line($"ref float wr = ref Unsafe.Add(ref weights, (kh * {I(l.KernelW)} + kw) * {I(cin * op)} + oc0);");
-            w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
-            w.Line($"{v.Type} x0 = {v.Broadcast("Unsafe.Add(ref x, ic)")};");
-            for (int m = 0; m < vectors; m++)
-                w.Line($"a0_{m} = {v.MultiplyAdd("x0", v.Load("wr", $"ic * {I(op)} + {I(m * v.Lanes)}"), $"a0_{m}")};");
-            w.Close();
-            w.Close();
-            w.Close();
-            StoreAccumulators(w, p, v, 1, vectors, $"oh * {I(p.Out.W)} + ow");
+            StoreAccumulators(w, p, v, pixels, vectors, pixelBase);
         });
         w.Close();
     }
@@ -259,6 +268,135 @@ internal static class KernelEmitter
             StoreAccumulators(w, p, v, 1, vectors, "0");
         });
         w.Close();
+    }
+
+    /// <summary>
+    /// The dense layer over a group of samples whose workspaces lie <paramref name="sampleStride"/> floats apart:
+    /// a register tile of samples x output vectors, so every weight vector loaded serves each sample of the tile.
+    /// The input rows are taken in blocks whose weights stay in L2 while every sample tile passes over them
+    /// (copied first into <c>panel</c>, contiguous, when more than one tile will read them: rows of the
+    /// weight matrix lie a whole output row apart, which would make them collide in the cache); partial
+    /// sums go through the output between blocks.
+    /// </summary>
+    public static void EmitDenseGroup(CodeWriter w, LayerPlan p, VectorIsa v, string name, int sampleStride)
+    {
+        Graph.LayerModel l = p.Layer;
+        Tile tile = Schedule.GroupTile(v.Target, p);
+        int pixels = p.In.H * p.In.W, channels = p.In.C, op = p.PaddedOutputs, samples = tile.Pixels;
+        // Block over input channels for a flat input, over whole pixels otherwise.
+        bool flat = pixels == 1;
+        int rowsPerBlock = flat ? Math.Min(channels, Schedule.GroupRows) : Math.Max(1, Schedule.GroupRows / channels) * channels;
+        int blocks = flat ? (channels + rowsPerBlock - 1) / rowsPerBlock : (pixels * channels + rowsPerBlock - 1) / rowsPerBlock;
+        string fused = v.Activate(l.Activation, l.Alpha, "x") is null ? "" : $", {l.Activation} applied before the last store";
+        w.Line($"/// <summary>{l.Name} over a group of samples (workspace stride {I(sampleStride)}): tiles of {I(samples)} samples x {I(tile.Vectors)} vector(s), "
+            + $"{I(blocks)} block(s) of input rows{fused}. Runs <paramref name=\"tiles\"/> tiles of {I(samples)} samples.</summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open($"private static void {name}_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)");
+        ChannelBlocks(w, tile, v.Lanes, vectors =>
+        {
+            string blockStart = flat ? "r0" : "px0";
+            if (blocks == 1)
+            {
+                w.Open("");
+                w.Line($"const int {blockStart} = 0;");
+            }
+            else
+                w.Open(flat
+                    ? $"for (int r0 = 0; r0 < {I(channels)}; r0 += {I(rowsPerBlock)})"
+                    : $"for (int px0 = 0; px0 < {I(pixels)}; px0 += {I(rowsPerBlock / channels)})");
+            string firstRow = flat ? "r0" : $"px0 * {I(channels)}";
+            string rowEnd = flat ? $"Math.Min(r0 + {I(rowsPerBlock)}, {I(channels)})" : $"Math.Min(px0 + {I(rowsPerBlock / channels)}, {I(pixels)}) * {I(channels)}";
+            int panelWidth = vectors * v.Lanes;
+            w.Line($"int rows = {rowEnd} - {firstRow};");
+            w.Line($"ref float source = ref Unsafe.Add(ref weights, {firstRow} * {I(op)} + oc0);");
+            w.Line($"int step = {I(op)};");
+            w.Open("if (tiles > 1)");
+            w.Open("for (int r = 0; r < rows; r++)");
+            for (int m = 0; m < vectors; m++)
+                w.Line(v.Store(v.Load("source", $"r * {I(op)} + {I(m * v.Lanes)}"), "panel", $"r * {I(panelWidth)} + {I(m * v.Lanes)}"));
+            w.Close();
+            w.Line("source = ref panel;");
+            w.Line($"step = {I(panelWidth)};");
+            w.Close();
+            w.Open("for (int tile = 0; tile < tiles; tile++)");
+            w.Line($"ref float x = ref Unsafe.Add(ref input, tile * {I(samples * sampleStride)});");
+            w.Line($"ref float o = ref Unsafe.Add(ref output, tile * {I(samples * sampleStride)} + oc0);");
+            if (blocks == 1)
+                InitAccumulators(w, v, l.Bias, samples, vectors);
+            else
+            {
+                // The first block starts from the bias, later ones from the partial sums stored in the output.
+                for (int t = 0; t < samples; t++)
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"{v.Type} a{t}_{m};");
+                w.Open($"if ({blockStart} == 0)");
+                for (int t = 0; t < samples; t++)
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"a{t}_{m} = {(l.Bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero)};");
+                w.Close();
+                w.Open("else");
+                for (int t = 0; t < samples; t++)
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"a{t}_{m} = {v.Load("o", I(t * sampleStride + m * v.Lanes))};");
+                w.Close();
+            }
+            w.Line("ref float wr = ref source;");
+            if (flat)
+            {
+                w.Open($"for (int c = r0; c < {rowEnd}; c++)");
+                EmitGroupRow(w, v, samples, vectors, sampleStride, "c");
+                w.Line("wr = ref Unsafe.Add(ref wr, step);");
+                w.Close();
+            }
+            else
+            {
+                w.Open($"for (int px = px0; px < Math.Min(px0 + {I(rowsPerBlock / channels)}, {I(pixels)}); px++)");
+                w.Open($"for (int c = 0; c < {I(channels)}; c++)");
+                EmitGroupRow(w, v, samples, vectors, sampleStride, $"px * {I(p.In.Cs)} + c");
+                w.Line("wr = ref Unsafe.Add(ref wr, step);");
+                w.Close();
+                w.Close();
+            }
+            // The last block applies the fused activation; earlier ones store partial sums.
+            string last = flat ? $"r0 + {I(rowsPerBlock)} >= {I(channels)}" : $"px0 + {I(rowsPerBlock / channels)} >= {I(pixels)}";
+            bool activates = v.Activate(l.Activation, l.Alpha, "x") is string act && act != "x";
+            if (activates && blocks > 1)
+            {
+                w.Open($"if ({last})");
+                EmitGroupStore(w, p, v, samples, vectors, sampleStride, activate: true);
+                w.Close();
+                w.Open("else");
+                EmitGroupStore(w, p, v, samples, vectors, sampleStride, activate: false);
+                w.Close();
+            }
+            else
+                EmitGroupStore(w, p, v, samples, vectors, sampleStride, activate: activates);
+            w.Close();
+            w.Close();
+        });
+        w.Close();
+    }
+
+    private static void EmitGroupRow(CodeWriter w, VectorIsa v, int samples, int vectors, int sampleStride, string index)
+    {
+        for (int m = 0; m < vectors; m++)
+            w.Line($"{v.Type} w{m} = {v.Load("wr", I(m * v.Lanes))};");
+        for (int t = 0; t < samples; t++)
+        {
+            w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {I(t * sampleStride)} + {index})")};");
+            for (int m = 0; m < vectors; m++)
+                w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"w{m}", $"a{t}_{m}")};");
+        }
+    }
+
+    private static void EmitGroupStore(CodeWriter w, LayerPlan p, VectorIsa v, int samples, int vectors, int sampleStride, bool activate)
+    {
+        for (int t = 0; t < samples; t++)
+            for (int m = 0; m < vectors; m++)
+            {
+                string value = activate ? v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}")! : $"a{t}_{m}";
+                w.Line(v.Store(value, "o", I(t * sampleStride + m * v.Lanes)));
+            }
     }
 
     /// <summary>

@@ -138,6 +138,20 @@ internal static class NetworkEmitter
         w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier)");
         IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier");
         w.Close();
+        if (plan.GroupSize > 1)
+        {
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Line($"protected override int GroupSize => {I(plan.GroupSize)};");
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Line($"protected override int GroupWorkspaceLength => {I(plan.GroupWorkspaceLength)};");
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Open("protected override void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count)");
+            IsaSwitch(w, "RunGroup", "input, output, ref ParameterBase, workspace, count");
+            w.Close();
+        }
         if (SplitsSamples(plan))
         {
             w.Line();
@@ -173,6 +187,11 @@ internal static class NetworkEmitter
             w.Line();
             w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {file}).</summary>");
             w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);");
+            if (plan.GroupSize > 1)
+            {
+                w.Line($"/// <summary>Runs a group of samples with the {v.Name} kernels, dense layers over the whole group.</summary>");
+                w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);");
+            }
             w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
             w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
             w.Line($"/// <summary>Backward pass of one sample with the {v.Name} kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>");
@@ -335,6 +354,66 @@ internal static class NetworkEmitter
         w.Close();
     }
 
+    /// <summary>
+    /// Runs a group of samples layer by layer, each sample in its own workspace (stride WorkspaceLength):
+    /// dense layers take the whole group at once so their weights are read once per group, the other
+    /// layers run sample by sample.
+    /// </summary>
+    private static void EmitGroupForward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
+    {
+        int stride = plan.WorkspaceLength;
+        TensorSlot inSlot = plan.InputSlot, outSlot = plan.OutputSlot;
+        string sample = $"ref Unsafe.Add(ref ws, s * {I(stride)} + ";
+        w.Line($"/// <summary>Runs <paramref name=\"count\"/> samples (at most {I(plan.GroupSize)}) layer by layer; sample s works in the workspace at s x {I(stride)}.</summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open("public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)");
+        w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
+        w.Line($"for (int s = 0; s < count; s++)");
+        w.Line($"    Layout.ToChannelsLast(input.Slice(s * {I(inSlot.C * inSlot.H * inSlot.W)}, {I(inSlot.C * inSlot.H * inSlot.W)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+        foreach (LayerPlan p in plan.Layers)
+        {
+            string kernel = names[p.KernelKey];
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
+            string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
+            switch (p.Layer.Op)
+            {
+                case OpKind.Dense:
+                    w.Line($"{kernel}_Group({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {Ws(plan.GroupSize * stride)}, (count + {I(Schedule.GroupTileSamples - 1)}) / {I(Schedule.GroupTileSamples)});");
+                    if (pass.Length > 0)
+                    {
+                        w.Line("for (int s = 0; s < count; s++)");
+                        w.Line("    " + pass);
+                    }
+                    break;
+                default:
+                    w.Open("for (int s = 0; s < count; s++)");
+                    switch (p.Layer.Op)
+                    {
+                        case OpKind.Conv:
+                            w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), 0, {I(p.Out.H)});");
+                            break;
+                        case OpKind.MaxPool:
+                        case OpKind.AvgPool:
+                            w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), 0, {I(p.Out.H)});");
+                            break;
+                        default:
+                            if (p.In.Offset != p.Out.Offset)
+                                w.Line($"workspace.Slice(s * {I(stride)} + {I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice(s * {I(stride)} + {I(p.Out.Offset)}, {I(p.Out.Length)}));");
+                            w.Line($"{kernel}({sample}{I(p.Out.Offset)}));");
+                            break;
+                    }
+                    if (pass.Length > 0)
+                        w.Line(pass);
+                    w.Close();
+                    break;
+            }
+        }
+        int outLength = outSlot.C * outSlot.H * outSlot.W;
+        w.Line("for (int s = 0; s < count; s++)");
+        w.Line($"    Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}, {I(outLength)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+        w.Close();
+    }
+
     private static void ActivationPass(CodeWriter w, VectorIsa v, LayerPlan p)
     {
         if (KernelEmitter.NeedsActivationPass(p, v))
@@ -421,6 +500,12 @@ internal static class NetworkEmitter
         w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>");
         w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);");
         w.Line();
+        if (plan.GroupSize > 1)
+        {
+            w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>");
+            w.Line($"    {v.Name}Kernels.RunGroup(input, output, ref parameters, workspace, count);");
+            w.Line();
+        }
         w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
         w.Line($"    {v.Name}Kernels.TrainForward(input, output, ref parameters, workspace);");
         w.Line();
@@ -444,6 +529,11 @@ internal static class NetworkEmitter
         }
 
         EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names, split: true);
+        if (plan.GroupSize > 1)
+        {
+            w.Line();
+            EmitGroupForward(w, v, plan, names);
+        }
         w.Line();
         EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false);
         w.Line();
@@ -452,6 +542,11 @@ internal static class NetworkEmitter
         {
             w.Line();
             KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
+            if (plan.GroupSize > 1 && p.Layer.Op == OpKind.Dense)
+            {
+                w.Line();
+                KernelEmitter.EmitDenseGroup(w, p, v, names[p.KernelKey], plan.WorkspaceLength);
+            }
             if (p.Layer.Op != OpKind.Activation)
             {
                 w.Line();

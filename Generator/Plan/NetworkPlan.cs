@@ -30,9 +30,20 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 /// <param name="ParameterLength">Floats of the parameter buffer (and of the gradient buffer).</param>
 /// <param name="WorkspaceLength">Floats of one thread's inference workspace.</param>
 /// <param name="Training">Training placement: every output kept for the backward pass.</param>
-internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training)
+/// <param name="GroupSize">
+/// Samples run layer by layer together in a batch (1: none). Each has a workspace of its own, one after the
+/// other with stride <paramref name="WorkspaceLength"/>.
+/// </param>
+internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training,
+    int GroupSize)
 {
     public TensorSlot OutputSlot => Layers[Layers.Count - 1].Out;
+
+    /// <summary>
+    /// Floats of one thread's workspace for a sample group: the samples' workspaces, then the panel into
+    /// which dense group kernels copy a block of weight rows (<see cref="Schedule.GroupRows"/> rows of 64 floats).
+    /// </summary>
+    public int GroupWorkspaceLength => GroupSize > 1 ? GroupSize * WorkspaceLength + Schedule.GroupRows * 64 : WorkspaceLength;
 }
 
 /// <summary>

@@ -70,8 +70,9 @@ internal static class Planner
             plans.Add(new LayerPlan(layer, current, output, weightOffset, weightLength, biasOffset, biasLength));
             current = output;
         }
-        return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), inputLength + regionSize[0] + regionSize[1],
-            Training(plans, inputSlot, inputLength));
+        int workspace = inputLength + regionSize[0] + regionSize[1];
+        return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
+            Training(plans, inputSlot, inputLength), GroupSize(model, workspace));
     }
 
     private static TrainingPlan Training(List<LayerPlan> inference, TensorSlot inputSlot, int inputLength)
@@ -100,6 +101,29 @@ internal static class Planner
         var gradients = new[] { offset, offset + gradient };
         return new TrainingPlan(layers.ToEquatableArray(), gradients.ToEquatableArray(), gradient, offset + 2 * gradient,
             transposed.ToEquatableArray(), Math.Max(transposedLength, Granule));
+    }
+
+    /// <summary>Floats the workspaces of one sample group may take (16 MB): the group's activations stay near the cache.</summary>
+    private const int GroupBudget = 4 * 1024 * 1024;
+
+    /// <summary>Most samples a group holds: a batch of 64 fits in one group (a multiple of the sample tile).</summary>
+    private const int MaxGroup = 66;
+
+    /// <summary>
+    /// Samples one thread runs layer by layer together when a batch allows: worth it when the network has
+    /// dense layers, whose weights are then read once per group instead of once per sample. A multiple of
+    /// <see cref="Schedule.GroupTileSamples"/>, so the group kernels' sample tiles never run past the group's
+    /// workspaces; 1 (no groups) when the network has no dense layer or its workspace is too large.
+    /// </summary>
+    private static int GroupSize(NetworkModel model, int workspaceLength)
+    {
+        bool hasDense = false;
+        foreach (LayerModel layer in model.Layers)
+            hasDense |= layer.Op == OpKind.Dense;
+        if (!hasDense)
+            return 1;
+        int group = Math.Min(MaxGroup, GroupBudget / workspaceLength) / Schedule.GroupTileSamples * Schedule.GroupTileSamples;
+        return group < Schedule.GroupTileSamples ? 1 : group;
     }
 
     private static int SlotLength(TensorShape shape) => shape.H * shape.W * Pad(shape.C);

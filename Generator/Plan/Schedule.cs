@@ -67,6 +67,23 @@ internal static class Schedule
         };
     }
 
+    /// <summary>Samples in the register tile of a dense layer run over a sample group, on every instruction set.</summary>
+    public const int GroupTileSamples = 6;
+
+    /// <summary>
+    /// The register tile of a dense layer over a group of samples: <see cref="Tile.Pixels"/> is samples here.
+    /// Each weight vector loaded feeds one multiply-add per sample in the tile.
+    /// </summary>
+    public static Tile GroupTile(TargetIsa isa, LayerPlan layer)
+    {
+        int vectors = ChannelVectors(isa, layer.Out.C);
+        // 6 samples x 4 vectors = 24 zmm accumulators; AVX2 (and the portable path) keep 6 x 2 = 12 of 16 registers.
+        return new Tile(Lanes(isa), GroupTileSamples, Math.Min(vectors, isa == TargetIsa.Avx512 ? 4 : 2), vectors);
+    }
+
+    /// <summary>Input values a dense group kernel runs through before moving to the next sample tile: 1024 rows of 4 zmm weights are 256 KB, which stay in L2.</summary>
+    public const int GroupRows = 1024;
+
     /// <summary>Chunks of a dense layer's outputs: the full register blocks, then the remainder block if any.</summary>
     public static int DenseChunks(Tile tile) => tile.Blocks + (tile.Remainder > 0 ? 1 : 0);
 
@@ -78,16 +95,9 @@ internal static class Schedule
         {
             case OpKind.Conv:
             {
-                int block = Math.Min(vectors, 4);
-                int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
-                // Prefer a pixel tile that divides the row (no remainder tiles), if one is at least half the largest.
-                int pixels = most;
-                for (int t = most; t >= (most + 1) / 2; t--)
-                    if (layer.Out.W % t == 0)
-                    {
-                        pixels = t;
-                        break;
-                    }
+                // AVX2 has 16 registers: 2 vectors x 6 pixels leaves room for the weights and the broadcast.
+                int block = Math.Min(vectors, isa == TargetIsa.Avx2 ? 2 : 4);
+                int pixels = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
                 return new Tile(lanes, pixels, block, vectors);
             }
             case OpKind.Dense:

@@ -73,28 +73,62 @@ public partial class ConvNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
-        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx512: register tile 5 pixel(s) x 2 vector(s) of 16 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window. Computes output rows [rowFrom, rowTo) of 5.</summary>
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx512: register tile 5 pixel(s) x 2 vector(s) of 16 channel(s). Computes output rows [rowFrom, rowTo) of 5: every column in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_Conv(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                if (oh >= 1 && oh < 4)
-                {
-                    for (; ow < 1; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
-                    for (; ow + 5 <= 4; ow += 5) Conv2D_Conv_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
-                    for (; ow < 4; ow++) Conv2D_Conv_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
-                }
-                for (; ow < 5; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_Conv_At0(ref input, ref output, ref weights, ref bias, oh);
+                Conv2D_Conv_At1(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>5 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>Output columns 0..0 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Tile5(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_Conv_At0(ref float input, ref float output, ref float weights, ref float bias, int oh)
         {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            {
+                const int oc0 = 0;
+                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9) * 3);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(112));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(208));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 3));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 0 + 0) * 32 + oc0 + 0));
+                (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 0 + 0) * 32 + oc0 + 16));
+            }
+        }
+
+        /// <summary>Output columns 1..4 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_At1(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
             {
                 const int oc0 = 0;
                 Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -105,36 +139,15 @@ public partial class ConvNet
                 Vector512<float> a2_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
                 Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a3_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
-                Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a4_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
-                for (int kh = 0; kh < 3; kh++)
+                for (int kh = khLo; kh < khHi; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0) * 3);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9) * 3);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
                     for (int ic = 0; ic < 3; ic++)
                     {
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
                             Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 12));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 18));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
-                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(112));
                             Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 3));
                             a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
                             a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
@@ -147,13 +160,10 @@ public partial class ConvNet
                             Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 21));
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
                         }
                         {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
-                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(208));
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(112));
                             Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 6));
                             a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
                             a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
@@ -166,99 +176,32 @@ public partial class ConvNet
                             Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 24));
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 30));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 32);
-                    }
-                }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 0));
-                (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 16));
-                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 1) * 32 + oc0 + 0));
-                (Vector512.Max(a1_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 1) * 32 + oc0 + 16));
-                (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 2) * 32 + oc0 + 0));
-                (Vector512.Max(a2_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 2) * 32 + oc0 + 16));
-                (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 3) * 32 + oc0 + 0));
-                (Vector512.Max(a3_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 3) * 32 + oc0 + 16));
-                (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 4) * 32 + oc0 + 0));
-                (Vector512.Max(a4_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 4) * 32 + oc0 + 16));
-            }
-        }
-
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
-                for (int kh = 0; kh < 3; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0) * 3);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
-                    for (int ic = 0; ic < 3; ic++)
-                    {
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
-                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(112));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
                             Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(208));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 6));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 9));
                             a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
                             a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 15));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 21));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 32);
                     }
                 }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 0));
-                (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 16));
-            }
-        }
-
-        /// <summary>One border pixel, all channels: the window is clipped to the input (padding contributes zero).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Border(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
-            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
-            int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(3, 9 - iw0);
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
-                for (int kh = khLo; kh < khHi; kh++)
-                {
-                    for (int kw = kwLo; kw < kwHi; kw++)
-                    {
-                        ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0 + kw) * 3);
-                        ref float wr = ref Unsafe.Add(ref weights, (kh * 3 + kw) * 96 + oc0);
-                        for (int ic = 0; ic < 3; ic++)
-                        {
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, ic));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, Vector512.LoadUnsafe(ref wr, (nuint)(ic * 32 + 0)), a0_0);
-                            a0_1 = Avx512F.FusedMultiplyAdd(x0, Vector512.LoadUnsafe(ref wr, (nuint)(ic * 32 + 16)), a0_1);
-                        }
-                    }
-                }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 0));
-                (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + ow + 0) * 32 + oc0 + 16));
+                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 0) * 32 + oc0 + 0));
+                (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 0) * 32 + oc0 + 16));
+                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 1) * 32 + oc0 + 0));
+                (Vector512.Max(a1_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 1) * 32 + oc0 + 16));
+                (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 2) * 32 + oc0 + 0));
+                (Vector512.Max(a2_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 2) * 32 + oc0 + 16));
+                (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 3) * 32 + oc0 + 0));
+                (Vector512.Max(a3_1, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 3) * 32 + oc0 + 16));
             }
         }
 

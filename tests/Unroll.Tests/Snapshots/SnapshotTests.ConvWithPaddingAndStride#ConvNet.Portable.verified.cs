@@ -71,36 +71,37 @@ public partial class ConvNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
         }
 
-        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 1 pixel(s) x 4 vector(s) of 1 channel(s). Interior rows 1..3, columns 1..3 run without bounds tests; border pixels clip the window. Computes output rows [rowFrom, rowTo) of 5.</summary>
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Computes output rows [rowFrom, rowTo) of 5: columns 1..2 in tiles of 2 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_Conv(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                if (oh >= 1 && oh < 4)
-                {
-                    for (; ow < 1; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
-                    for (; ow + 1 <= 4; ow += 1) Conv2D_Conv_Tile1(ref input, ref output, ref weights, ref bias, oh, ow);
-                }
-                for (; ow < 5; ow++) Conv2D_Conv_Border(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_Conv_At0(ref input, ref output, ref weights, ref bias, oh);
+                for (int ow = 1; ow < 3; ow += 2) Conv2D_Conv_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_Conv_At3(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>1 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>2 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Tile1(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_Conv_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
             for (int oc0 = 0; oc0 < 20; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
                 float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
                 float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
                 float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
-                for (int kh = 0; kh < 3; kh++)
+                float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a1_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
+                for (int kh = khLo; kh < khHi; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0) * 3);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + ow * 2 - 1) * 3);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
                     for (int ic = 0; ic < 3; ic++)
                     {
@@ -114,6 +115,11 @@ public partial class ConvNet
                             a0_1 = a0_1 + x0 * w1;
                             a0_2 = a0_2 + x0 * w2;
                             a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 6);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
                         }
                         {
                             float w0 = Unsafe.Add(ref wr, 96);
@@ -125,6 +131,11 @@ public partial class ConvNet
                             a0_1 = a0_1 + x0 * w1;
                             a0_2 = a0_2 + x0 * w2;
                             a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 9);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
                         }
                         {
                             float w0 = Unsafe.Add(ref wr, 192);
@@ -136,6 +147,11 @@ public partial class ConvNet
                             a0_1 = a0_1 + x0 * w1;
                             a0_2 = a0_2 + x0 * w2;
                             a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 12);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 32);
@@ -145,16 +161,19 @@ public partial class ConvNet
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
                 Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 0) = MathF.Max(a1_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 1) = MathF.Max(a1_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 2) = MathF.Max(a1_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 3) = MathF.Max(a1_3, 0f);
             }
         }
 
-        /// <summary>One border pixel, all channels: the window is clipped to the input (padding contributes zero).</summary>
+        /// <summary>Output columns 0..0 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_Conv_Border(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_Conv_At0(ref float input, ref float output, ref float weights, ref float bias, int oh)
         {
-            int ih0 = oh * 2 - 1, iw0 = ow * 2 - 1;
+            int ih0 = oh * 2 - 1;
             int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
-            int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(3, 9 - iw0);
             for (int oc0 = 0; oc0 < 20; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
@@ -163,24 +182,120 @@ public partial class ConvNet
                 float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    for (int kw = kwLo; kw < kwHi; kw++)
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9) * 3);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
                     {
-                        ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + iw0 + kw) * 3);
-                        ref float wr = ref Unsafe.Add(ref weights, (kh * 3 + kw) * 96 + oc0);
-                        for (int ic = 0; ic < 3; ic++)
                         {
-                            float x0 = Unsafe.Add(ref x, ic);
-                            a0_0 = a0_0 + x0 * Unsafe.Add(ref wr, ic * 32 + 0);
-                            a0_1 = a0_1 + x0 * Unsafe.Add(ref wr, ic * 32 + 1);
-                            a0_2 = a0_2 + x0 * Unsafe.Add(ref wr, ic * 32 + 2);
-                            a0_3 = a0_3 + x0 * Unsafe.Add(ref wr, ic * 32 + 3);
+                            float w0 = Unsafe.Add(ref wr, 96);
+                            float w1 = Unsafe.Add(ref wr, 97);
+                            float w2 = Unsafe.Add(ref wr, 98);
+                            float w3 = Unsafe.Add(ref wr, 99);
+                            float x0 = Unsafe.Add(ref x, 0);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
                         }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 192);
+                            float w1 = Unsafe.Add(ref wr, 193);
+                            float w2 = Unsafe.Add(ref wr, 194);
+                            float w3 = Unsafe.Add(ref wr, 195);
+                            float x0 = Unsafe.Add(ref x, 3);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 32);
                     }
                 }
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
-                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+            }
+        }
+
+        /// <summary>Output columns 3..4 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_At3(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            for (int oc0 = 0; oc0 < 20; oc0 += 4)
+            {
+                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
+                float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a1_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9) * 3);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            float w0 = Unsafe.Add(ref wr, 0);
+                            float w1 = Unsafe.Add(ref wr, 1);
+                            float w2 = Unsafe.Add(ref wr, 2);
+                            float w3 = Unsafe.Add(ref wr, 3);
+                            float x0 = Unsafe.Add(ref x, 15);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 21);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 96);
+                            float w1 = Unsafe.Add(ref wr, 97);
+                            float w2 = Unsafe.Add(ref wr, 98);
+                            float w3 = Unsafe.Add(ref wr, 99);
+                            float x0 = Unsafe.Add(ref x, 18);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 24);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 192);
+                            float w1 = Unsafe.Add(ref wr, 193);
+                            float w2 = Unsafe.Add(ref wr, 194);
+                            float w3 = Unsafe.Add(ref wr, 195);
+                            float x0 = Unsafe.Add(ref x, 21);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 0) = MathF.Max(a1_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 1) = MathF.Max(a1_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 2) = MathF.Max(a1_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 3) = MathF.Max(a1_3, 0f);
             }
         }
 

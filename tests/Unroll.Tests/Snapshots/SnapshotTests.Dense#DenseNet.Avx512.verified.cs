@@ -16,6 +16,9 @@ public partial class DenseNet
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
+    static partial void RunGroupAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
+        Avx512Kernels.RunGroup(input, output, ref parameters, workspace, count);
+
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
 
@@ -38,6 +41,21 @@ public partial class DenseNet
             Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), 0, 1);
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32, 0, 1);
+        }
+
+        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsLast(input.Slice(s * 18, 18), ref Unsafe.Add(ref ws, s * 64 + 0), 2, 3, 3, 2);
+            // Hidden: Dense 2x3x3 -> 20
+            Dense_Hidden_Group(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), ref Unsafe.Add(ref ws, 4224), (count + 5) / 6);
+            for (int s = 0; s < count; s++)
+                Activations.Tanh(ref Unsafe.Add(ref ws, s * 64 + 32), 32);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 64 + 32), output.Slice(s * 20, 20), 20, 1, 1, 32);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -97,6 +115,88 @@ public partial class DenseNet
                 }
                 a0_0.StoreUnsafe(ref output, (nuint)((0 + 0) * 32 + oc0 + 0));
                 a0_1.StoreUnsafe(ref output, (nuint)((0 + 0) * 32 + oc0 + 16));
+            }
+        }
+
+        /// <summary>Hidden over a group of samples (workspace stride 64): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Hidden_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            {
+                const int oc0 = 0;
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 512, 9) * 2 - px0 * 2;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 2 * 32 + oc0);
+                    int step = 32;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 32 + 0))).StoreUnsafe(ref panel, (nuint)(r * 32 + 0));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 32 + 16))).StoreUnsafe(ref panel, (nuint)(r * 32 + 16));
+                        }
+                        source = ref panel;
+                        step = 32;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 384);
+                        ref float o = ref Unsafe.Add(ref output, tile * 384 + oc0);
+                        Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a1_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a2_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a3_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a4_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a5_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 512, 9); px++)
+                        {
+                            for (int c = 0; c < 2; c++)
+                            {
+                                Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                                Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0 + px * 2 + c));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 64 + px * 2 + c));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 128 + px * 2 + c));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 192 + px * 2 + c));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 256 + px * 2 + c));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 320 + px * 2 + c));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, w1, a5_1);
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        a0_0.StoreUnsafe(ref o, (nuint)(0));
+                        a0_1.StoreUnsafe(ref o, (nuint)(16));
+                        a1_0.StoreUnsafe(ref o, (nuint)(64));
+                        a1_1.StoreUnsafe(ref o, (nuint)(80));
+                        a2_0.StoreUnsafe(ref o, (nuint)(128));
+                        a2_1.StoreUnsafe(ref o, (nuint)(144));
+                        a3_0.StoreUnsafe(ref o, (nuint)(192));
+                        a3_1.StoreUnsafe(ref o, (nuint)(208));
+                        a4_0.StoreUnsafe(ref o, (nuint)(256));
+                        a4_1.StoreUnsafe(ref o, (nuint)(272));
+                        a5_0.StoreUnsafe(ref o, (nuint)(320));
+                        a5_1.StoreUnsafe(ref o, (nuint)(336));
+                    }
+                }
             }
         }
 

@@ -14,6 +14,9 @@ public partial class DenseNet
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         PortableKernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
+    static partial void RunGroupPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
+        PortableKernels.RunGroup(input, output, ref parameters, workspace, count);
+
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.TrainForward(input, output, ref parameters, workspace);
 
@@ -36,6 +39,21 @@ public partial class DenseNet
             Dense_Hidden(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), 0, 5);
             Activations.Tanh(ref Unsafe.Add(ref ws, 32), 32);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32, 0, 1);
+        }
+
+        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsLast(input.Slice(s * 18, 18), ref Unsafe.Add(ref ws, s * 64 + 0), 2, 3, 3, 2);
+            // Hidden: Dense 2x3x3 -> 20
+            Dense_Hidden_Group(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), ref Unsafe.Add(ref ws, 4224), (count + 5) / 6);
+            for (int s = 0; s < count; s++)
+                Activations.Tanh(ref Unsafe.Add(ref ws, s * 64 + 32), 32);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 64 + 32), output.Slice(s * 20, 20), 20, 1, 1, 32);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -101,6 +119,88 @@ public partial class DenseNet
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 1) = a0_1;
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 2) = a0_2;
                 Unsafe.Add(ref output, (0 + 0) * 32 + oc0 + 3) = a0_3;
+            }
+        }
+
+        /// <summary>Hidden over a group of samples (workspace stride 64): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Hidden_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 20; oc0 += 2)
+            {
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 512, 9) * 2 - px0 * 2;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 2 * 32 + oc0);
+                    int step = 32;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            Unsafe.Add(ref panel, r * 2 + 0) = Unsafe.Add(ref source, r * 32 + 0);
+                            Unsafe.Add(ref panel, r * 2 + 1) = Unsafe.Add(ref source, r * 32 + 1);
+                        }
+                        source = ref panel;
+                        step = 2;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 384);
+                        ref float o = ref Unsafe.Add(ref output, tile * 384 + oc0);
+                        float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a2_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a2_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a3_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a3_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a4_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a4_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a5_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a5_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 512, 9); px++)
+                        {
+                            for (int c = 0; c < 2; c++)
+                            {
+                                float w0 = Unsafe.Add(ref wr, 0);
+                                float w1 = Unsafe.Add(ref wr, 1);
+                                float x0 = Unsafe.Add(ref x, 0 + px * 2 + c);
+                                a0_0 = a0_0 + x0 * w0;
+                                a0_1 = a0_1 + x0 * w1;
+                                float x1 = Unsafe.Add(ref x, 64 + px * 2 + c);
+                                a1_0 = a1_0 + x1 * w0;
+                                a1_1 = a1_1 + x1 * w1;
+                                float x2 = Unsafe.Add(ref x, 128 + px * 2 + c);
+                                a2_0 = a2_0 + x2 * w0;
+                                a2_1 = a2_1 + x2 * w1;
+                                float x3 = Unsafe.Add(ref x, 192 + px * 2 + c);
+                                a3_0 = a3_0 + x3 * w0;
+                                a3_1 = a3_1 + x3 * w1;
+                                float x4 = Unsafe.Add(ref x, 256 + px * 2 + c);
+                                a4_0 = a4_0 + x4 * w0;
+                                a4_1 = a4_1 + x4 * w1;
+                                float x5 = Unsafe.Add(ref x, 320 + px * 2 + c);
+                                a5_0 = a5_0 + x5 * w0;
+                                a5_1 = a5_1 + x5 * w1;
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        Unsafe.Add(ref o, 0) = a0_0;
+                        Unsafe.Add(ref o, 1) = a0_1;
+                        Unsafe.Add(ref o, 64) = a1_0;
+                        Unsafe.Add(ref o, 65) = a1_1;
+                        Unsafe.Add(ref o, 128) = a2_0;
+                        Unsafe.Add(ref o, 129) = a2_1;
+                        Unsafe.Add(ref o, 192) = a3_0;
+                        Unsafe.Add(ref o, 193) = a3_1;
+                        Unsafe.Add(ref o, 256) = a4_0;
+                        Unsafe.Add(ref o, 257) = a4_1;
+                        Unsafe.Add(ref o, 320) = a5_0;
+                        Unsafe.Add(ref o, 321) = a5_1;
+                    }
+                }
             }
         }
 

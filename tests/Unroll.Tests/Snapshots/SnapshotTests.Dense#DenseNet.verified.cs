@@ -86,6 +86,31 @@ ____________________________________________________________________________
     }
 
     /// <inheritdoc />
+    protected override int GroupSize => 66;
+
+    /// <inheritdoc />
+    protected override int GroupWorkspaceLength => 69760;
+
+    /// <inheritdoc />
+    protected override void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count)
+    {
+        switch (Isa)
+        {
+            case global::Unroll.Isa.Avx512:
+                RunGroupAvx512(input, output, ref ParameterBase, workspace, count);
+                break;
+            case global::Unroll.Isa.Avx2:
+                RunGroupAvx2(input, output, ref ParameterBase, workspace, count);
+                break;
+            case global::Unroll.Isa.Portable:
+                RunGroupPortable(input, output, ref ParameterBase, workspace, count);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels for {Isa}.");
+        }
+    }
+
+    /// <inheritdoc />
     protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)
     {
         switch (Isa)
@@ -130,6 +155,8 @@ ____________________________________________________________________________
 
     /// <summary>Runs one sample with the Avx512 kernels (implemented in DenseNet.Avx512.g.cs).</summary>
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
+    /// <summary>Runs a group of samples with the Avx512 kernels, dense layers over the whole group.</summary>
+    static partial void RunGroupAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
@@ -137,6 +164,8 @@ ____________________________________________________________________________
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in DenseNet.Avx2.g.cs).</summary>
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
+    /// <summary>Runs a group of samples with the Avx2 kernels, dense layers over the whole group.</summary>
+    static partial void RunGroupAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
@@ -144,6 +173,8 @@ ____________________________________________________________________________
 
     /// <summary>Runs one sample with the Portable kernels (implemented in DenseNet.Portable.g.cs).</summary>
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
+    /// <summary>Runs a group of samples with the Portable kernels, dense layers over the whole group.</summary>
+    static partial void RunGroupPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);
     /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>

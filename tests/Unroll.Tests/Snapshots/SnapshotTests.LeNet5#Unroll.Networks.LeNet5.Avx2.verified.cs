@@ -18,6 +18,9 @@ public partial class LeNet5
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         Avx2Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
+    static partial void RunGroupAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
+        Avx2Kernels.RunGroup(input, output, ref parameters, workspace, count);
+
     static partial void TrainForwardAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx2Kernels.TrainForward(input, output, ref parameters, workspace);
 
@@ -52,6 +55,45 @@ public partial class LeNet5
             Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
+        }
+
+        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
+            }
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
+            }
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
+            }
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 5);
+            }
+            // F5: Dense 16x5x5 -> 120
+            Dense_F5_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // F6: Dense 120 -> 84
+            Dense_F6_Group(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // Output: Dense 84 -> 10
+            Dense_Output_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            for (int s = 0; s < count; s++)
+                Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 1024), 10);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 1024), output.Slice(s * 10, 10), 10, 1, 1, 16);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -118,22 +160,22 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 28.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 8 pixel(s) x 1 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..23 in tiles of 8 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 24; ow += 8) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_C1_At24(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>7 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>8 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile7(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             {
                 const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -143,9 +185,10 @@ public partial class LeNet5
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a6_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a7_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
@@ -165,6 +208,8 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
@@ -182,6 +227,8 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 8));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
@@ -199,6 +246,8 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 9));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
@@ -216,6 +265,8 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 10));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
@@ -233,6 +284,8 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 11));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -245,6 +298,90 @@ public partial class LeNet5
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
+                (Vector256.Max(a7_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output columns 24..27 of row oh, all channels; taps on input columns outside 0..31 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_At24(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 1 - 0;
+            {
+                const int oc0 = 0;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = 0; kh < 5; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32) * 1);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
+                    for (int ic = 0; ic < 1; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 30));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 30));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 31));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 16);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 0) * 16 + oc0 + 0));
+                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 1) * 16 + oc0 + 0));
+                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 2) * 16 + oc0 + 0));
+                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 3) * 16 + oc0 + 0));
             }
         }
 
@@ -425,22 +562,22 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 10.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 6 pixel(s) x 2 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 10: columns 0..5 in tiles of 6 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 6; ow += 6) Conv2D_C3_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_C3_At6(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>5 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>6 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile5(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C3_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             {
                 const int oc0 = 0;
                 Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -453,9 +590,11 @@ public partial class LeNet5
                 Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + ow * 1 - 0) * 16);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
                     for (int ic = 0; ic < 6; ic++)
                     {
@@ -477,6 +616,9 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 64));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 80));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
@@ -496,6 +638,9 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 80));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 96));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
@@ -515,6 +660,9 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 96));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 112));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
@@ -534,6 +682,9 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 112));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 128));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
@@ -553,6 +704,9 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 128));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 144));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -568,6 +722,124 @@ public partial class LeNet5
                 (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 8));
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 8));
+                (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 0));
+                (Vector256.Max(a5_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 8));
+            }
+        }
+
+        /// <summary>Output columns 6..9 of row oh, all channels; taps on input columns outside 0..13 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C3_At6(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 1 - 0;
+            {
+                const int oc0 = 0;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                for (int kh = 0; kh < 5; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14) * 16);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
+                    for (int ic = 0; ic < 6; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 96));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 112));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 128));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 144));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(104));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 112));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 128));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 144));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 160));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(200));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 128));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 144));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 160));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 176));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(296));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 144));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 160));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 176));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 192));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(392));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 160));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 176));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 192));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 208));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 16);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 0) * 16 + oc0 + 0));
+                (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 0) * 16 + oc0 + 8));
+                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 1) * 16 + oc0 + 0));
+                (Vector256.Max(a1_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 1) * 16 + oc0 + 8));
+                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 2) * 16 + oc0 + 0));
+                (Vector256.Max(a2_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 2) * 16 + oc0 + 8));
+                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 3) * 16 + oc0 + 0));
+                (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 3) * 16 + oc0 + 8));
             }
         }
 
@@ -847,6 +1119,144 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F5 over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F5_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 112; oc0 += 16)
+            {
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 64, 25) * 16 - px0 * 16;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 16 * 128 + oc0);
+                    int step = 128;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 128 + 0))).StoreUnsafe(ref panel, (nuint)(r * 16 + 0));
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 128 + 8))).StoreUnsafe(ref panel, (nuint)(r * 16 + 8));
+                        }
+                        source = ref panel;
+                        step = 16;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 64, 25); px++)
+                        {
+                            for (int c = 0; c < 16; c++)
+                            {
+                                Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                                Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
+                                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0 + px * 16 + c));
+                                a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                                a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 16704 + px * 16 + c));
+                                a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                                a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 33408 + px * 16 + c));
+                                a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                                a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 50112 + px * 16 + c));
+                                a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                                a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 66816 + px * 16 + c));
+                                a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                                a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                                Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 83520 + px * 16 + c));
+                                a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                                a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(8));
+                        (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector256.Max(a1_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16712));
+                        (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector256.Max(a2_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33416));
+                        (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50120));
+                        (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66824));
+                        (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                        (Vector256.Max(a5_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83528));
+                    }
+                }
+            }
+            {
+                const int oc0 = 112;
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 64, 25) * 16 - px0 * 16;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 16 * 128 + oc0);
+                    int step = 128;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 128 + 0))).StoreUnsafe(ref panel, (nuint)(r * 8 + 0));
+                        }
+                        source = ref panel;
+                        step = 8;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 64, 25); px++)
+                        {
+                            for (int c = 0; c < 16; c++)
+                            {
+                                Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0 + px * 16 + c));
+                                a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 16704 + px * 16 + c));
+                                a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 33408 + px * 16 + c));
+                                a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 50112 + px * 16 + c));
+                                a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 66816 + px * 16 + c));
+                                a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                                Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 83520 + px * 16 + c));
+                                a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                    }
+                }
+            }
+        }
+
         /// <summary>F5 backward: Dense 16x5x5 -> 120; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx2.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F5_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
@@ -956,6 +1366,138 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F6 over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F6_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 80; oc0 += 16)
+            {
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 120, 120) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 96 + oc0);
+                    int step = 96;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 96 + 0))).StoreUnsafe(ref panel, (nuint)(r * 16 + 0));
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 96 + 8))).StoreUnsafe(ref panel, (nuint)(r * 16 + 8));
+                        }
+                        source = ref panel;
+                        step = 16;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 120, 120); c++)
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(8));
+                        (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector256.Max(a1_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16712));
+                        (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector256.Max(a2_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33416));
+                        (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50120));
+                        (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66824));
+                        (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                        (Vector256.Max(a5_1, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83528));
+                    }
+                }
+            }
+            {
+                const int oc0 = 80;
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 120, 120) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 96 + oc0);
+                    int step = 96;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 96 + 0))).StoreUnsafe(ref panel, (nuint)(r * 8 + 0));
+                        }
+                        source = ref panel;
+                        step = 8;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 120, 120); c++)
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                    }
+                }
+            }
+        }
+
         /// <summary>F6 backward: Dense 120 -> 84; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx2.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F6_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
@@ -1022,6 +1564,85 @@ public partial class LeNet5
                 }
                 a0_0.StoreUnsafe(ref output, (nuint)((0 + 0) * 16 + oc0 + 0));
                 a0_1.StoreUnsafe(ref output, (nuint)((0 + 0) * 16 + oc0 + 8));
+            }
+        }
+
+        /// <summary>Output over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Output_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            {
+                const int oc0 = 0;
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 84, 84) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 16 + oc0);
+                    int step = 16;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 16 + 0))).StoreUnsafe(ref panel, (nuint)(r * 16 + 0));
+                            (Vector256.LoadUnsafe(ref source, (nuint)(r * 16 + 8))).StoreUnsafe(ref panel, (nuint)(r * 16 + 8));
+                        }
+                        source = ref panel;
+                        step = 16;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 84, 84); c++)
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        a0_0.StoreUnsafe(ref o, (nuint)(0));
+                        a0_1.StoreUnsafe(ref o, (nuint)(8));
+                        a1_0.StoreUnsafe(ref o, (nuint)(16704));
+                        a1_1.StoreUnsafe(ref o, (nuint)(16712));
+                        a2_0.StoreUnsafe(ref o, (nuint)(33408));
+                        a2_1.StoreUnsafe(ref o, (nuint)(33416));
+                        a3_0.StoreUnsafe(ref o, (nuint)(50112));
+                        a3_1.StoreUnsafe(ref o, (nuint)(50120));
+                        a4_0.StoreUnsafe(ref o, (nuint)(66816));
+                        a4_1.StoreUnsafe(ref o, (nuint)(66824));
+                        a5_0.StoreUnsafe(ref o, (nuint)(83520));
+                        a5_1.StoreUnsafe(ref o, (nuint)(83528));
+                    }
+                }
             }
         }
 

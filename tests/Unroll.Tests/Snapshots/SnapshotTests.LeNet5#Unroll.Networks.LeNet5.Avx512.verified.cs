@@ -18,6 +18,9 @@ public partial class LeNet5
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
+    static partial void RunGroupAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
+        Avx512Kernels.RunGroup(input, output, ref parameters, workspace, count);
+
     static partial void TrainForwardAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         Avx512Kernels.TrainForward(input, output, ref parameters, workspace);
 
@@ -52,6 +55,45 @@ public partial class LeNet5
             Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
+        }
+
+        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
+            }
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
+            }
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
+            }
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 5);
+            }
+            // F5: Dense 16x5x5 -> 120
+            Dense_F5_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // F6: Dense 120 -> 84
+            Dense_F6_Group(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // Output: Dense 84 -> 10
+            Dense_Output_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            for (int s = 0; s < count; s++)
+                Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 1024), 10);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 1024), output.Slice(s * 10, 10), 10, 1, 1, 16);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -118,22 +160,22 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 7 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 28.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 8 pixel(s) x 1 vector(s) of 16 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..23 in tiles of 8 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 7 <= 28; ow += 7) Conv2D_C1_Tile7(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 24; ow += 8) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_C1_At24(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>7 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>8 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile7(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             {
                 const int oc0 = 0;
                 Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -143,9 +185,10 @@ public partial class LeNet5
                 Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
@@ -165,6 +208,8 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 7));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
@@ -182,6 +227,8 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 8));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
@@ -199,6 +246,8 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 9));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
@@ -216,6 +265,8 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 10));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
@@ -233,6 +284,8 @@ public partial class LeNet5
                             a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
                             Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 11));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -245,6 +298,90 @@ public partial class LeNet5
                 (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
+                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output columns 24..27 of row oh, all channels; taps on input columns outside 0..31 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_At24(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 1 - 0;
+            {
+                const int oc0 = 0;
+                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = 0; kh < 5; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32) * 1);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
+                    for (int ic = 0; ic < 1; ic++)
+                    {
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 24));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 25));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 26));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 27));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 25));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 26));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 27));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 28));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 26));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 27));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 28));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 29));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 27));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 28));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 29));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 30));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 28));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 29));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 30));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 31));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 16);
+                    }
+                }
+                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 0) * 16 + oc0 + 0));
+                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 1) * 16 + oc0 + 0));
+                (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 2) * 16 + oc0 + 0));
+                (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 3) * 16 + oc0 + 0));
             }
         }
 
@@ -425,22 +562,22 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 5 pixel(s) x 1 vector(s) of 16 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 10.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 8 pixel(s) x 1 vector(s) of 16 channel(s). Computes output rows [rowFrom, rowTo) of 10: columns 0..7 in tiles of 8 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 5 <= 10; ow += 5) Conv2D_C3_Tile5(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 8; ow += 8) Conv2D_C3_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_C3_At8(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>5 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>8 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile5(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C3_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             {
                 const int oc0 = 0;
                 Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
@@ -448,9 +585,12 @@ public partial class LeNet5
                 Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + ow * 1 - 0) * 16);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
                     for (int ic = 0; ic < 6; ic++)
                     {
@@ -466,6 +606,12 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 64));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 80));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 96));
+                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 112));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
@@ -479,6 +625,12 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 80));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 96));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 112));
+                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 128));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
@@ -492,6 +644,12 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 96));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 112));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 128));
+                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 144));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(288));
@@ -505,6 +663,12 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 112));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 128));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 144));
+                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 160));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(384));
@@ -518,6 +682,12 @@ public partial class LeNet5
                             a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
                             Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 128));
                             a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 144));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 160));
+                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
+                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 176));
+                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -528,6 +698,68 @@ public partial class LeNet5
                 (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 2) * 16 + oc0 + 0));
                 (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 0));
                 (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
+                (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 0));
+                (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 6) * 16 + oc0 + 0));
+                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 7) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output columns 8..9 of row oh, all channels; taps on input columns outside 0..13 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C3_At8(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 1 - 0;
+            {
+                const int oc0 = 0;
+                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = 0; kh < 5; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14) * 16);
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
+                    for (int ic = 0; ic < 6; ic++)
+                    {
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 128));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 144));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 144));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 160));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 160));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 176));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(288));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 176));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 192));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                        }
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(384));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 192));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 208));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 16);
+                    }
+                }
+                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 8 + 0) * 16 + oc0 + 0));
+                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 8 + 1) * 16 + oc0 + 0));
             }
         }
 
@@ -826,6 +1058,128 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F5 over a group of samples (workspace stride 16704): tiles of 6 samples x 4 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F5_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 128; oc0 += 64)
+            {
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 64, 25) * 16 - px0 * 16;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 16 * 128 + oc0);
+                    int step = 128;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 128 + 0))).StoreUnsafe(ref panel, (nuint)(r * 64 + 0));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 128 + 16))).StoreUnsafe(ref panel, (nuint)(r * 64 + 16));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 128 + 32))).StoreUnsafe(ref panel, (nuint)(r * 64 + 32));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 128 + 48))).StoreUnsafe(ref panel, (nuint)(r * 64 + 48));
+                        }
+                        source = ref panel;
+                        step = 64;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a0_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a0_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a1_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a1_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a1_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a2_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a2_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a2_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a3_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a3_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a3_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a4_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a4_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a4_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a5_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a5_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a5_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 64, 25); px++)
+                        {
+                            for (int c = 0; c < 16; c++)
+                            {
+                                Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                                Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
+                                Vector512<float> w2 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
+                                Vector512<float> w3 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0 + px * 16 + c));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(x0, w2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(x0, w3, a0_3);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 16704 + px * 16 + c));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(x1, w2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(x1, w3, a1_3);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 33408 + px * 16 + c));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(x2, w2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(x2, w3, a2_3);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 50112 + px * 16 + c));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(x3, w2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(x3, w3, a3_3);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 66816 + px * 16 + c));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(x4, w2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(x4, w3, a4_3);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 83520 + px * 16 + c));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, w1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(x5, w2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(x5, w3, a5_3);
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16));
+                        (Vector512.Max(a0_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(32));
+                        (Vector512.Max(a0_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(48));
+                        (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector512.Max(a1_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16720));
+                        (Vector512.Max(a1_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16736));
+                        (Vector512.Max(a1_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16752));
+                        (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector512.Max(a2_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33424));
+                        (Vector512.Max(a2_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33440));
+                        (Vector512.Max(a2_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33456));
+                        (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector512.Max(a3_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50128));
+                        (Vector512.Max(a3_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50144));
+                        (Vector512.Max(a3_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50160));
+                        (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector512.Max(a4_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66832));
+                        (Vector512.Max(a4_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66848));
+                        (Vector512.Max(a4_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66864));
+                        (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                        (Vector512.Max(a5_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83536));
+                        (Vector512.Max(a5_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83552));
+                        (Vector512.Max(a5_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83568));
+                    }
+                }
+            }
+        }
+
         /// <summary>F5 backward: Dense 16x5x5 -> 120; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx512.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F5_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
@@ -907,6 +1261,198 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F6 over a group of samples (workspace stride 16704): tiles of 6 samples x 4 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F6_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            {
+                const int oc0 = 0;
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 120, 120) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 96 + oc0);
+                    int step = 96;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 0))).StoreUnsafe(ref panel, (nuint)(r * 64 + 0));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 16))).StoreUnsafe(ref panel, (nuint)(r * 64 + 16));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 32))).StoreUnsafe(ref panel, (nuint)(r * 64 + 32));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 48))).StoreUnsafe(ref panel, (nuint)(r * 64 + 48));
+                        }
+                        source = ref panel;
+                        step = 64;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a0_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a0_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a1_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a1_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a1_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a2_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a2_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a2_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a3_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a3_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a3_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a4_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a4_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a4_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a5_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a5_2 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 32));
+                        Vector512<float> a5_3 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 48));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 120, 120); c++)
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
+                            Vector512<float> w2 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
+                            Vector512<float> w3 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                            a0_2 = Avx512F.FusedMultiplyAdd(x0, w2, a0_2);
+                            a0_3 = Avx512F.FusedMultiplyAdd(x0, w3, a0_3);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
+                            a1_2 = Avx512F.FusedMultiplyAdd(x1, w2, a1_2);
+                            a1_3 = Avx512F.FusedMultiplyAdd(x1, w3, a1_3);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
+                            a2_2 = Avx512F.FusedMultiplyAdd(x2, w2, a2_2);
+                            a2_3 = Avx512F.FusedMultiplyAdd(x2, w3, a2_3);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
+                            a3_2 = Avx512F.FusedMultiplyAdd(x3, w2, a3_2);
+                            a3_3 = Avx512F.FusedMultiplyAdd(x3, w3, a3_3);
+                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
+                            a4_2 = Avx512F.FusedMultiplyAdd(x4, w2, a4_2);
+                            a4_3 = Avx512F.FusedMultiplyAdd(x4, w3, a4_3);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Avx512F.FusedMultiplyAdd(x5, w1, a5_1);
+                            a5_2 = Avx512F.FusedMultiplyAdd(x5, w2, a5_2);
+                            a5_3 = Avx512F.FusedMultiplyAdd(x5, w3, a5_3);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16));
+                        (Vector512.Max(a0_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(32));
+                        (Vector512.Max(a0_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(48));
+                        (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector512.Max(a1_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16720));
+                        (Vector512.Max(a1_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16736));
+                        (Vector512.Max(a1_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16752));
+                        (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector512.Max(a2_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33424));
+                        (Vector512.Max(a2_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33440));
+                        (Vector512.Max(a2_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33456));
+                        (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector512.Max(a3_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50128));
+                        (Vector512.Max(a3_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50144));
+                        (Vector512.Max(a3_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50160));
+                        (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector512.Max(a4_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66832));
+                        (Vector512.Max(a4_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66848));
+                        (Vector512.Max(a4_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66864));
+                        (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                        (Vector512.Max(a5_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83536));
+                        (Vector512.Max(a5_2, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83552));
+                        (Vector512.Max(a5_3, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83568));
+                    }
+                }
+            }
+            {
+                const int oc0 = 64;
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 120, 120) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 96 + oc0);
+                    int step = 96;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 0))).StoreUnsafe(ref panel, (nuint)(r * 32 + 0));
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 96 + 16))).StoreUnsafe(ref panel, (nuint)(r * 32 + 16));
+                        }
+                        source = ref panel;
+                        step = 32;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a0_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a1_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a2_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a3_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a4_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a5_1 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 16));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 120, 120); c++)
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector512<float> w1 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Avx512F.FusedMultiplyAdd(x0, w1, a0_1);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Avx512F.FusedMultiplyAdd(x1, w1, a1_1);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Avx512F.FusedMultiplyAdd(x2, w1, a2_1);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Avx512F.FusedMultiplyAdd(x3, w1, a3_1);
+                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            a4_1 = Avx512F.FusedMultiplyAdd(x4, w1, a4_1);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            a5_1 = Avx512F.FusedMultiplyAdd(x5, w1, a5_1);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(0));
+                        (Vector512.Max(a0_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16));
+                        (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16704));
+                        (Vector512.Max(a1_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(16720));
+                        (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33408));
+                        (Vector512.Max(a2_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(33424));
+                        (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50112));
+                        (Vector512.Max(a3_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(50128));
+                        (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66816));
+                        (Vector512.Max(a4_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(66832));
+                        (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83520));
+                        (Vector512.Max(a5_1, Vector512<float>.Zero)).StoreUnsafe(ref o, (nuint)(83536));
+                    }
+                }
+            }
+        }
+
         /// <summary>F6 backward: Dense 120 -> 84; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Avx512.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F6_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
@@ -970,6 +1516,65 @@ public partial class LeNet5
                     }
                 }
                 a0_0.StoreUnsafe(ref output, (nuint)((0 + 0) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output over a group of samples (workspace stride 16704): tiles of 6 samples x 1 vector(s), 1 block(s) of input rows. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Output_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            {
+                const int oc0 = 0;
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 84, 84) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 16 + oc0);
+                    int step = 16;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            (Vector512.LoadUnsafe(ref source, (nuint)(r * 16 + 0))).StoreUnsafe(ref panel, (nuint)(r * 16 + 0));
+                        }
+                        source = ref panel;
+                        step = 16;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 84, 84); c++)
+                        {
+                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0 + c));
+                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
+                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 16704 + c));
+                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
+                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 33408 + c));
+                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
+                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 50112 + c));
+                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
+                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 66816 + c));
+                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
+                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 83520 + c));
+                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        a0_0.StoreUnsafe(ref o, (nuint)(0));
+                        a1_0.StoreUnsafe(ref o, (nuint)(16704));
+                        a2_0.StoreUnsafe(ref o, (nuint)(33408));
+                        a3_0.StoreUnsafe(ref o, (nuint)(50112));
+                        a4_0.StoreUnsafe(ref o, (nuint)(66816));
+                        a5_0.StoreUnsafe(ref o, (nuint)(83520));
+                    }
+                }
             }
         }
 

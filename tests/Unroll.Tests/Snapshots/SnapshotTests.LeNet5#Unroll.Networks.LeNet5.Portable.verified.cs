@@ -16,6 +16,9 @@ public partial class LeNet5
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         PortableKernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
+    static partial void RunGroupPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
+        PortableKernels.RunGroup(input, output, ref parameters, workspace, count);
+
     static partial void TrainForwardPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>
         PortableKernels.TrainForward(input, output, ref parameters, workspace);
 
@@ -50,6 +53,45 @@ public partial class LeNet5
             Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 3);
             Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
+        }
+
+        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
+        {
+            ref float ws = ref MemoryMarshal.GetReference(workspace);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
+            // C1: Conv2D 1x32x32 -> 6x28x28
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
+            }
+            // S2: MaxPool2D 6x28x28 -> 6x14x14
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
+            }
+            // C3: Conv2D 6x14x14 -> 16x10x10
+            for (int s = 0; s < count; s++)
+            {
+                Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
+            }
+            // S4: MaxPool2D 16x10x10 -> 16x5x5
+            for (int s = 0; s < count; s++)
+            {
+                MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 5);
+            }
+            // F5: Dense 16x5x5 -> 120
+            Dense_F5_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // F6: Dense 120 -> 84
+            Dense_F6_Group(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            // Output: Dense 84 -> 10
+            Dense_Output_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            for (int s = 0; s < count; s++)
+                Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 1024), 10);
+            for (int s = 0; s < count; s++)
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 1024), output.Slice(s * 10, 10), 10, 1, 1, 16);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -116,22 +158,21 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 28.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..27 in tiles of 2 whose windows lie inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 2 <= 28; ow += 2) Conv2D_C1_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 28; ow += 2) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>2 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>2 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile2(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             {
                 const int oc0 = 0;
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
@@ -144,7 +185,7 @@ public partial class LeNet5
                 float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
@@ -249,7 +290,7 @@ public partial class LeNet5
                 float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + iw0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
@@ -563,22 +604,21 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Every window lies inside the input: no border code. Computes output rows [rowFrom, rowTo) of 10.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Computes output rows [rowFrom, rowTo) of 10: columns 0..9 in tiles of 2 whose windows lie inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                int ow = 0;
-                for (; ow + 2 <= 10; ow += 2) Conv2D_C3_Tile2(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 10; ow += 2) Conv2D_C3_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>2 output pixel(s) of row oh from column ow, all channels; the window lies inside the input.</summary>
+        /// <summary>2 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_Tile2(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        private static void Conv2D_C3_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
-            int ih0 = oh * 1 - 0, iw0 = ow * 1 - 0;
+            int ih0 = oh * 1 - 0;
             for (int oc0 = 0; oc0 < 16; oc0 += 4)
             {
                 float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
@@ -591,7 +631,7 @@ public partial class LeNet5
                 float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + iw0) * 16);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + ow * 1 - 0) * 16);
                     ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
                     for (int ic = 0; ic < 6; ic++)
                     {
@@ -954,6 +994,88 @@ public partial class LeNet5
             }
         }
 
+        /// <summary>F5 over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F5_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 120; oc0 += 2)
+            {
+                {
+                    const int px0 = 0;
+                    int rows = Math.Min(px0 + 64, 25) * 16 - px0 * 16;
+                    ref float source = ref Unsafe.Add(ref weights, px0 * 16 * 128 + oc0);
+                    int step = 128;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            Unsafe.Add(ref panel, r * 2 + 0) = Unsafe.Add(ref source, r * 128 + 0);
+                            Unsafe.Add(ref panel, r * 2 + 1) = Unsafe.Add(ref source, r * 128 + 1);
+                        }
+                        source = ref panel;
+                        step = 2;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a2_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a2_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a3_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a3_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a4_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a4_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a5_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a5_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        ref float wr = ref source;
+                        for (int px = px0; px < Math.Min(px0 + 64, 25); px++)
+                        {
+                            for (int c = 0; c < 16; c++)
+                            {
+                                float w0 = Unsafe.Add(ref wr, 0);
+                                float w1 = Unsafe.Add(ref wr, 1);
+                                float x0 = Unsafe.Add(ref x, 0 + px * 16 + c);
+                                a0_0 = a0_0 + x0 * w0;
+                                a0_1 = a0_1 + x0 * w1;
+                                float x1 = Unsafe.Add(ref x, 16704 + px * 16 + c);
+                                a1_0 = a1_0 + x1 * w0;
+                                a1_1 = a1_1 + x1 * w1;
+                                float x2 = Unsafe.Add(ref x, 33408 + px * 16 + c);
+                                a2_0 = a2_0 + x2 * w0;
+                                a2_1 = a2_1 + x2 * w1;
+                                float x3 = Unsafe.Add(ref x, 50112 + px * 16 + c);
+                                a3_0 = a3_0 + x3 * w0;
+                                a3_1 = a3_1 + x3 * w1;
+                                float x4 = Unsafe.Add(ref x, 66816 + px * 16 + c);
+                                a4_0 = a4_0 + x4 * w0;
+                                a4_1 = a4_1 + x4 * w1;
+                                float x5 = Unsafe.Add(ref x, 83520 + px * 16 + c);
+                                a5_0 = a5_0 + x5 * w0;
+                                a5_1 = a5_1 + x5 * w1;
+                                wr = ref Unsafe.Add(ref wr, step);
+                            }
+                        }
+                        Unsafe.Add(ref o, 0) = MathF.Max(a0_0, 0f);
+                        Unsafe.Add(ref o, 1) = MathF.Max(a0_1, 0f);
+                        Unsafe.Add(ref o, 16704) = MathF.Max(a1_0, 0f);
+                        Unsafe.Add(ref o, 16705) = MathF.Max(a1_1, 0f);
+                        Unsafe.Add(ref o, 33408) = MathF.Max(a2_0, 0f);
+                        Unsafe.Add(ref o, 33409) = MathF.Max(a2_1, 0f);
+                        Unsafe.Add(ref o, 50112) = MathF.Max(a3_0, 0f);
+                        Unsafe.Add(ref o, 50113) = MathF.Max(a3_1, 0f);
+                        Unsafe.Add(ref o, 66816) = MathF.Max(a4_0, 0f);
+                        Unsafe.Add(ref o, 66817) = MathF.Max(a4_1, 0f);
+                        Unsafe.Add(ref o, 83520) = MathF.Max(a5_0, 0f);
+                        Unsafe.Add(ref o, 83521) = MathF.Max(a5_1, 0f);
+                    }
+                }
+            }
+        }
+
         /// <summary>F5 backward: Dense 16x5x5 -> 120; rank-1 weight-gradient update per sample, input gradient as dot products with the weight rows; Portable.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Dense_F5_Backward(ref float x, ref float dz, ref float dx, ref float w, ref float dw, ref float db, bool inputGradient)
@@ -1026,6 +1148,85 @@ public partial class LeNet5
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 1) = MathF.Max(a0_1, 0f);
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 2) = MathF.Max(a0_2, 0f);
                 Unsafe.Add(ref output, (0 + 0) * 96 + oc0 + 3) = MathF.Max(a0_3, 0f);
+            }
+        }
+
+        /// <summary>F6 over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows, ReLU applied before the last store. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_F6_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 84; oc0 += 2)
+            {
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 120, 120) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 96 + oc0);
+                    int step = 96;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            Unsafe.Add(ref panel, r * 2 + 0) = Unsafe.Add(ref source, r * 96 + 0);
+                            Unsafe.Add(ref panel, r * 2 + 1) = Unsafe.Add(ref source, r * 96 + 1);
+                        }
+                        source = ref panel;
+                        step = 2;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a2_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a2_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a3_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a3_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a4_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a4_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a5_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a5_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 120, 120); c++)
+                        {
+                            float w0 = Unsafe.Add(ref wr, 0);
+                            float w1 = Unsafe.Add(ref wr, 1);
+                            float x0 = Unsafe.Add(ref x, 0 + c);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            float x1 = Unsafe.Add(ref x, 16704 + c);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            float x2 = Unsafe.Add(ref x, 33408 + c);
+                            a2_0 = a2_0 + x2 * w0;
+                            a2_1 = a2_1 + x2 * w1;
+                            float x3 = Unsafe.Add(ref x, 50112 + c);
+                            a3_0 = a3_0 + x3 * w0;
+                            a3_1 = a3_1 + x3 * w1;
+                            float x4 = Unsafe.Add(ref x, 66816 + c);
+                            a4_0 = a4_0 + x4 * w0;
+                            a4_1 = a4_1 + x4 * w1;
+                            float x5 = Unsafe.Add(ref x, 83520 + c);
+                            a5_0 = a5_0 + x5 * w0;
+                            a5_1 = a5_1 + x5 * w1;
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        Unsafe.Add(ref o, 0) = MathF.Max(a0_0, 0f);
+                        Unsafe.Add(ref o, 1) = MathF.Max(a0_1, 0f);
+                        Unsafe.Add(ref o, 16704) = MathF.Max(a1_0, 0f);
+                        Unsafe.Add(ref o, 16705) = MathF.Max(a1_1, 0f);
+                        Unsafe.Add(ref o, 33408) = MathF.Max(a2_0, 0f);
+                        Unsafe.Add(ref o, 33409) = MathF.Max(a2_1, 0f);
+                        Unsafe.Add(ref o, 50112) = MathF.Max(a3_0, 0f);
+                        Unsafe.Add(ref o, 50113) = MathF.Max(a3_1, 0f);
+                        Unsafe.Add(ref o, 66816) = MathF.Max(a4_0, 0f);
+                        Unsafe.Add(ref o, 66817) = MathF.Max(a4_1, 0f);
+                        Unsafe.Add(ref o, 83520) = MathF.Max(a5_0, 0f);
+                        Unsafe.Add(ref o, 83521) = MathF.Max(a5_1, 0f);
+                    }
+                }
             }
         }
 
@@ -1120,6 +1321,85 @@ public partial class LeNet5
                 }
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 0) = a0_0;
                 Unsafe.Add(ref output, (0 + 0) * 16 + oc0 + 1) = a0_1;
+            }
+        }
+
+        /// <summary>Output over a group of samples (workspace stride 16704): tiles of 6 samples x 2 vector(s), 1 block(s) of input rows. Runs <paramref name="tiles"/> tiles of 6 samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dense_Output_Group(ref float input, ref float output, ref float weights, ref float bias, ref float panel, int tiles)
+        {
+            for (int oc0 = 0; oc0 < 10; oc0 += 2)
+            {
+                {
+                    const int r0 = 0;
+                    int rows = Math.Min(r0 + 84, 84) - r0;
+                    ref float source = ref Unsafe.Add(ref weights, r0 * 16 + oc0);
+                    int step = 16;
+                    if (tiles > 1)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            Unsafe.Add(ref panel, r * 2 + 0) = Unsafe.Add(ref source, r * 16 + 0);
+                            Unsafe.Add(ref panel, r * 2 + 1) = Unsafe.Add(ref source, r * 16 + 1);
+                        }
+                        source = ref panel;
+                        step = 2;
+                    }
+                    for (int tile = 0; tile < tiles; tile++)
+                    {
+                        ref float x = ref Unsafe.Add(ref input, tile * 100224);
+                        ref float o = ref Unsafe.Add(ref output, tile * 100224 + oc0);
+                        float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a2_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a2_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a3_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a3_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a4_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a4_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        float a5_0 = Unsafe.Add(ref bias, oc0 + 0);
+                        float a5_1 = Unsafe.Add(ref bias, oc0 + 1);
+                        ref float wr = ref source;
+                        for (int c = r0; c < Math.Min(r0 + 84, 84); c++)
+                        {
+                            float w0 = Unsafe.Add(ref wr, 0);
+                            float w1 = Unsafe.Add(ref wr, 1);
+                            float x0 = Unsafe.Add(ref x, 0 + c);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            float x1 = Unsafe.Add(ref x, 16704 + c);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            float x2 = Unsafe.Add(ref x, 33408 + c);
+                            a2_0 = a2_0 + x2 * w0;
+                            a2_1 = a2_1 + x2 * w1;
+                            float x3 = Unsafe.Add(ref x, 50112 + c);
+                            a3_0 = a3_0 + x3 * w0;
+                            a3_1 = a3_1 + x3 * w1;
+                            float x4 = Unsafe.Add(ref x, 66816 + c);
+                            a4_0 = a4_0 + x4 * w0;
+                            a4_1 = a4_1 + x4 * w1;
+                            float x5 = Unsafe.Add(ref x, 83520 + c);
+                            a5_0 = a5_0 + x5 * w0;
+                            a5_1 = a5_1 + x5 * w1;
+                            wr = ref Unsafe.Add(ref wr, step);
+                        }
+                        Unsafe.Add(ref o, 0) = a0_0;
+                        Unsafe.Add(ref o, 1) = a0_1;
+                        Unsafe.Add(ref o, 16704) = a1_0;
+                        Unsafe.Add(ref o, 16705) = a1_1;
+                        Unsafe.Add(ref o, 33408) = a2_0;
+                        Unsafe.Add(ref o, 33409) = a2_1;
+                        Unsafe.Add(ref o, 50112) = a3_0;
+                        Unsafe.Add(ref o, 50113) = a3_1;
+                        Unsafe.Add(ref o, 66816) = a4_0;
+                        Unsafe.Add(ref o, 66817) = a4_1;
+                        Unsafe.Add(ref o, 83520) = a5_0;
+                        Unsafe.Add(ref o, 83521) = a5_1;
+                    }
+                }
             }
         }
 
