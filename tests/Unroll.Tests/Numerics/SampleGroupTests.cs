@@ -58,17 +58,8 @@ public class SampleGroupTests
         int group = (int)typeof(Network).GetProperty("GroupSize", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(single)!;
         Assert.True(group > 1 && group < batch, $"{name}: group size {group} should be above 1 and below the batch of {batch}.");
         var random = new SeededRandom(21);
-        foreach (Layer layer in single.Layers)
-            if (layer.Info.Bias is not null)
-            {
-                float[] bias = new float[layer.Info.Bias.Count];
-                for (int i = 0; i < bias.Length; i++)
-                    bias[i] = random.Uniform(-0.3f, 0.3f);
-                layer.SetBias(bias);
-            }
-        float[] input = new float[batch * single.InputLength];
-        for (int i = 0; i < input.Length; i++)
-            input[i] = random.Uniform(-1f, 1f);
+        NetworkFixtures.SetRandomBiases(single, random);
+        float[] input = NetworkFixtures.RandomInput(batch * single.InputLength, random);
 
         // One sample at a time: the per-sample kernels.
         float[] expected = new float[batch * single.OutputLength];

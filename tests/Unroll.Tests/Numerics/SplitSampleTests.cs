@@ -58,18 +58,9 @@ public class SplitSampleTests
         Assert.True((bool)typeof(Network).GetProperty("SplitsSamples", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(one)!,
             $"{name} should have steps large enough to split.");
         var random = new SeededRandom(5);
-        foreach (Layer layer in one.Layers)
-            if (layer.Info.Bias is not null)
-            {
-                float[] bias = new float[layer.Info.Bias.Count];
-                for (int i = 0; i < bias.Length; i++)
-                    bias[i] = random.Uniform(-0.3f, 0.3f);
-                layer.SetBias(bias);
-            }
+        NetworkFixtures.SetRandomBiases(one, random);
         const int batch = 2;
-        float[] input = new float[batch * one.InputLength];
-        for (int i = 0; i < input.Length; i++)
-            input[i] = random.Uniform(-1f, 1f);
+        float[] input = NetworkFixtures.RandomInput(batch * one.InputLength, random);
 
         float[] expected = new float[batch * one.OutputLength];
         one.Forward(input, expected, batch);
