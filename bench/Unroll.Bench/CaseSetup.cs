@@ -1,0 +1,83 @@
+using System;
+
+namespace Unroll.Bench;
+
+/// <summary>
+/// Everything one case needs at one thread count, allocated once: the Unroll network (biases made non-zero so that
+/// they are checked too), a seeded random input, output arrays for both sides, and on demand the ONNX Runtime peer
+/// running the same model with the same weights.
+/// </summary>
+internal sealed class CaseSetup : IDisposable
+{
+    private readonly LossFunction _loss = HalfSquaredNorm;
+
+    public CaseSetup(BenchCase benchCase, Isa isa, int threads)
+    {
+        Case = benchCase;
+        Threads = threads;
+        Network = benchCase.Create(new NetworkOptions { Isa = isa, Threads = threads, Seed = 1 });
+        var random = new SeededRandom(11);
+        foreach (Layer layer in Network.Layers)
+            if (layer.Info.Bias is { } bias)
+                layer.SetBias(Fill(new float[bias.Count], random, 0.1f));
+        Input = Fill(GC.AllocateArray<float>(Batch * Network.InputLength, pinned: true), new SeededRandom(7), 1f);
+        UnrollOutput = GC.AllocateArray<float>(Batch * Network.OutputLength, pinned: true);
+        OrtOutput = GC.AllocateArray<float>(Batch * Network.OutputLength, pinned: true);
+    }
+
+    public BenchCase Case { get; }
+    public int Batch => Case.Batch;
+    public int Threads { get; }
+    public Network Network { get; }
+    public float[] Input { get; }
+    public float[] UnrollOutput { get; }
+    public float[] OrtOutput { get; }
+    public OrtRunner? Ort { get; private set; }
+
+    /// <summary>FLOPs of one call: the forward FLOPs of the batch, three times that for a training step.</summary>
+    public double Flops => (double)Network.Info.Flops * Batch * (Case.Training ? 3 : 1);
+
+    /// <summary>One Unroll call: a forward pass, or for a training case forward and backward without the input gradient.</summary>
+    public void RunUnroll()
+    {
+        if (Case.Training)
+            Network.ComputeGradients(Input, Batch, _loss);
+        else
+            Network.Forward(Input, UnrollOutput, Batch);
+    }
+
+    /// <summary>Builds the ONNX model of the network's forward pass and an ONNX Runtime session bound to <see cref="Input"/> and <see cref="OrtOutput"/>.</summary>
+    public OrtRunner StartOrt()
+    {
+        Ort?.Dispose();
+        byte[] model = NetworkOnnx.Build(Network, Batch);
+        Ort = new OrtRunner(model, Threads, Input, NetworkOnnx.Dims(Batch, Network.Info.InputShape), OrtOutput, NetworkOnnx.Dims(Batch, Network.Info.OutputShape));
+        return Ort;
+    }
+
+    /// <summary>One ONNX Runtime forward pass.</summary>
+    public void RunOrt() => (Ort ?? throw new InvalidOperationException("StartOrt first.")).Run();
+
+    public void Dispose()
+    {
+        Ort?.Dispose();
+        Network.Dispose();
+    }
+
+    /// <summary>The loss of a training case: half the squared norm of the output, whose gradient is the output itself.</summary>
+    private static float HalfSquaredNorm(int sample, ReadOnlySpan<float> output, Span<float> gradient)
+    {
+        output.CopyTo(gradient);
+        float sum = 0;
+        foreach (float y in output)
+            sum += y * y;
+        return 0.5f * sum;
+    }
+
+    private static float[] Fill(float[] values, SeededRandom random, float range)
+    {
+        for (int i = 0; i < values.Length; i++)
+            values[i] = random.Uniform(-range, range);
+        return values;
+    }
+}
