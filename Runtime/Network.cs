@@ -26,6 +26,10 @@ public abstract class Network : IDisposable
     private unsafe float* _jobInput;
     private unsafe float* _jobOutput;
     private int _jobBatch;
+    private readonly long _flopsPerSample;
+
+    /// <summary>A batch with fewer FLOPs than this runs on one thread: about 40 microseconds of work.</summary>
+    private const long MinParallelFlops = 8_000_000;
     private bool _jobShared;
     private PartBarrier? _barrier;
 
@@ -51,6 +55,7 @@ public abstract class Network : IDisposable
         _layers = new Layer[info.Layers.Count];
         for (int i = 0; i < _layers.Length; i++)
             _layers[i] = new Layer(this, info.Layers[i], i);
+        _flopsPerSample = info.Flops;
         _forwardPart = ForwardPart;
         _trainPart = TrainPart;
         InitializeParameters(options.Seed);
@@ -122,8 +127,9 @@ public abstract class Network : IDisposable
         if (batch == 0)
             return;
         // Fewer samples than threads: the threads share each sample (its large steps split by rows), if it has any.
+        // Too little work for a second thread (waking one costs tens of microseconds): one thread runs it all.
         bool shareSamples = batch < _threads && SplitsSamples;
-        int parts = shareSamples ? _threads : Math.Min(_threads, batch);
+        int parts = shareSamples ? _threads : _flopsPerSample * batch < MinParallelFlops ? 1 : Math.Min(_threads, batch);
         if (parts == 1)
         {
             RunSamples(input, output, 0, batch, WorkspaceSpan(Workspace(0)));

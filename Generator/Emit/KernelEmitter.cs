@@ -239,6 +239,11 @@ internal static class KernelEmitter
 
     private static void EmitDense(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
+        if (Schedule.StreamsWeights(p))
+        {
+            EmitStreamingDense(w, p, v, name);
+            return;
+        }
         Graph.LayerModel l = p.Layer;
         Tile tile = Schedule.For(v.Target, p);
         int pixels = p.In.H * p.In.W, op = p.PaddedOutputs;
@@ -267,6 +272,69 @@ internal static class KernelEmitter
             w.Close();
             StoreAccumulators(w, p, v, 1, vectors, "0");
         });
+        w.Close();
+    }
+
+    /// <summary>Rows of weights a streaming dense kernel multiplies into the outputs per pass over them.</summary>
+    private const int StreamRows = 8;
+
+    /// <summary>
+    /// One sample through a dense layer whose weights exceed L2: the outputs of the chunk range start as the
+    /// bias, then each block of <see cref="StreamRows"/> weight rows is read front to back and added in, two
+    /// output vectors at a time, in row order, so every output sums its terms in the same order as the other
+    /// dense kernels (identical results).
+    /// </summary>
+    private static void EmitStreamingDense(CodeWriter w, LayerPlan p, VectorIsa v, string name)
+    {
+        Graph.LayerModel l = p.Layer;
+        Tile tile = Schedule.For(v.Target, p);
+        int pixels = p.In.H * p.In.W, channels = p.In.C, op = p.PaddedOutputs, block = tile.Vectors * v.Lanes, lanes = v.Lanes;
+        int outputs = tile.ChannelVectors * lanes;
+        Summary(w, p, v, $" Weights ({I(p.WeightLength * 4 / 1024)} KB) exceed L2: streamed in storage order, {I(StreamRows)} rows per pass over the outputs. "
+            + $"Computes output chunks [chunkFrom, chunkTo) of {I(Schedule.DenseChunks(tile))}, a chunk being {I(block)} outputs.");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int chunkFrom, int chunkTo)");
+        w.Line($"int from = chunkFrom * {I(block)}, to = Math.Min(chunkTo * {I(block)}, {I(outputs)});");
+        w.Line($"for (int o = from; o < to; o += {I(lanes)})");
+        w.Line($"    {v.Store(l.Bias ? v.Load("bias", "o") : v.Zero, "output", "o")}");
+        w.Open($"for (int px = 0; px < {I(pixels)}; px++)");
+        w.Line($"ref float x = ref Unsafe.Add(ref input, px * {I(p.In.Cs)});");
+        w.Line($"ref float wr = ref Unsafe.Add(ref weights, px * {I(channels * op)});");
+        w.Line("int c = 0;");
+        w.Open($"for (; c + {I(StreamRows)} <= {I(channels)}; c += {I(StreamRows)})");
+        for (int r = 0; r < StreamRows; r++)
+            w.Line($"{v.Type} x{r} = {v.Broadcast($"Unsafe.Add(ref x, c + {I(r)})")};");
+        w.Line($"ref float rows = ref Unsafe.Add(ref wr, c * {I(op)});");
+        w.Line("int o = from;");
+        w.Open($"for (; o + {I(2 * lanes)} <= to; o += {I(2 * lanes)})");
+        for (int m = 0; m < 2; m++)
+            w.Line($"{v.Type} a{m} = {v.Load("output", $"o + {I(m * lanes)}")};");
+        for (int r = 0; r < StreamRows; r++)
+            for (int m = 0; m < 2; m++)
+                w.Line($"a{m} = {v.MultiplyAdd($"x{r}", v.Load("rows", $"{I(r * op + m * lanes)} + o"), $"a{m}")};");
+        for (int m = 0; m < 2; m++)
+            w.Line(v.Store($"a{m}", "output", $"o + {I(m * lanes)}"));
+        w.Close();
+        w.Open("if (o < to)");
+        w.Line($"{v.Type} a0 = {v.Load("output", "o")};");
+        for (int r = 0; r < StreamRows; r++)
+            w.Line($"a0 = {v.MultiplyAdd($"x{r}", v.Load("rows", $"{I(r * op)} + o"), "a0")};");
+        w.Line(v.Store("a0", "output", "o"));
+        w.Close();
+        w.Close();
+        w.Open($"for (; c < {I(channels)}; c++)");
+        w.Line($"{v.Type} x0 = {v.Broadcast("Unsafe.Add(ref x, c)")};");
+        w.Line($"ref float row = ref Unsafe.Add(ref wr, c * {I(op)});");
+        w.Line($"for (int o = from; o < to; o += {I(lanes)})");
+        w.Line($"    {v.Store(v.MultiplyAdd("x0", v.Load("row", "o"), v.Load("output", "o")), "output", "o")}");
+        w.Close();
+        w.Close();
+        if (v.Activate(l.Activation, l.Alpha, "x") is string act && act != "x")
+        {
+            w.Open($"for (int o = from; o < to; o += {I(lanes)})");
+            w.Line($"{v.Type} x = {v.Load("output", "o")};");
+            w.Line(v.Store(act, "output", "o"));
+            w.Close();
+        }
         w.Close();
     }
 

@@ -84,6 +84,14 @@ internal static class Schedule
     /// <summary>Input values a dense group kernel runs through before moving to the next sample tile: 1024 rows of 4 zmm weights are 256 KB, which stay in L2.</summary>
     public const int GroupRows = 1024;
 
+    /// <summary>
+    /// Whether a dense layer's single-sample kernel streams its weights row by row: weights larger than L2
+    /// (1 MB) come from memory once per sample whatever the loop order, so they are read in their storage
+    /// order (long sequential runs) with the outputs kept in L1, instead of a column block at a time, whose
+    /// rows lie a whole output row apart and defeat the prefetcher and the TLB.
+    /// </summary>
+    public static bool StreamsWeights(LayerPlan layer) => layer.Layer.Op == OpKind.Dense && (long)layer.WeightLength * sizeof(float) > 1 << 20;
+
     /// <summary>Chunks of a dense layer's outputs: the full register blocks, then the remainder block if any.</summary>
     public static int DenseChunks(Tile tile) => tile.Blocks + (tile.Remainder > 0 ? 1 : 0);
 

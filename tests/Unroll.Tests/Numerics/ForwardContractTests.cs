@@ -68,7 +68,8 @@ public class ForwardContractTests
         foreach (Isa isa in IsaSupport.Supported())
         {
             using var net = new LeNet5(new NetworkOptions { Isa = isa, Threads = 2 });
-            const int batch = 6;
+            // Large enough (20 MFLOP) that the batch is really split: smaller batches run on one thread.
+            const int batch = 24;
             float[] input = Input(batch), output = new float[batch * LeNet5.OutputSize];
             net.Forward(input, output, batch); // warm-up: the worker pool, both workspaces, JIT
             net.Forward(input, output, batch);

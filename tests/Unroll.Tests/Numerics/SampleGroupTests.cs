@@ -25,6 +25,16 @@ public class SampleGroupTests
             [Dense(33), Sigmoid] public partial Layer F2 { get; }
         }
 
+        // Weights above 1 MB: one sample at a time streams them row by row (8 rows per pass, then the
+        // 4 left over per pixel), which must sum in the same order as the group kernel.
+        [Network(Input = "20x9x9")]
+        public partial class StreamGroupNet
+        {
+            [Dense(200), LeakyReLU(0.2f)] public partial Layer F1 { get; }
+            [Dense(300)] public partial Layer F2 { get; }
+            [Dense(1100), ReLU] public partial Layer F3 { get; }
+        }
+
         // A spatial dense input (40 x 6 x 6 = 1440 values): blocks of whole pixels; a softmax pass per sample.
         [Network(Input = "3x14x14")]
         public partial class SpatialGroupNet
@@ -45,7 +55,7 @@ public class SampleGroupTests
     public static IEnumerable<object[]> Cases()
     {
         foreach (Isa isa in IsaSupport.Supported())
-            foreach (string name in new[] { "FlatGroupNet", "SpatialGroupNet" })
+            foreach (string name in new[] { "FlatGroupNet", "SpatialGroupNet", "StreamGroupNet" })
                 yield return new object[] { name, isa };
     }
 
