@@ -92,6 +92,23 @@ internal static class Schedule
     /// </summary>
     public static bool StreamsWeights(LayerPlan layer) => layer.Layer.Op == OpKind.Dense && (long)layer.WeightLength * sizeof(float) > 1 << 20;
 
+    /// <summary>
+    /// Pixels per tile along a row of <paramref name="width"/>, at most <paramref name="most"/>: the fewest
+    /// tiles per row, and among those the largest last tile (a row of 10 runs as 5 + 5, not 8 + 2: a
+    /// two-pixel tile has too few independent accumulators to hide the multiply-add latency).
+    /// </summary>
+    private static int RowTile(int width, int most)
+    {
+        int best = most, bestTiles = int.MaxValue, bestLast = 0;
+        for (int p = most; p >= (most + 1) / 2; p--)
+        {
+            int tiles = (width + p - 1) / p, last = width - (tiles - 1) * p;
+            if (tiles < bestTiles || tiles == bestTiles && last > bestLast)
+                (best, bestTiles, bestLast) = (p, tiles, last);
+        }
+        return best;
+    }
+
     /// <summary>Chunks of a dense layer's outputs: the full register blocks, then the remainder block if any.</summary>
     public static int DenseChunks(Tile tile) => tile.Blocks + (tile.Remainder > 0 ? 1 : 0);
 
@@ -105,8 +122,8 @@ internal static class Schedule
             {
                 // AVX2 has 16 registers: 2 vectors x 6 pixels leaves room for the weights and the broadcast.
                 int block = Math.Min(vectors, isa == TargetIsa.Avx2 ? 2 : 4);
-                int pixels = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
-                return new Tile(lanes, pixels, block, vectors);
+                int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
+                return new Tile(lanes, RowTile(layer.Out.W, most), block, vectors);
             }
             case OpKind.Dense:
                 return new Tile(lanes, 1, Math.Min(vectors, isa == TargetIsa.Portable ? 4 : 8), vectors);

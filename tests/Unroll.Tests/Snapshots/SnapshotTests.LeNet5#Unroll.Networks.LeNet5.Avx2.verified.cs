@@ -160,18 +160,17 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 8 pixel(s) x 1 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..23 in tiles of 8 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..27 in tiles of 7 whose windows lie inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                for (int ow = 0; ow < 24; ow += 8) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
-                Conv2D_C1_At24(ref input, ref output, ref weights, ref bias, oh);
+                for (int ow = 0; ow < 28; ow += 7) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>8 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
+        /// <summary>7 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
@@ -185,7 +184,6 @@ public partial class LeNet5
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a6_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a7_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
@@ -208,8 +206,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 7));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
@@ -227,8 +223,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 8));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
@@ -246,8 +240,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 9));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
@@ -265,8 +257,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 10));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
@@ -284,8 +274,6 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
-                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 11));
-                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -298,90 +286,6 @@ public partial class LeNet5
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
-                (Vector256.Max(a7_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
-            }
-        }
-
-        /// <summary>Output columns 24..27 of row oh, all channels; taps on input columns outside 0..31 (padding) are left out.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_At24(ref float input, ref float output, ref float weights, ref float bias, int oh)
-        {
-            int ih0 = oh * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32) * 1);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 24));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 25));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 26));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 27));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 25));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 26));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 27));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 28));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 26));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 27));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 28));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 29));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 27));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 28));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 29));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 30));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 28));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 29));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 30));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 31));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 0) * 16 + oc0 + 0));
-                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 1) * 16 + oc0 + 0));
-                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 2) * 16 + oc0 + 0));
-                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 24 + 3) * 16 + oc0 + 0));
             }
         }
 
@@ -562,18 +466,17 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 6 pixel(s) x 2 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 10: columns 0..5 in tiles of 6 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
+        /// <summary>C3: Conv2D 6x14x14 -> 16x10x10, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 10: columns 0..9 in tiles of 5 whose windows lie inside the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                for (int ow = 0; ow < 6; ow += 6) Conv2D_C3_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
-                Conv2D_C3_At6(ref input, ref output, ref weights, ref bias, oh);
+                for (int ow = 0; ow < 10; ow += 5) Conv2D_C3_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
             }
         }
 
-        /// <summary>6 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
+        /// <summary>5 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C3_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
@@ -590,8 +493,6 @@ public partial class LeNet5
                 Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a4_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a5_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14 + ow * 1 - 0) * 16);
@@ -616,9 +517,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 64));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 80));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
@@ -638,9 +536,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 80));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 96));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
@@ -660,9 +555,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 96));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 112));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
@@ -682,9 +574,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 112));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 128));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
@@ -704,9 +593,6 @@ public partial class LeNet5
                             Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 128));
                             a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
                             a4_1 = Fma.MultiplyAdd(x4, w1, a4_1);
-                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
-                            a5_1 = Fma.MultiplyAdd(x5, w1, a5_1);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -722,124 +608,6 @@ public partial class LeNet5
                 (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 3) * 16 + oc0 + 8));
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a4_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 4) * 16 + oc0 + 8));
-                (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 0));
-                (Vector256.Max(a5_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + ow + 5) * 16 + oc0 + 8));
-            }
-        }
-
-        /// <summary>Output columns 6..9 of row oh, all channels; taps on input columns outside 0..13 (padding) are left out.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C3_At6(ref float input, ref float output, ref float weights, ref float bias, int oh)
-        {
-            int ih0 = oh * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 14) * 16);
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 480 + oc0);
-                    for (int ic = 0; ic < 6; ic++)
-                    {
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 96));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 112));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 128));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(104));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 112));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 128));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 160));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(200));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 128));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 160));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 176));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(288));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(296));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 144));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 160));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 176));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 192));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
-                        }
-                        {
-                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(384));
-                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(392));
-                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 160));
-                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
-                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
-                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 176));
-                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
-                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
-                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 192));
-                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
-                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
-                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 208));
-                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
-                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 0) * 16 + oc0 + 0));
-                (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 0) * 16 + oc0 + 8));
-                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 1) * 16 + oc0 + 0));
-                (Vector256.Max(a1_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 1) * 16 + oc0 + 8));
-                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 2) * 16 + oc0 + 0));
-                (Vector256.Max(a2_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 2) * 16 + oc0 + 8));
-                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 3) * 16 + oc0 + 0));
-                (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 10 + 6 + 3) * 16 + oc0 + 8));
             }
         }
 
