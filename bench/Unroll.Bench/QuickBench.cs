@@ -137,8 +137,6 @@ internal static class QuickBench
             w.WriteNumber("max_abs_ref", Round(reference));
             w.WriteString("check", check);
             w.WriteString("peer", peer);
-            // Forward splits the batch across threads, so a batch smaller than the thread count leaves threads idle.
-            w.WriteNumber("unroll_threads_used", Math.Min(setup.Threads, c.Batch));
             if (c.Training)
             {
                 // "flops" counts a training step as three forward passes (forward, weight gradient, input gradient), the
