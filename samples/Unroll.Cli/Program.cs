@@ -47,6 +47,8 @@ try
                 foreach (Isa isa in IsaSupport.Supported())
                 {
                     using Network network = NetworkCatalog.Create(name, new NetworkOptions { Isa = isa, Threads = 1 });
+                    // Batch 1 runs the single-sample kernels, batch 2 the sample-group kernels (networks with dense layers).
+                    network.Predict(new float[network.InputLength]);
                     float[] output = network.Predict(new float[network.InputLength * 2]);
                     double loss = network.ComputeGradients(new float[network.InputLength * 2], 2, (_, y, g) => { g.Fill(1); return 0; }, new float[network.InputLength * 2]);
                     Console.WriteLine($"{name} {isa}: {output.Length} outputs, gradients computed");
