@@ -90,7 +90,7 @@ internal static class KernelEmitter
             ? "every column in tiles at fixed positions that skip the taps in the padding"
             : $"columns {I(owLo)}..{I(interiorEnd - 1)} in tiles of {I(tile.Pixels)} whose windows lie inside the input"
                 + (fixedTiles.Count > 0 ? ", the other columns in tiles at fixed positions that skip the taps in the padding" : "");
-        Summary(w, p, v, $" Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
+        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
         w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
         w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
         foreach ((int first, int _) in fixedTiles)
@@ -170,7 +170,7 @@ internal static class KernelEmitter
     private static void EmitConvTileMethod(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, int pixels, int? fixedColumn, string parameters, bool clipRows)
     {
         Graph.LayerModel l = p.Layer;
-        int cin = p.In.C, cs = p.In.Cs, op = p.PaddedOutputs, kw = l.KernelW, sw = l.StrideW;
+        int cin = p.In.C, ps = p.In.PixelStride, op = p.PaddedOutputs, kw = l.KernelW, sw = l.StrideW;
         Func<int, int, string?> tap;
         string rowOffset, pixelBase;
         w.Line();
@@ -183,7 +183,7 @@ internal static class KernelEmitter
             tap = (t, k) =>
             {
                 int iw = iw0 + t * sw + k;
-                return iw >= 0 && iw < p.In.W ? I(iw * cs) : null;
+                return iw >= 0 && iw < p.In.W ? I(iw * ps) : null;
             };
             rowOffset = "";
             pixelBase = $"oh * {I(p.Out.W)} + {I(column)}";
@@ -193,7 +193,7 @@ internal static class KernelEmitter
             w.Line($"/// <summary>{I(pixels)} output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>");
             w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
             w.Open($"private static void {name}_Tile({parameters}, int ow)");
-            tap = (t, k) => I((t * sw + k) * cs);
+            tap = (t, k) => I((t * sw + k) * ps);
             rowOffset = $" + ow * {I(sw)} - {I(l.PadLeft)}";
             pixelBase = $"oh * {I(p.Out.W)} + ow";
         }
@@ -204,7 +204,7 @@ internal static class KernelEmitter
         {
             InitAccumulators(w, v, l.Bias, pixels, vectors);
             w.Open(clipRows ? "for (int kh = khLo; kh < khHi; kh++)" : $"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}) * {I(cs)});");
+            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")});");
             w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)} + oc0);");
             w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
@@ -226,7 +226,7 @@ internal static class KernelEmitter
                 }
                 w.Close();
             }
-            w.Line("x = ref Unsafe.Add(ref x, 1);");
+            w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();

@@ -264,8 +264,9 @@ internal static class NetworkEmitter
     private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split)
     {
         var steps = new List<Step>();
-        steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
-            w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
+        if (!layers[0].In.Planar)
+            steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
+                w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
         foreach (LayerPlan p in layers)
         {
             string kernel = names[p.KernelKey];
@@ -278,7 +279,7 @@ internal static class NetworkEmitter
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
                     {
                         w.Line(comment);
-                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});");
+                        w.Line($"{kernel}({(p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset))}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});");
                         ActivationPass(w, v, p);
                     }));
                     break;
@@ -368,8 +369,12 @@ internal static class NetworkEmitter
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open("public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)");
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
-        w.Line($"for (int s = 0; s < count; s++)");
-        w.Line($"    Layout.ToChannelsLast(input.Slice(s * {I(inSlot.C * inSlot.H * inSlot.W)}, {I(inSlot.C * inSlot.H * inSlot.W)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+        int inLength = inSlot.C * inSlot.H * inSlot.W;
+        if (!plan.Layers[0].In.Planar)
+        {
+            w.Line($"for (int s = 0; s < count; s++)");
+            w.Line($"    Layout.ToChannelsLast(input.Slice(s * {I(inLength)}, {I(inLength)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+        }
         foreach (LayerPlan p in plan.Layers)
         {
             string kernel = names[p.KernelKey];
@@ -390,7 +395,8 @@ internal static class NetworkEmitter
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv:
-                            w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), 0, {I(p.Out.H)});");
+                            string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
+                            w.Line($"{kernel}({source}, {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), 0, {I(p.Out.H)});");
                             break;
                         case OpKind.MaxPool:
                         case OpKind.AvgPool:
@@ -515,15 +521,16 @@ internal static class NetworkEmitter
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
 
-        // Layers whose computations are identical share one kernel, named after the first of them.
+        // Layers whose computations are identical share one kernel, named after the first of them. A first
+        // convolution reads the caller's input in place for inference, and the converted input in training:
+        // two kernels, the planar one named with "_Planar" (it has no backward kernel).
         var names = new Dictionary<string, string>();
         var emitted = new List<LayerPlan>();
-        foreach (LayerPlan p in plan.Layers)
+        foreach (LayerPlan p in plan.Layers.Concat(plan.Training.Layers))
         {
-            if (!names.TryGetValue(p.KernelKey, out string? name))
+            if (!names.ContainsKey(p.KernelKey))
             {
-                name = $"{p.Layer.KindName}_{p.Layer.Name}";
-                names.Add(p.KernelKey, name);
+                names.Add(p.KernelKey, $"{p.Layer.KindName}_{p.Layer.Name}{(p.In.Planar ? "_Planar" : "")}");
                 emitted.Add(p);
             }
         }
@@ -547,7 +554,7 @@ internal static class NetworkEmitter
                 w.Line();
                 KernelEmitter.EmitDenseGroup(w, p, v, names[p.KernelKey], plan.WorkspaceLength);
             }
-            if (p.Layer.Op != OpKind.Activation)
+            if (p.Layer.Op != OpKind.Activation && !p.In.Planar)
             {
                 w.Line();
                 BackwardEmitter.Emit(w, p, v, names[p.KernelKey]);

@@ -6,10 +6,18 @@ namespace Unroll.Generator.Plan;
 /// <summary>
 /// Where one sample's tensor lives in the workspace: channels-last (H, W, C) with a channel stride
 /// <paramref name="Cs"/> that is C rounded up to 16, so every vector load of 16 (or 8) channels stays in bounds.
+/// A <paramref name="Planar"/> slot is the caller's input itself, in C, H, W order, read where it lies:
+/// a first convolution reads its input by broadcast only, so any layout will do and none is converted.
 /// </summary>
-internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs)
+internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool Planar = false)
 {
     public int Length => H * W * Cs;
+
+    /// <summary>Floats between neighbouring pixels of one channel.</summary>
+    public int PixelStride => Planar ? 1 : Cs;
+
+    /// <summary>Floats between neighbouring channels of one pixel.</summary>
+    public int ChannelStride => Planar ? H * W : 1;
 }
 
 /// <summary>One layer's placement: input and output slots, and its parameters in the parameter buffer.</summary>
@@ -20,7 +28,7 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 
     /// <summary>Identifies the computation, so that layers with equal keys share one kernel.</summary>
     public string KernelKey =>
-        $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{In.Cs}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}";
+        $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}";
 }
 
 /// <summary>How a network is computed: memory layout of activations and parameters, decided at compile time.</summary>

@@ -41,7 +41,10 @@ internal static class Planner
         int[] regionOffset = { inputLength, inputLength + regionSize[0] };
 
         var plans = new List<LayerPlan>();
-        TensorSlot current = inputSlot;
+        // Inference: a first convolution reads the caller's C, H, W input in place (training converts it,
+        // since the weight gradient reads the input channels-last). With one channel both orders are the
+        // same, and the copy is cheaper than a second kernel.
+        TensorSlot current = first.Op == OpKind.Conv && model.Input.C > 1 ? inputSlot with { Planar = true } : inputSlot;
         int parameters = 0;
         region = 0;
         foreach (LayerModel layer in model.Layers)

@@ -33,9 +33,8 @@ public partial class ConvNet
             if (part != 0)
                 return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3, 0, 9);
             // Conv: Conv2D 3x9x9 -> 20x5x5
-            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
+            Conv2D_Conv_Planar(ref MemoryMarshal.GetReference(input), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32, 0, 5);
         }
 
@@ -71,6 +70,215 @@ public partial class ConvNet
             Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 2352), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
             if (wantInput)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
+        }
+
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Reads the caller's input in C, H, W order. Computes output rows [rowFrom, rowTo) of 5: every column in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
+        {
+            for (int oh = rowFrom; oh < rowTo; oh++)
+            {
+                Conv2D_Conv_Planar_At0(ref input, ref output, ref weights, ref bias, oh);
+                Conv2D_Conv_Planar_At1(ref input, ref output, ref weights, ref bias, oh);
+            }
+        }
+
+        /// <summary>Output columns 0..0 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar_At0(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            {
+                const int oc0 = 0;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(104));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(200));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 1));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 0 + 0) * 32 + oc0 + 0));
+                (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 0 + 0) * 32 + oc0 + 8));
+            }
+            {
+                const int oc0 = 16;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 0));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 1));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 0 + 0) * 32 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output columns 1..4 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar_At1(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            {
+                const int oc0 = 0;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a0_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a1_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a2_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a3_1 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 8));
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(8));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 1));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 3));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 5));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(104));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 2));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 4));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 6));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 8));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            a3_1 = Fma.MultiplyAdd(x3, w1, a3_1);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector256<float> w1 = Vector256.LoadUnsafe(ref wr, (nuint)(200));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 3));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            a0_1 = Fma.MultiplyAdd(x0, w1, a0_1);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 5));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            a1_1 = Fma.MultiplyAdd(x1, w1, a1_1);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            a2_1 = Fma.MultiplyAdd(x2, w1, a2_1);
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 0) * 32 + oc0 + 0));
+                (Vector256.Max(a0_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 0) * 32 + oc0 + 8));
+                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 1) * 32 + oc0 + 0));
+                (Vector256.Max(a1_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 1) * 32 + oc0 + 8));
+                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 2) * 32 + oc0 + 0));
+                (Vector256.Max(a2_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 2) * 32 + oc0 + 8));
+                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 3) * 32 + oc0 + 0));
+                (Vector256.Max(a3_1, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 3) * 32 + oc0 + 8));
+            }
+            {
+                const int oc0 = 16;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 1));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 3));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 5));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(96));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 2));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 4));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 6));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 8));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(192));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 3));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 5));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 0) * 32 + oc0 + 0));
+                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 1) * 32 + oc0 + 0));
+                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 2) * 32 + oc0 + 0));
+                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 5 + 1 + 3) * 32 + oc0 + 0));
+            }
         }
 
         /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Avx2: register tile 5 pixel(s) x 2 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 5: every column in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>

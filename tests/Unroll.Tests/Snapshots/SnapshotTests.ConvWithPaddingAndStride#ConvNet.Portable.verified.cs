@@ -31,9 +31,8 @@ public partial class ConvNet
             if (part != 0)
                 return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
-            Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 9, 9, 3, 0, 9);
             // Conv: Conv2D 3x9x9 -> 20x5x5
-            Conv2D_Conv(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
+            Conv2D_Conv_Planar(ref MemoryMarshal.GetReference(input), ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 864), 0, 5);
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 256), output, 20, 5, 5, 32, 0, 5);
         }
 
@@ -69,6 +68,234 @@ public partial class ConvNet
             Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 2352), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
             if (wantInput)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
+        }
+
+        /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Reads the caller's input in C, H, W order. Computes output rows [rowFrom, rowTo) of 5: columns 1..2 in tiles of 2 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
+        {
+            for (int oh = rowFrom; oh < rowTo; oh++)
+            {
+                Conv2D_Conv_Planar_At0(ref input, ref output, ref weights, ref bias, oh);
+                for (int ow = 1; ow < 3; ow += 2) Conv2D_Conv_Planar_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_Conv_Planar_At3(ref input, ref output, ref weights, ref bias, oh);
+            }
+        }
+
+        /// <summary>2 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            for (int oc0 = 0; oc0 < 20; oc0 += 4)
+            {
+                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
+                float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a1_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9 + ow * 2 - 1));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            float w0 = Unsafe.Add(ref wr, 0);
+                            float w1 = Unsafe.Add(ref wr, 1);
+                            float w2 = Unsafe.Add(ref wr, 2);
+                            float w3 = Unsafe.Add(ref wr, 3);
+                            float x0 = Unsafe.Add(ref x, 0);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 2);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 96);
+                            float w1 = Unsafe.Add(ref wr, 97);
+                            float w2 = Unsafe.Add(ref wr, 98);
+                            float w3 = Unsafe.Add(ref wr, 99);
+                            float x0 = Unsafe.Add(ref x, 1);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 3);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 192);
+                            float w1 = Unsafe.Add(ref wr, 193);
+                            float w2 = Unsafe.Add(ref wr, 194);
+                            float w3 = Unsafe.Add(ref wr, 195);
+                            float x0 = Unsafe.Add(ref x, 2);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 4);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 0) = MathF.Max(a1_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 1) = MathF.Max(a1_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 2) = MathF.Max(a1_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + ow + 1) * 32 + oc0 + 3) = MathF.Max(a1_3, 0f);
+            }
+        }
+
+        /// <summary>Output columns 0..0 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar_At0(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            for (int oc0 = 0; oc0 < 20; oc0 += 4)
+            {
+                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            float w0 = Unsafe.Add(ref wr, 96);
+                            float w1 = Unsafe.Add(ref wr, 97);
+                            float w2 = Unsafe.Add(ref wr, 98);
+                            float w3 = Unsafe.Add(ref wr, 99);
+                            float x0 = Unsafe.Add(ref x, 0);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 192);
+                            float w1 = Unsafe.Add(ref wr, 193);
+                            float w2 = Unsafe.Add(ref wr, 194);
+                            float w3 = Unsafe.Add(ref wr, 195);
+                            float x0 = Unsafe.Add(ref x, 1);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 0 + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+            }
+        }
+
+        /// <summary>Output columns 3..4 of row oh, all channels; taps on input columns outside 0..8 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_Conv_Planar_At3(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 2 - 1;
+            int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 9 - ih0);
+            for (int oc0 = 0; oc0 < 20; oc0 += 4)
+            {
+                float a0_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a0_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a0_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a0_3 = Unsafe.Add(ref bias, oc0 + 3);
+                float a1_0 = Unsafe.Add(ref bias, oc0 + 0);
+                float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
+                float a1_2 = Unsafe.Add(ref bias, oc0 + 2);
+                float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 9));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 288 + oc0);
+                    for (int ic = 0; ic < 3; ic++)
+                    {
+                        {
+                            float w0 = Unsafe.Add(ref wr, 0);
+                            float w1 = Unsafe.Add(ref wr, 1);
+                            float w2 = Unsafe.Add(ref wr, 2);
+                            float w3 = Unsafe.Add(ref wr, 3);
+                            float x0 = Unsafe.Add(ref x, 5);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 7);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 96);
+                            float w1 = Unsafe.Add(ref wr, 97);
+                            float w2 = Unsafe.Add(ref wr, 98);
+                            float w3 = Unsafe.Add(ref wr, 99);
+                            float x0 = Unsafe.Add(ref x, 6);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                            float x1 = Unsafe.Add(ref x, 8);
+                            a1_0 = a1_0 + x1 * w0;
+                            a1_1 = a1_1 + x1 * w1;
+                            a1_2 = a1_2 + x1 * w2;
+                            a1_3 = a1_3 + x1 * w3;
+                        }
+                        {
+                            float w0 = Unsafe.Add(ref wr, 192);
+                            float w1 = Unsafe.Add(ref wr, 193);
+                            float w2 = Unsafe.Add(ref wr, 194);
+                            float w3 = Unsafe.Add(ref wr, 195);
+                            float x0 = Unsafe.Add(ref x, 7);
+                            a0_0 = a0_0 + x0 * w0;
+                            a0_1 = a0_1 + x0 * w1;
+                            a0_2 = a0_2 + x0 * w2;
+                            a0_3 = a0_3 + x0 * w3;
+                        }
+                        x = ref Unsafe.Add(ref x, 81);
+                        wr = ref Unsafe.Add(ref wr, 32);
+                    }
+                }
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 0) = MathF.Max(a0_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 1) = MathF.Max(a0_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 2) = MathF.Max(a0_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 0) * 32 + oc0 + 3) = MathF.Max(a0_3, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 0) = MathF.Max(a1_0, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 1) = MathF.Max(a1_1, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 2) = MathF.Max(a1_2, 0f);
+                Unsafe.Add(ref output, (oh * 5 + 3 + 1) * 32 + oc0 + 3) = MathF.Max(a1_3, 0f);
+            }
         }
 
         /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Computes output rows [rowFrom, rowTo) of 5: columns 1..2 in tiles of 2 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>

@@ -186,7 +186,7 @@ public partial class LeNet5
                 Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0));
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {

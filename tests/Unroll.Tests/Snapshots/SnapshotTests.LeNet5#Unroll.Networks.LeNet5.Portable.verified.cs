@@ -185,7 +185,7 @@ public partial class LeNet5
                 float a1_3 = Unsafe.Add(ref bias, oc0 + 3);
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0));
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
@@ -290,7 +290,7 @@ public partial class LeNet5
                 float a1_1 = Unsafe.Add(ref bias, oc0 + 1);
                 for (int kh = 0; kh < 5; kh++)
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0) * 1);
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0));
                     ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
                     for (int ic = 0; ic < 1; ic++)
                     {
