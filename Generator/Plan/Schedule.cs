@@ -122,7 +122,8 @@ internal static class Schedule
             {
                 // AVX2 has 16 registers: 2 vectors x 6 pixels leaves room for the weights and the broadcast.
                 int block = Math.Min(vectors, isa == TargetIsa.Avx2 ? 2 : 4);
-                int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 8), layer.Out.W));
+                // Up to 12 pixels: a single output vector still gets 8 or more independent accumulators.
+                int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 12), layer.Out.W));
                 return new Tile(lanes, RowTile(layer.Out.W, most), block, vectors);
             }
             case OpKind.Dense:

@@ -160,17 +160,18 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 7 pixel(s) x 1 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..27 in tiles of 7 whose windows lie inside the input.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx2: register tile 10 pixel(s) x 1 vector(s) of 8 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..19 in tiles of 10 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                for (int ow = 0; ow < 28; ow += 7) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                for (int ow = 0; ow < 20; ow += 10) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
+                Conv2D_C1_At20(ref input, ref output, ref weights, ref bias, oh);
             }
         }
 
-        /// <summary>7 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
+        /// <summary>10 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
         {
@@ -184,6 +185,9 @@ public partial class LeNet5
                 Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 Vector256<float> a6_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a7_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a8_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a9_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
                 for (int kh = 0; kh < 5; kh++)
                 {
                     ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0));
@@ -206,6 +210,12 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 6));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 7));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                            Vector256<float> x8 = Vector256.Create(Unsafe.Add(ref x, 8));
+                            a8_0 = Fma.MultiplyAdd(x8, w0, a8_0);
+                            Vector256<float> x9 = Vector256.Create(Unsafe.Add(ref x, 9));
+                            a9_0 = Fma.MultiplyAdd(x9, w0, a9_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
@@ -223,6 +233,12 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 7));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 8));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                            Vector256<float> x8 = Vector256.Create(Unsafe.Add(ref x, 9));
+                            a8_0 = Fma.MultiplyAdd(x8, w0, a8_0);
+                            Vector256<float> x9 = Vector256.Create(Unsafe.Add(ref x, 10));
+                            a9_0 = Fma.MultiplyAdd(x9, w0, a9_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
@@ -240,6 +256,12 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 8));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 9));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                            Vector256<float> x8 = Vector256.Create(Unsafe.Add(ref x, 10));
+                            a8_0 = Fma.MultiplyAdd(x8, w0, a8_0);
+                            Vector256<float> x9 = Vector256.Create(Unsafe.Add(ref x, 11));
+                            a9_0 = Fma.MultiplyAdd(x9, w0, a9_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
@@ -257,6 +279,12 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 9));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 10));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                            Vector256<float> x8 = Vector256.Create(Unsafe.Add(ref x, 11));
+                            a8_0 = Fma.MultiplyAdd(x8, w0, a8_0);
+                            Vector256<float> x9 = Vector256.Create(Unsafe.Add(ref x, 12));
+                            a9_0 = Fma.MultiplyAdd(x9, w0, a9_0);
                         }
                         {
                             Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
@@ -274,6 +302,12 @@ public partial class LeNet5
                             a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
                             Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 10));
                             a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 11));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                            Vector256<float> x8 = Vector256.Create(Unsafe.Add(ref x, 12));
+                            a8_0 = Fma.MultiplyAdd(x8, w0, a8_0);
+                            Vector256<float> x9 = Vector256.Create(Unsafe.Add(ref x, 13));
+                            a9_0 = Fma.MultiplyAdd(x9, w0, a9_0);
                         }
                         x = ref Unsafe.Add(ref x, 1);
                         wr = ref Unsafe.Add(ref wr, 16);
@@ -286,6 +320,140 @@ public partial class LeNet5
                 (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
                 (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
                 (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
+                (Vector256.Max(a7_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
+                (Vector256.Max(a8_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 8) * 16 + oc0 + 0));
+                (Vector256.Max(a9_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 9) * 16 + oc0 + 0));
+            }
+        }
+
+        /// <summary>Output columns 20..27 of row oh, all channels; taps on input columns outside 0..31 (padding) are left out.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_At20(ref float input, ref float output, ref float weights, ref float bias, int oh)
+        {
+            int ih0 = oh * 1 - 0;
+            {
+                const int oc0 = 0;
+                Vector256<float> a0_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a1_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a2_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a3_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a4_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a5_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a6_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                Vector256<float> a7_0 = Vector256.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
+                for (int kh = 0; kh < 5; kh++)
+                {
+                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32));
+                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
+                    for (int ic = 0; ic < 1; ic++)
+                    {
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(0));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 20));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 21));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 22));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 23));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(16));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 21));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 22));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 23));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(32));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 22));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 23));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(48));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 23));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 30));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                        }
+                        {
+                            Vector256<float> w0 = Vector256.LoadUnsafe(ref wr, (nuint)(64));
+                            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref x, 24));
+                            a0_0 = Fma.MultiplyAdd(x0, w0, a0_0);
+                            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref x, 25));
+                            a1_0 = Fma.MultiplyAdd(x1, w0, a1_0);
+                            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref x, 26));
+                            a2_0 = Fma.MultiplyAdd(x2, w0, a2_0);
+                            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref x, 27));
+                            a3_0 = Fma.MultiplyAdd(x3, w0, a3_0);
+                            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref x, 28));
+                            a4_0 = Fma.MultiplyAdd(x4, w0, a4_0);
+                            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref x, 29));
+                            a5_0 = Fma.MultiplyAdd(x5, w0, a5_0);
+                            Vector256<float> x6 = Vector256.Create(Unsafe.Add(ref x, 30));
+                            a6_0 = Fma.MultiplyAdd(x6, w0, a6_0);
+                            Vector256<float> x7 = Vector256.Create(Unsafe.Add(ref x, 31));
+                            a7_0 = Fma.MultiplyAdd(x7, w0, a7_0);
+                        }
+                        x = ref Unsafe.Add(ref x, 1);
+                        wr = ref Unsafe.Add(ref wr, 16);
+                    }
+                }
+                (Vector256.Max(a0_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 0) * 16 + oc0 + 0));
+                (Vector256.Max(a1_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 1) * 16 + oc0 + 0));
+                (Vector256.Max(a2_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 2) * 16 + oc0 + 0));
+                (Vector256.Max(a3_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 3) * 16 + oc0 + 0));
+                (Vector256.Max(a4_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 4) * 16 + oc0 + 0));
+                (Vector256.Max(a5_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 5) * 16 + oc0 + 0));
+                (Vector256.Max(a6_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 6) * 16 + oc0 + 0));
+                (Vector256.Max(a7_0, Vector256<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 7) * 16 + oc0 + 0));
             }
         }
 
