@@ -100,12 +100,12 @@ public abstract class Network : IDisposable
         get
         {
             Interlocked.Increment(ref _parameterVersion);
-            return StoredParameters;
+            return _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
         }
     }
 
-    /// <summary>The parameter buffer, read without counting as a change.</summary>
-    private Span<float> StoredParameters => _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
+    /// <summary>The parameter buffer, for reading only: taking it does not count as a change.</summary>
+    internal ReadOnlySpan<float> StoredParameters => _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
 
     /// <summary>Threads a forward pass splits its batch over. Raising it allocates the new threads' workspaces on their first use.</summary>
     public int ThreadCount

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Reflection;
 using Unroll.Tests.Infrastructure;
 using Unroll.Tests.Reference;
@@ -106,7 +107,7 @@ public class WinogradTests
 
     [Theory]
     [MemberData(nameof(Isas))]
-    public void ForwardFollowsSetWeightsAndWritesThroughParameters(Isa isa)
+    public void ForwardFollowsEveryChangeOfTheParameters(Isa isa)
     {
         using Network network = GeneratorHarness.Create(Compiled.Value, "Wino9x11", new NetworkOptions { Isa = isa, Threads = 1, Seed = 4 });
         var random = new SeededRandom(21);
@@ -130,6 +131,36 @@ public class WinogradTests
         // Re-initialisation.
         network.InitializeParameters(99);
         AssertMatchesReference(network, input, 1, $"{isa}, after InitializeParameters");
+
+        // Weights loaded from another instance.
+        using (Network other = GeneratorHarness.Create(Compiled.Value, "Wino9x11", new NetworkOptions { Isa = isa, Threads = 1, Seed = 77 }))
+        {
+            using var file = new MemoryStream();
+            other.Save(file);
+            file.Position = 0;
+            network.Load(file);
+        }
+        AssertMatchesReference(network, input, 1, $"{isa}, after Load");
+    }
+
+    [Fact]
+    public void ForwardAllocatesNothingAfterTheFirstCallEvenWhenTheWeightsChange()
+    {
+        foreach (string name in new[] { "Wino14", "WinoMixed" })
+        {
+            using Network network = GeneratorHarness.Create(Compiled.Value, name, new NetworkOptions { Threads = 1, Seed = 5 });
+            const int batch = 3;
+            float[] input = NetworkFixtures.RandomInput(batch * network.InputLength, new SeededRandom(1)), output = new float[batch * network.OutputLength];
+            network.Forward(input, output, batch); // the transformed-weight buffer, the workspace, JIT
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                network.Parameters[0] += 0.01f; // the transforms are recomputed in place
+                network.Forward(input, output, batch);
+            }
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated == 0, $"{name}: Forward allocated {allocated} bytes over 5 calls.");
+        }
     }
 
     [Fact]
