@@ -49,16 +49,16 @@ public sealed class Layer
     /// <exception cref="ArgumentException">The length is not the bias count.</exception>
     public void SetBias(ReadOnlySpan<float> values) => Write(Info.Bias ?? throw NoTensor("bias"), values);
 
-    /// <summary>The stored (packed, padded) weights; see <see cref="TensorLayout"/> for the order.</summary>
+    /// <summary>The stored (packed, padded) weights; see <see cref="TensorLayout"/> for the order. Taking it counts as a change of the parameters, like <see cref="Network.Parameters"/>.</summary>
     public Span<float> StoredWeights => Info.Weights is { } w ? _network.Parameters.Slice(w.Offset, w.Length) : Span<float>.Empty;
 
-    /// <summary>The stored bias, padded with zeros to a multiple of 16.</summary>
+    /// <summary>The stored bias, padded with zeros to a multiple of 16. Taking it counts as a change of the parameters, like <see cref="Network.Parameters"/>.</summary>
     public Span<float> StoredBias => Info.Bias is { } b ? _network.Parameters.Slice(b.Offset, b.Length) : Span<float>.Empty;
 
     private float[] Read(TensorInfo tensor)
     {
         float[] result = new float[tensor.Count];
-        TensorLayouts.ToCanonical(tensor, _network.Parameters.Slice(tensor.Offset, tensor.Length), result);
+        TensorLayouts.ToCanonical(tensor, _network.StoredParameters.Slice(tensor.Offset, tensor.Length), result);
         return result;
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using Unroll.Kernels;
 
 namespace Unroll;
@@ -32,6 +33,10 @@ public abstract class Network : IDisposable
     private const long MinParallelFlops = 8_000_000;
     private bool _jobShared;
     private PartBarrier? _barrier;
+    private long _parameterVersion;
+    private long _transformedVersion = -1;
+    private float[]? _transformed;
+    private readonly object _transformLock = new();
 
     /// <summary>Creates the instance for the generated description <paramref name="info"/>.</summary>
     /// <exception cref="NotSupportedException">The requested instruction set is not supported by this machine.</exception>
@@ -90,7 +95,22 @@ public abstract class Network : IDisposable
     public int OutputLength => Info.OutputShape.Length;
 
     /// <summary>The whole parameter buffer in storage order (see <see cref="TensorInfo"/> for where each tensor lives).</summary>
-    public Span<float> Parameters => _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
+    /// <remarks>
+    /// Every call counts as a change of the parameters (whoever holds the span may write), so the next <see cref="Forward"/>
+    /// recomputes the weight forms derived from them (Winograd kernels). Write through a span taken after the last
+    /// Forward that should not see the change, not through one kept from before.
+    /// </remarks>
+    public Span<float> Parameters
+    {
+        get
+        {
+            Interlocked.Increment(ref _parameterVersion);
+            return _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
+        }
+    }
+
+    /// <summary>The parameter buffer, for reading only: taking it does not count as a change.</summary>
+    internal ReadOnlySpan<float> StoredParameters => _parameterArray.AsSpan(_parameterStart, Info.ParameterStorageLength);
 
     /// <summary>Threads a forward pass splits its batch over. Raising it allocates the new threads' workspaces on their first use.</summary>
     public int ThreadCount
@@ -126,6 +146,7 @@ public abstract class Network : IDisposable
             throw new ArgumentException($"Output must hold batch x {OutputLength} = {batch * OutputLength} values for batch {batch}; it holds {output.Length}.", nameof(output));
         if (batch == 0)
             return;
+        PrepareTransformed();
         // Fewer samples than threads: the threads share each sample (its large steps split by rows), if it has any.
         // Too little work for a second thread (waking one costs tens of microseconds): one thread runs it all.
         bool shareSamples = batch < _threads && SplitsSamples;
@@ -242,6 +263,46 @@ public abstract class Network : IDisposable
     /// </summary>
     protected virtual void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count) =>
         throw new NotSupportedException($"{Info.Name} has no group kernels.");
+
+    /// <summary>Floats of the weight forms the inference kernels read besides the parameters (Winograd kernels); 0: none.</summary>
+    protected virtual int TransformedWeightLength => 0;
+
+    /// <summary>Writes the inference weight forms derived from <paramref name="parameters"/> into <paramref name="transformed"/> (<see cref="TransformedWeightLength"/> floats).</summary>
+    protected virtual void PrepareInference(ReadOnlySpan<float> parameters, Span<float> transformed)
+    {
+    }
+
+    /// <summary>Reference to the first transformed weight, for generated kernels; valid during <see cref="Forward"/>.</summary>
+    protected ref float TransformedBase => ref _transformed![AlignedStart(_transformed)];
+
+    /// <summary>
+    /// The workspace whose scratch area <paramref name="part"/> of <paramref name="parts"/> may use: its own, since parts that
+    /// share a sample share part 0's workspace for the tensors but need scratch of their own.
+    /// </summary>
+    protected Span<float> PartWorkspace(Span<float> workspace, int part, int parts) => parts == 1 ? workspace : WorkspaceSpan(Workspace(part));
+
+    /// <summary>
+    /// Recomputes the transformed weights when the parameters changed since they were last computed (the first call
+    /// allocates their buffer). Concurrent callers wait on one lock; the version is read before the transform, so a
+    /// change made during it is seen by the next call.
+    /// </summary>
+    private void PrepareTransformed()
+    {
+        int length = TransformedWeightLength;
+        if (length == 0)
+            return;
+        long version = Interlocked.Read(ref _parameterVersion);
+        if (Interlocked.Read(ref _transformedVersion) == version)
+            return;
+        lock (_transformLock)
+        {
+            if (_transformedVersion == version)
+                return;
+            _transformed ??= GC.AllocateArray<float>(length + 16, pinned: true);
+            PrepareInference(StoredParameters, _transformed.AsSpan(AlignedStart(_transformed), length));
+            Interlocked.Exchange(ref _transformedVersion, version);
+        }
+    }
 
     /// <summary>Whether the generated network has steps large enough to split one sample across threads.</summary>
     protected virtual bool SplitsSamples => false;
@@ -422,7 +483,7 @@ public abstract class Network : IDisposable
     private float[] Canonical(TensorInfo tensor)
     {
         float[] result = new float[tensor.Count];
-        TensorLayouts.ToCanonical(tensor, Parameters.Slice(tensor.Offset, tensor.Length), result);
+        TensorLayouts.ToCanonical(tensor, StoredParameters.Slice(tensor.Offset, tensor.Length), result);
         return result;
     }
 

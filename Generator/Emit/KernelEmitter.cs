@@ -119,7 +119,8 @@ internal static class KernelEmitter
         return (lo, Math.Max(lo, hi));
     }
 
-    private static void ChannelBlocks(CodeWriter w, Tile tile, int lanes, Action<int> body)
+    /// <summary>Runs <paramref name="body"/> over the output channel blocks of <paramref name="tile"/>, each with a variable or constant oc0 in scope.</summary>
+    internal static void ChannelBlocks(CodeWriter w, Tile tile, int lanes, Action<int> body)
     {
         int block = tile.Vectors * lanes;
         if (tile.Blocks == 1)

@@ -136,8 +136,10 @@ internal static class NetworkEmitter
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier)");
-        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier");
+        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier" + (HasWinograd(plan) ? ", ref TransformedBase, PartWorkspace(workspace, part, parts)" : ""));
         w.Close();
+        if (HasWinograd(plan))
+            EmitPrepareInference(w, plan);
         if (plan.GroupSize > 1)
         {
             w.Line();
@@ -149,7 +151,7 @@ internal static class NetworkEmitter
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Open("protected override void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count)");
-            IsaSwitch(w, "RunGroup", "input, output, ref ParameterBase, workspace, count");
+            IsaSwitch(w, "RunGroup", "input, output, ref ParameterBase, workspace, count" + (HasWinograd(plan) ? ", ref TransformedBase" : ""));
             w.Close();
         }
         if (SplitsSamples(plan))
@@ -186,11 +188,11 @@ internal static class NetworkEmitter
             string file = HintName(model, v.Name);
             w.Line();
             w.Line($"/// <summary>Runs one sample with the {v.Name} kernels (implemented in {file}).</summary>");
-            w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);");
+            w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier{RunExtraParameters(plan)});");
             if (plan.GroupSize > 1)
             {
                 w.Line($"/// <summary>Runs a group of samples with the {v.Name} kernels, dense layers over the whole group.</summary>");
-                w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);");
+                w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)});");
             }
             w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
             w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
@@ -199,6 +201,36 @@ internal static class NetworkEmitter
         }
         w.Close();
         return w.ToString();
+    }
+
+    /// <summary>Whether the inference pass runs some convolution with Winograd, so that its methods take the transformed weights.</summary>
+    private static bool HasWinograd(NetworkPlan plan) => plan.WinogradLength > 0;
+
+    /// <summary>
+    /// What Run takes besides the sample when the network has Winograd layers: the transformed weights, and the
+    /// workspace whose scratch this part uses.
+    /// </summary>
+    private static string RunExtraParameters(NetworkPlan plan) => HasWinograd(plan) ? ", ref float transformed, Span<float> scratch" : "";
+
+    private static string GroupExtraParameters(NetworkPlan plan) => HasWinograd(plan) ? ", ref float transformed" : "";
+
+    /// <summary>The transformed-weight length and the routine that computes the Winograd kernels from the parameters.</summary>
+    private static void EmitPrepareInference(CodeWriter w, NetworkPlan plan)
+    {
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Line($"protected override int TransformedWeightLength => {I(plan.WinogradLength)};");
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open("protected override void PrepareInference(ReadOnlySpan<float> parameters, Span<float> transformed)");
+        foreach (LayerPlan p in plan.Layers)
+        {
+            if (p.WinogradOffset < 0)
+                continue;
+            w.Line($"// {p.Layer.Name}: [3x3][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> Winograd U = G g Gt [16][{I(p.In.C)}][{I(p.PaddedOutputs)}]");
+            w.Line($"global::Unroll.Kernels.Layout.WinogradKernel(parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))}), {I(p.In.C)}, {I(p.PaddedOutputs)});");
+        }
+        w.Close();
     }
 
     /// <summary>Whether some forward step is large enough to be split across the threads working on one sample.</summary>
@@ -261,7 +293,9 @@ internal static class NetworkEmitter
         public System.Action<string, string> Write { get; }
     }
 
-    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split)
+    /// <param name="winograd">For the inference pass: the plan whose Winograd layers run with their Winograd kernels; null for the direct kernels only.</param>
+    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split,
+        NetworkPlan? winograd)
     {
         var steps = new List<Step>();
         if (!layers[0].In.Planar)
@@ -273,6 +307,15 @@ internal static class NetworkEmitter
             string comment = $"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}";
             switch (p.Layer.Op)
             {
+                case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradTileRows(p) : 0, Schedule.WinogradTileRows(p), (from, to) =>
+                    {
+                        w.Line(comment + " (Winograd)");
+                        w.Line(WinogradEmitter.Call(kernel, Ws(p.In.Offset), Ws(p.Out.Offset), $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})",
+                            $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", "ref sc", from, to));
+                        ActivationPass(w, v, p);
+                    }));
+                    break;
                 case OpKind.Conv:
                 case OpKind.Dense:
                     int all = p.Layer.Op == OpKind.Conv ? p.Out.H : Schedule.DenseChunks(Schedule.For(v.Target, p));
@@ -316,13 +359,15 @@ internal static class NetworkEmitter
                 : "/// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>");
         }
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace{(split ? ", int part, int parts, PartBarrier? barrier" : "")})");
+        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace{(split ? ", int part, int parts, PartBarrier? barrier" : "")}{(winograd is null ? "" : RunExtraParameters(winograd))})");
         if (split && !anySplit)
         {
             w.Line("if (part != 0)");
             w.Line("    return;");
         }
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
+        if (winograd is not null && HasWinograd(winograd))
+            w.Line($"ref float sc = ref Unsafe.Add(ref MemoryMarshal.GetReference(scratch), {I(winograd.ScratchOffset)});");
         bool previousSplit = false, inSerialBlock = false;
         for (int i = 0; i < steps.Count; i++)
         {
@@ -367,7 +412,7 @@ internal static class NetworkEmitter
         string sample = $"ref Unsafe.Add(ref ws, s * {I(stride)} + ";
         w.Line($"/// <summary>Runs <paramref name=\"count\"/> samples (at most {I(plan.GroupSize)}) layer by layer; sample s works in the workspace at s x {I(stride)}.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open("public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)");
+        w.Open($"public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)})");
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
         int inLength = inSlot.C * inSlot.H * inSlot.W;
         if (!plan.Layers[0].In.Planar)
@@ -394,6 +439,10 @@ internal static class NetworkEmitter
                     w.Open("for (int s = 0; s < count; s++)");
                     switch (p.Layer.Op)
                     {
+                        case OpKind.Conv when p.WinogradOffset >= 0:
+                            w.Line(WinogradEmitter.Call(kernel, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})",
+                                $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradTileRows(p))));
+                            break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
                             w.Line($"{kernel}({source}, {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), 0, {I(p.Out.H)});");
@@ -503,13 +552,13 @@ internal static class NetworkEmitter
         }
         w.Line("using Unroll.Kernels;");
         OpenClass(w, model, "");
-        w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>");
-        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);");
+        w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier{RunExtraParameters(plan)}) =>");
+        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier{(HasWinograd(plan) ? ", ref transformed, scratch" : "")});");
         w.Line();
         if (plan.GroupSize > 1)
         {
-            w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>");
-            w.Line($"    {v.Name}Kernels.RunGroup(input, output, ref parameters, workspace, count);");
+            w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)}) =>");
+            w.Line($"    {v.Name}Kernels.RunGroup(input, output, ref parameters, workspace, count{(HasWinograd(plan) ? ", ref transformed" : "")});");
             w.Line();
         }
         w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
@@ -535,20 +584,25 @@ internal static class NetworkEmitter
             }
         }
 
-        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names, split: true);
+        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names, split: true, winograd: plan);
         if (plan.GroupSize > 1)
         {
             w.Line();
             EmitGroupForward(w, v, plan, names);
         }
         w.Line();
-        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false);
+        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false, winograd: null);
         w.Line();
         EmitBackward(w, v, plan, names);
         foreach (LayerPlan p in emitted)
         {
             w.Line();
             KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
+            if (p.WinogradOffset >= 0)
+            {
+                w.Line();
+                WinogradEmitter.Emit(w, p, v, names[p.KernelKey]);
+            }
             if (plan.GroupSize > 1 && p.Layer.Op == OpKind.Dense)
             {
                 w.Line();

@@ -21,7 +21,12 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 }
 
 /// <summary>One layer's placement: input and output slots, and its parameters in the parameter buffer.</summary>
-internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength)
+/// <param name="WinogradOffset">
+/// For a convolution that the inference pass runs with Winograd F(2x2, 3x3) (<see cref="Schedule.UsesWinograd"/>),
+/// the offset of its transformed kernel in the network's transformed-weight buffer; -1 otherwise.
+/// </param>
+internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
+    int WinogradOffset = -1)
 {
     /// <summary>Output channels rounded up to 16: the row length of the packed weights.</summary>
     public int PaddedOutputs => Planner.Pad(Layer.Output.C);
@@ -42,8 +47,10 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 /// Samples run layer by layer together in a batch (1: none). Each has a workspace of its own, one after the
 /// other with stride <paramref name="WorkspaceLength"/>.
 /// </param>
+/// <param name="WinogradLength">Floats of the transformed-weight buffer of the Winograd layers (0: none).</param>
+/// <param name="ScratchOffset">Start of the Winograd layers' scratch in a workspace (transformed input and output of one block of tiles).</param>
 internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training,
-    int GroupSize)
+    int GroupSize, int WinogradLength, int ScratchOffset)
 {
     public TensorSlot OutputSlot => Layers[Layers.Count - 1].Out;
 

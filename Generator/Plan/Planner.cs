@@ -74,8 +74,22 @@ internal static class Planner
             current = output;
         }
         int workspace = inputLength + regionSize[0] + regionSize[1];
+
+        // Winograd layers: their transformed kernels one after another in a buffer of their own, and one scratch
+        // area at the end of the workspace that they take in turn.
+        int winograd = 0, scratch = 0;
+        for (int i = 0; i < plans.Count; i++)
+        {
+            if (!Schedule.UsesWinograd(plans[i]))
+                continue;
+            plans[i] = plans[i] with { WinogradOffset = winograd };
+            winograd += Schedule.WinogradKernelLength(plans[i]);
+            scratch = Math.Max(scratch, Pad(Schedule.WinogradScratch(plans[i])));
+        }
+        int scratchOffset = workspace;
+        workspace += scratch;
         return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
-            Training(plans, inputSlot, inputLength), GroupSize(model, workspace));
+            Training(plans, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset);
     }
 
     private static TrainingPlan Training(List<LayerPlan> inference, TensorSlot inputSlot, int inputLength)

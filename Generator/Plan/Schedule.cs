@@ -67,6 +67,42 @@ internal static class Schedule
         };
     }
 
+    /// <summary>Channels both sides of a convolution need before Winograd pays for its transforms.</summary>
+    public const int WinogradMinChannels = 64;
+
+    /// <summary>
+    /// Whether the inference pass runs this layer with Winograd F(2x2, 3x3): a 3x3 stride-1 convolution with at least
+    /// <see cref="WinogradMinChannels"/> input and output channels, whose input has a channel stride of whole
+    /// 16-float granules (the input transform loads vectors of channels). Training keeps the direct kernel.
+    /// </summary>
+    public static bool UsesWinograd(LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        return l.Op == OpKind.Conv && l.KernelH == 3 && l.KernelW == 3 && l.StrideH == 1 && l.StrideW == 1
+            && l.Input.C >= WinogradMinChannels && l.Output.C >= WinogradMinChannels && layer.In.Cs % Planner.Granule == 0;
+    }
+
+    /// <summary>Output tiles (2x2 pixels each) a Winograd layer transforms, multiplies and transforms back at once, along one tile row.</summary>
+    public const int WinogradBlock = 12;
+
+    /// <summary>Output tiles across a Winograd layer's output: the last one is partial when the width is odd.</summary>
+    public static int WinogradTilesAcross(LayerPlan layer) => (layer.Out.W + 1) / 2;
+
+    /// <summary>Tile rows of a Winograd layer's output, the units its inference step is split into.</summary>
+    public static int WinogradTileRows(LayerPlan layer) => (layer.Out.H + 1) / 2;
+
+    /// <summary>Tiles in one block of a Winograd layer: <see cref="WinogradBlock"/>, or the whole row when it is shorter.</summary>
+    public static int WinogradBlockTiles(LayerPlan layer) => Math.Min(WinogradBlock, WinogradTilesAcross(layer));
+
+    /// <summary>
+    /// Floats of a Winograd layer's scratch: the transformed input [16][block tiles][input channel stride], then the
+    /// products [16][block tiles][padded outputs].
+    /// </summary>
+    public static int WinogradScratch(LayerPlan layer) => 16 * WinogradBlockTiles(layer) * (layer.In.Cs + layer.PaddedOutputs);
+
+    /// <summary>Floats of a Winograd layer's transformed kernel: [16][input channels][padded outputs].</summary>
+    public static int WinogradKernelLength(LayerPlan layer) => 16 * layer.In.C * layer.PaddedOutputs;
+
     /// <summary>Samples in the register tile of a dense layer run over a sample group, on every instruction set.</summary>
     public const int GroupTileSamples = 6;
 

@@ -128,4 +128,41 @@ public static class Layout
                 for (int o = 0; o < outputs; o++)
                     transposed[(t * outputs + o) * inputStride + i] = packed[(t * inputs + i) * outputStride + o];
     }
+
+    /// <summary>
+    /// The Winograd F(2x2, 3x3) transform U = G g Gᵀ of a packed 3x3 kernel [3][3][inputs][outputStride], written as
+    /// [16][inputs][outputStride] (element xi = 4 i + j of the 4x4 U first), the order the inference GEMMs read.
+    /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; sums are taken in double and rounded once.
+    /// Padded outputs stay zero, since the packed kernel holds zeros there.
+    /// </summary>
+    public static void WinogradKernel(ReadOnlySpan<float> packed, Span<float> transformed, int inputs, int outputStride)
+    {
+        int plane = inputs * outputStride;
+        if (packed.Length < 9 * plane || transformed.Length < 16 * plane)
+            throw new ArgumentException("Kernel buffers are shorter than their shapes.");
+        Span<double> gg = stackalloc double[12];
+        for (int i = 0; i < inputs; i++)
+            for (int o = 0; o < outputStride; o++)
+            {
+                int at = i * outputStride + o;
+                // G g: 4 rows of 3.
+                for (int c = 0; c < 3; c++)
+                {
+                    double g0 = packed[c * plane + at], g1 = packed[(3 + c) * plane + at], g2 = packed[(6 + c) * plane + at];
+                    gg[c] = g0;
+                    gg[3 + c] = 0.5 * (g0 + g1 + g2);
+                    gg[6 + c] = 0.5 * (g0 - g1 + g2);
+                    gg[9 + c] = g2;
+                }
+                // (G g) Gᵀ: 4 columns per row.
+                for (int r = 0; r < 4; r++)
+                {
+                    double a = gg[3 * r], b = gg[3 * r + 1], c = gg[3 * r + 2];
+                    transformed[(4 * r) * plane + at] = (float)a;
+                    transformed[(4 * r + 1) * plane + at] = (float)(0.5 * (a + b + c));
+                    transformed[(4 * r + 2) * plane + at] = (float)(0.5 * (a - b + c));
+                    transformed[(4 * r + 3) * plane + at] = (float)c;
+                }
+            }
+    }
 }
