@@ -43,8 +43,10 @@ internal static class Planner
         var plans = new List<LayerPlan>();
         // Inference: a first convolution reads the caller's C, H, W input in place (training converts it,
         // since the weight gradient reads the input channels-last). With one channel both orders are the
-        // same, and the copy is cheaper than a second kernel.
-        TensorSlot current = first.Op == OpKind.Conv && model.Input.C > 1 ? inputSlot with { Planar = true } : inputSlot;
+        // same, and the copy is cheaper than a second kernel; a Winograd layer's input transform reads
+        // channels-last, and gains far more than the conversion costs.
+        bool planarInput = first.Op == OpKind.Conv && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
+        TensorSlot current = planarInput ? inputSlot with { Planar = true } : inputSlot;
         int parameters = 0;
         region = 0;
         foreach (LayerModel layer in model.Layers)

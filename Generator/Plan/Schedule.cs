@@ -75,12 +75,12 @@ internal static class Schedule
     /// <see cref="WinogradMinChannels"/> input and output channels, whose input has a channel stride of whole
     /// 16-float granules (the input transform loads vectors of channels). Training keeps the direct kernel.
     /// </summary>
-    public static bool UsesWinograd(LayerPlan layer)
-    {
-        Graph.LayerModel l = layer.Layer;
-        return l.Op == OpKind.Conv && l.KernelH == 3 && l.KernelW == 3 && l.StrideH == 1 && l.StrideW == 1
-            && l.Input.C >= WinogradMinChannels && l.Output.C >= WinogradMinChannels && layer.In.Cs % Planner.Granule == 0;
-    }
+    public static bool UsesWinograd(LayerPlan layer) => !layer.In.Planar && WinogradFits(layer.Layer, layer.In.Cs);
+
+    /// <summary>Whether a layer reading a channels-last input of channel stride <paramref name="inputCs"/> qualifies for Winograd.</summary>
+    public static bool WinogradFits(Graph.LayerModel l, int inputCs) =>
+        l.Op == OpKind.Conv && l.KernelH == 3 && l.KernelW == 3 && l.StrideH == 1 && l.StrideW == 1
+        && l.Input.C >= WinogradMinChannels && l.Output.C >= WinogradMinChannels && inputCs % Planner.Granule == 0;
 
     /// <summary>Output tiles (2x2 pixels each) a Winograd layer transforms, multiplies and transforms back at once, along one tile row.</summary>
     public const int WinogradBlock = 12;
