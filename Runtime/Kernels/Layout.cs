@@ -9,7 +9,7 @@ namespace Unroll.Kernels;
 /// <summary>Moves one sample between the user's C, H, W order and the kernels' channels-last order (H, W, C with channel stride cs). Called by generated code.</summary>
 public static class Layout
 {
-    /// <summary>Copies C x H x W values from <paramref name="source"/> to channels-last at <paramref name="destination"/>; padded channels are left as they are.</summary>
+    /// <summary>Copies C x H x W values from <paramref name="source"/> to channels-last at <paramref name="destination"/>; padded channels are left as they are or set to zero.</summary>
     public static void ToChannelsLast(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int cs) =>
         ToChannelsLast(source, ref destination, c, h, w, cs, 0, h);
 
@@ -29,7 +29,8 @@ public static class Layout
             Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref src), (uint)(c * count * sizeof(float)));
             return;
         }
-        Transpose(ref src, h * w, c, ref dst, cs, columns: count);
+        // Rows are channels: padded channels of a destination pixel may take zeros; a source plane is read only within the range.
+        Transpose(ref src, h * w, c, ref dst, cs, columns: count, sourceRoom: count, destinationRoom: cs);
     }
 
     /// <summary>Copies channels-last values at <paramref name="source"/> back to C x H x W order in <paramref name="destination"/>.</summary>
@@ -52,47 +53,76 @@ public static class Layout
             Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref dst), ref Unsafe.As<float, byte>(ref src), (uint)(c * count * sizeof(float)));
             return;
         }
-        Transpose(ref src, cs, count, ref dst, h * w, columns: c);
+        // Columns are channels: a source pixel may be read up to its padded channels; destination planes only within the range.
+        Transpose(ref src, cs, count, ref dst, h * w, columns: c, sourceRoom: cs, destinationRoom: count);
     }
 
     /// <summary>
     /// Writes the transpose of a <paramref name="rows"/> x <paramref name="columns"/> matrix (row stride
     /// <paramref name="sourceStride"/>) to <paramref name="destination"/> (row stride <paramref name="destinationStride"/>).
     /// Works in 16-column strips so both sides stream whole cache lines, with 8 x 8 register transposes
-    /// inside the strip when AVX is available.
+    /// inside the strip when AVX is available. A block at the matrix's edge is still transposed in registers
+    /// when the buffers have room: up to <paramref name="sourceRoom"/> columns of a source row may be read
+    /// (channel padding), and up to <paramref name="destinationRoom"/> entries of a destination row written
+    /// (the missing source rows are written as zeros there); otherwise the edge goes element by element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(ref float source, int sourceStride, int rows, ref float destination, int destinationStride, int columns)
+    private static void Transpose(ref float source, int sourceStride, int rows, ref float destination, int destinationStride, int columns,
+        int sourceRoom, int destinationRoom)
     {
         const int Strip = 16;
         for (int c0 = 0; c0 < columns; c0 += Strip)
         {
-            int cw = Math.Min(Strip, columns - c0);
+            int end = Math.Min(c0 + Strip, columns);
             int r = 0;
-            if (Avx.IsSupported && cw % 8 == 0)
+            if (Avx.IsSupported)
             {
-                for (; r + 8 <= rows; r += 8)
-                    for (int c = c0; c < c0 + cw; c += 8)
-                        Transpose8x8(ref Unsafe.Add(ref source, r * sourceStride + c), sourceStride, ref Unsafe.Add(ref destination, c * destinationStride + r), destinationStride);
+                for (; r < rows; r += 8)
+                {
+                    int blockRows = Math.Min(8, rows - r);
+                    if (blockRows < 8 && r + 8 > destinationRoom)
+                        break;
+                    int c = c0;
+                    for (; c < end; c += 8)
+                    {
+                        int blockColumns = Math.Min(8, end - c);
+                        if (blockColumns < 8 && c + 8 > sourceRoom)
+                            break;
+                        ref float from = ref Unsafe.Add(ref source, r * sourceStride + c);
+                        ref float to = ref Unsafe.Add(ref destination, c * destinationStride + r);
+                        // Constant counts for whole blocks: inlined, their row tests fold away.
+                        if (blockRows == 8 && blockColumns == 8)
+                            Transpose8x8(ref from, sourceStride, ref to, destinationStride, 8, 8);
+                        else
+                            Transpose8x8(ref from, sourceStride, ref to, destinationStride, blockRows, blockColumns);
+                    }
+                    for (int rr = r; rr < r + blockRows; rr++)
+                        for (int cc = c; cc < end; cc++)
+                            Unsafe.Add(ref destination, cc * destinationStride + rr) = Unsafe.Add(ref source, rr * sourceStride + cc);
+                }
             }
             for (; r < rows; r++)
-                for (int c = c0; c < c0 + cw; c++)
+                for (int c = c0; c < end; c++)
                     Unsafe.Add(ref destination, c * destinationStride + r) = Unsafe.Add(ref source, r * sourceStride + c);
         }
     }
 
-    /// <summary>Transposes one 8 x 8 block in registers: the classic unpack, shuffle and lane-permute sequence.</summary>
+    /// <summary>
+    /// Transposes one 8 x 8 block in registers: the classic unpack, shuffle and lane-permute sequence.
+    /// Source rows from <paramref name="loadRows"/> on are taken as zeros and not read; destination rows from
+    /// <paramref name="storeRows"/> on are not written.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(ref float source, int sourceStride, ref float destination, int destinationStride)
+    private static void Transpose8x8(ref float source, int sourceStride, ref float destination, int destinationStride, int loadRows, int storeRows)
     {
         Vector256<float> r0 = Vector256.LoadUnsafe(ref source);
-        Vector256<float> r1 = Vector256.LoadUnsafe(ref source, (nuint)sourceStride);
-        Vector256<float> r2 = Vector256.LoadUnsafe(ref source, (nuint)(2 * sourceStride));
-        Vector256<float> r3 = Vector256.LoadUnsafe(ref source, (nuint)(3 * sourceStride));
-        Vector256<float> r4 = Vector256.LoadUnsafe(ref source, (nuint)(4 * sourceStride));
-        Vector256<float> r5 = Vector256.LoadUnsafe(ref source, (nuint)(5 * sourceStride));
-        Vector256<float> r6 = Vector256.LoadUnsafe(ref source, (nuint)(6 * sourceStride));
-        Vector256<float> r7 = Vector256.LoadUnsafe(ref source, (nuint)(7 * sourceStride));
+        Vector256<float> r1 = loadRows > 1 ? Vector256.LoadUnsafe(ref source, (nuint)sourceStride) : default;
+        Vector256<float> r2 = loadRows > 2 ? Vector256.LoadUnsafe(ref source, (nuint)(2 * sourceStride)) : default;
+        Vector256<float> r3 = loadRows > 3 ? Vector256.LoadUnsafe(ref source, (nuint)(3 * sourceStride)) : default;
+        Vector256<float> r4 = loadRows > 4 ? Vector256.LoadUnsafe(ref source, (nuint)(4 * sourceStride)) : default;
+        Vector256<float> r5 = loadRows > 5 ? Vector256.LoadUnsafe(ref source, (nuint)(5 * sourceStride)) : default;
+        Vector256<float> r6 = loadRows > 6 ? Vector256.LoadUnsafe(ref source, (nuint)(6 * sourceStride)) : default;
+        Vector256<float> r7 = loadRows > 7 ? Vector256.LoadUnsafe(ref source, (nuint)(7 * sourceStride)) : default;
         // Interleave pairs of rows: t0 = a0 b0 a1 b1 | a4 b4 a5 b5, and so on.
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
         Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
@@ -105,13 +135,13 @@ public static class Layout
         Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
         // Join the lanes of rows 0-3 and 4-7.
         Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref destination);
-        Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref destination, (nuint)destinationStride);
-        Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref destination, (nuint)(2 * destinationStride));
-        Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref destination, (nuint)(3 * destinationStride));
-        Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref destination, (nuint)(4 * destinationStride));
-        Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref destination, (nuint)(5 * destinationStride));
-        Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref destination, (nuint)(6 * destinationStride));
-        Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref destination, (nuint)(7 * destinationStride));
+        if (storeRows > 1) Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref destination, (nuint)destinationStride);
+        if (storeRows > 2) Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref destination, (nuint)(2 * destinationStride));
+        if (storeRows > 3) Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref destination, (nuint)(3 * destinationStride));
+        if (storeRows > 4) Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref destination, (nuint)(4 * destinationStride));
+        if (storeRows > 5) Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref destination, (nuint)(5 * destinationStride));
+        if (storeRows > 6) Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref destination, (nuint)(6 * destinationStride));
+        if (storeRows > 7) Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref destination, (nuint)(7 * destinationStride));
     }
 
     /// <summary>
