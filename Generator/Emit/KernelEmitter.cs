@@ -354,7 +354,7 @@ internal static class KernelEmitter
         int pixels = p.In.H * p.In.W, channels = p.In.C, op = p.PaddedOutputs, samples = tile.Pixels;
         // Block over input channels for a flat input, over whole pixels otherwise.
         bool flat = pixels == 1;
-        int rowsPerBlock = flat ? Math.Min(channels, Schedule.GroupRows) : Math.Max(1, Schedule.GroupRows / channels) * channels;
+        int rowsPerBlock = Schedule.GroupBlockRows(p);
         int blocks = flat ? (channels + rowsPerBlock - 1) / rowsPerBlock : (pixels * channels + rowsPerBlock - 1) / rowsPerBlock;
         string fused = v.Activate(l.Activation, l.Alpha, "x") is null ? "" : $", {l.Activation} applied before the last store";
         w.Line($"/// <summary>{l.Name} over a group of samples (workspace stride {I(sampleStride)}): tiles of {I(samples)} samples x {I(tile.Vectors)} vector(s), "

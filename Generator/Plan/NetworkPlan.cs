@@ -56,9 +56,21 @@ internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, Equ
 
     /// <summary>
     /// Floats of one thread's workspace for a sample group: the samples' workspaces, then the panel into
-    /// which dense group kernels copy a block of weight rows (<see cref="Schedule.GroupRows"/> rows of 64 floats).
+    /// which dense group kernels copy a block of weight rows (the largest block of any dense layer).
     /// </summary>
-    public int GroupWorkspaceLength => GroupSize > 1 ? GroupSize * WorkspaceLength + Schedule.GroupRows * 64 : WorkspaceLength;
+    public int GroupWorkspaceLength => GroupSize > 1 ? GroupSize * WorkspaceLength + GroupPanelLength : WorkspaceLength;
+
+    private int GroupPanelLength
+    {
+        get
+        {
+            int rows = 0;
+            foreach (LayerPlan layer in Layers)
+                if (layer.Layer.Op == Front.OpKind.Dense)
+                    rows = System.Math.Max(rows, Schedule.GroupBlockRows(layer));
+            return rows * Schedule.GroupPanelWidth;
+        }
+    }
 }
 
 /// <summary>

@@ -120,6 +120,19 @@ internal static class Schedule
     /// <summary>Input values a dense group kernel runs through before moving to the next sample tile: 1024 rows of 4 zmm weights are 256 KB, which stay in L2.</summary>
     public const int GroupRows = 1024;
 
+    /// <summary>Floats of one weight row in a group kernel's panel, at most: 4 zmm (AVX-512), more than 2 ymm or 2 scalars.</summary>
+    public const int GroupPanelWidth = 64;
+
+    /// <summary>
+    /// Weight rows in one block of a dense group kernel: up to <see cref="GroupRows"/> input channels of a flat
+    /// input, whole pixels of a spatial one (at least one pixel, so more rows when a pixel has more channels).
+    /// </summary>
+    public static int GroupBlockRows(LayerPlan layer)
+    {
+        int channels = layer.In.C;
+        return layer.In.H * layer.In.W == 1 ? Math.Min(channels, GroupRows) : Math.Max(1, GroupRows / channels) * channels;
+    }
+
     /// <summary>
     /// Whether a dense layer's single-sample kernel streams its weights row by row: weights larger than L2
     /// (1 MB) come from memory once per sample whatever the loop order, so they are read in their storage

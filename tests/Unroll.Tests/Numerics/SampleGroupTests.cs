@@ -35,6 +35,14 @@ public class SampleGroupTests
             [Dense(1100), ReLU] public partial Layer F3 { get; }
         }
 
+        // A spatial input whose pixels hold more than 1024 channels: a block of weight rows is one whole pixel
+        // (1040 rows), longer than the 1024 rows of a flat block; the panel must still hold it.
+        [Network(Input = "1040x2x1")]
+        public partial class WidePixelGroupNet
+        {
+            [Dense(24), ReLU] public partial Layer F1 { get; }
+        }
+
         // A spatial dense input (40 x 6 x 6 = 1440 values): blocks of whole pixels; a softmax pass per sample.
         [Network(Input = "3x14x14")]
         public partial class SpatialGroupNet
@@ -55,7 +63,7 @@ public class SampleGroupTests
     public static IEnumerable<object[]> Cases()
     {
         foreach (Isa isa in IsaSupport.Supported())
-            foreach (string name in new[] { "FlatGroupNet", "SpatialGroupNet", "StreamGroupNet" })
+            foreach (string name in new[] { "FlatGroupNet", "SpatialGroupNet", "StreamGroupNet", "WidePixelGroupNet" })
                 yield return new object[] { name, isa };
     }
 
