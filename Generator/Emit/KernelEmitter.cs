@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using Unroll.Generator.Front;
 using Unroll.Generator.Plan;
 
@@ -210,21 +211,15 @@ internal static class KernelEmitter
             w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
             {
-                var taps = new System.Collections.Generic.List<(int T, string Offset)>();
+                var taps = new System.Collections.Generic.List<(int T, string Source)>();
                 for (int t = 0; t < pixels; t++)
                     if (tap(t, k) is string offset)
-                        taps.Add((t, offset));
+                        taps.Add((t, $"Unsafe.Add(ref x, {offset})"));
                 if (taps.Count == 0)
                     continue;
+                int row = k * cin * op;
                 w.Open("");
-                for (int m = 0; m < vectors; m++)
-                    w.Line($"{v.Type} w{m} = {v.Load("wr", I(k * cin * op + m * v.Lanes))};");
-                foreach ((int t, string offset) in taps)
-                {
-                    w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {offset})")};");
-                    for (int m = 0; m < vectors; m++)
-                        w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"w{m}", $"a{t}_{m}")};");
-                }
+                MultiplyAddStep(w, v, "w", vectors, m => v.Load("wr", I(row + m * v.Lanes)), taps);
                 w.Close();
             }
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
@@ -446,15 +441,25 @@ internal static class KernelEmitter
         w.Close();
     }
 
-    private static void EmitGroupRow(CodeWriter w, VectorIsa v, int samples, int vectors, int sampleStride, string index)
+    private static void EmitGroupRow(CodeWriter w, VectorIsa v, int samples, int vectors, int sampleStride, string index) =>
+        MultiplyAddStep(w, v, "w", vectors, m => v.Load("wr", I(m * v.Lanes)),
+            Enumerable.Range(0, samples).Select(t => (t, $"Unsafe.Add(ref x, {I(t * sampleStride)} + {index})")));
+
+    /// <summary>
+    /// One step of a register tile, the core of every multiply kernel: loads <paramref name="vectors"/> weight
+    /// vectors (<paramref name="weight"/>0, 1, ...), then for each input (t, source) broadcasts the source into
+    /// x<i>t</i> and adds x<i>t</i> times each weight vector into the accumulators a<i>t</i>_<i>m</i>.
+    /// </summary>
+    internal static void MultiplyAddStep(CodeWriter w, VectorIsa v, string weight, int vectors, Func<int, string> loadWeight,
+        System.Collections.Generic.IEnumerable<(int T, string Source)> inputs)
     {
         for (int m = 0; m < vectors; m++)
-            w.Line($"{v.Type} w{m} = {v.Load("wr", I(m * v.Lanes))};");
-        for (int t = 0; t < samples; t++)
+            w.Line($"{v.Type} {weight}{m} = {loadWeight(m)};");
+        foreach ((int t, string source) in inputs)
         {
-            w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {I(t * sampleStride)} + {index})")};");
+            w.Line($"{v.Type} x{t} = {v.Broadcast(source)};");
             for (int m = 0; m < vectors; m++)
-                w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"w{m}", $"a{t}_{m}")};");
+                w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"{weight}{m}", $"a{t}_{m}")};");
         }
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using Unroll.Generator.Plan;
 
 namespace Unroll.Generator.Emit;
@@ -174,14 +175,8 @@ internal static class WinogradEmitter
             w.Line("ref float x = ref v;");
             w.Line("ref float ur = ref Unsafe.Add(ref u, oc0);");
             w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
-            for (int k = 0; k < vectors; k++)
-                w.Line($"{v.Type} u{k} = {v.Load("ur", I(k * v.Lanes))};");
-            for (int t = 0; t < tiles; t++)
-            {
-                w.Line($"{v.Type} x{t} = {v.Broadcast($"Unsafe.Add(ref x, {I(t * cs)})")};");
-                for (int k = 0; k < vectors; k++)
-                    w.Line($"a{t}_{k} = {v.MultiplyAdd($"x{t}", $"u{k}", $"a{t}_{k}")};");
-            }
+            KernelEmitter.MultiplyAddStep(w, v, "u", vectors, k => v.Load("ur", I(k * v.Lanes)),
+                Enumerable.Range(0, tiles).Select(t => (t, $"Unsafe.Add(ref x, {I(t * cs)})")));
             w.Line("x = ref Unsafe.Add(ref x, 1);");
             w.Line($"ur = ref Unsafe.Add(ref ur, {I(op)});");
             w.Close();
