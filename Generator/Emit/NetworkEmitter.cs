@@ -311,8 +311,7 @@ internal static class NetworkEmitter
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradTileRows(p) : 0, Schedule.WinogradTileRows(p), (from, to) =>
                     {
                         w.Line(comment + " (Winograd)");
-                        w.Line(WinogradEmitter.Call(kernel, Ws(p.In.Offset), Ws(p.Out.Offset), $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})",
-                            $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", "ref sc", from, to));
+                        w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to));
                         ActivationPass(w, v, p);
                     }));
                     break;
@@ -322,7 +321,7 @@ internal static class NetworkEmitter
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
                     {
                         w.Line(comment);
-                        w.Line($"{kernel}({(p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset))}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});");
+                        w.Line(WeightedCall(kernel, p, p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset), Ws(p.Out.Offset), from, to));
                         ActivationPass(w, v, p);
                     }));
                     break;
@@ -440,12 +439,11 @@ internal static class NetworkEmitter
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:
-                            w.Line(WinogradEmitter.Call(kernel, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})",
-                                $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradTileRows(p))));
+                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradTileRows(p))));
                             break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
-                            w.Line($"{kernel}({source}, {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), 0, {I(p.Out.H)});");
+                            w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
                             break;
                         case OpKind.MaxPool:
                         case OpKind.AvgPool:
@@ -468,6 +466,14 @@ internal static class NetworkEmitter
         w.Line($"    Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}, {I(outLength)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
         w.Close();
     }
+
+    /// <summary>The call of a direct convolution or single-sample dense kernel over the unit range [from, to).</summary>
+    private static string WeightedCall(string kernel, LayerPlan p, string input, string output, string from, string to) =>
+        $"{kernel}({input}, {output}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});";
+
+    /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
+    private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to) =>
+        WinogradEmitter.Call(kernel, input, output, $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})", $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", scratch, from, to);
 
     private static void ActivationPass(CodeWriter w, VectorIsa v, LayerPlan p)
     {
