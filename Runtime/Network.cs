@@ -15,6 +15,9 @@ namespace Unroll;
 /// </summary>
 public abstract class Network : IDisposable
 {
+    /// <summary>A batch with fewer FLOPs than this runs on one thread: about 40 microseconds of work.</summary>
+    private const long MinParallelFlops = 8_000_000;
+
     private readonly float[] _parameterArray;
     private readonly int _parameterStart;
     private float[]?[] _workspaces;
@@ -28,9 +31,6 @@ public abstract class Network : IDisposable
     private unsafe float* _jobOutput;
     private int _jobBatch;
     private readonly long _flopsPerSample;
-
-    /// <summary>A batch with fewer FLOPs than this runs on one thread: about 40 microseconds of work.</summary>
-    private const long MinParallelFlops = 8_000_000;
     private bool _jobShared;
     private PartBarrier? _barrier;
     private long _parameterVersion;
@@ -527,8 +527,11 @@ public abstract class Network : IDisposable
     /// <summary>A thread's inference workspace: room for one sample group and its scratch (one sample when the network has no groups).</summary>
     private Span<float> WorkspaceSpan(float[] ws) => ws.AsSpan(AlignedStart(ws), GroupWorkspaceLength);
 
+    /// <summary>Part <paramref name="part"/>'s workspace, allocated on first use; the lock is taken only then.</summary>
     private float[] Workspace(int part)
     {
+        if (Volatile.Read(ref _workspaces)[part] is { } existing)
+            return existing;
         lock (_layers)
             return _workspaces[part] ??= GC.AllocateArray<float>(GroupWorkspaceLength + 16, pinned: true);
     }
