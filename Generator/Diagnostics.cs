@@ -11,6 +11,9 @@ internal static class Diagnostics
     private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
         new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    private static DiagnosticDescriptor Warning(string id, string category, string title, string message) =>
+        new(id, title, message, category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor NotPartial = Error("UNR0001", Declaration,
         "A network class must be partial",
         "Network class '{0}' must be declared partial so that Unroll can generate its members");
@@ -78,6 +81,30 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor TooLarge = Error("UNR0017", Shape,
         "Network too large",
         "Layer '{0}': {1} exceeds the supported size (2^31 - 1 floats)");
+
+    public static readonly DiagnosticDescriptor UnknownInput = Error("UNR0018", Declaration,
+        "A layer reads from a layer that does not exist",
+        "Layer '{0}' reads from '{1}', but the network has no layer of that name (layers declared before it: {2})");
+
+    public static readonly DiagnosticDescriptor InputCycle = Error("UNR0019", Declaration,
+        "Layers read from each other in a cycle",
+        "Layer '{0}' reads from '{1}', which makes a cycle: {2}");
+
+    public static readonly DiagnosticDescriptor InputDeclaredLater = Error("UNR0020", Declaration,
+        "A layer reads from a layer declared after it",
+        "Layer '{0}' reads from '{1}', which is declared after it; layers run in declaration order, so declare '{1}' first");
+
+    public static readonly DiagnosticDescriptor MergeShapeMismatch = Error("UNR0021", Shape,
+        "The inputs of a merge do not fit together",
+        "Layer '{0}': {1} needs {2}, but '{3}' is {4} and '{5}' is {6}");
+
+    public static readonly DiagnosticDescriptor MergeNeedsInputs = Error("UNR0022", Declaration,
+        "A merge names no input",
+        "Layer '{0}': {1} needs at least one layer name (with one name, the layer declared before it is the other input)");
+
+    public static readonly DiagnosticDescriptor UnusedLayer = Warning("UNR0023", Declaration,
+        "A layer's output is never used",
+        "Layer '{0}' is computed but its output reaches neither another layer nor the network's output '{1}'");
 
     public static readonly DiagnosticDescriptor InternalError = Error("UNR9999", "Unroll.Generator",
         "Internal generator error",

@@ -28,6 +28,14 @@ public abstract class LayerAttribute : Attribute
 {
     /// <summary>Overrides the layer name (the property name by default), for example to match tensor names in a weight file.</summary>
     public string? Name { get; set; }
+
+    /// <summary>
+    /// The layer whose output this layer reads: a member name (write <c>nameof(Member)</c>, which survives renames), a layer
+    /// <see cref="Name"/>, or <see cref="Layer.NetworkInput"/> for the network's input. By default a layer reads the layer
+    /// declared just before it (the first layer reads the network's input). The named layer must be declared earlier.
+    /// Merges (<see cref="AddAttribute"/>, <see cref="ConcatAttribute"/>) name their inputs in their constructor instead.
+    /// </summary>
+    public string? From { get; set; }
 }
 
 /// <summary>A 2D convolution (cross-correlation, as in every deep-learning framework) over a C x H x W input.</summary>
@@ -95,6 +103,42 @@ public sealed class DenseAttribute : LayerAttribute
     public int Units { get; }
     /// <summary>Whether the layer adds a bias per unit; true by default.</summary>
     public bool Bias { get; set; } = true;
+}
+
+/// <summary>
+/// Element-wise sum of two or more layers' outputs of the same shape: the merge of a residual connection. Given one name,
+/// it adds the layer declared just before it and the named one; given several, exactly those. An activation on the same
+/// member is applied to the sum (ResNet's ReLU after the addition).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class AddAttribute : LayerAttribute
+{
+    /// <summary>Creates a sum of the named layers' outputs (with the previous layer's when one name is given).</summary>
+    /// <param name="inputs">Member names (<c>nameof</c>), layer names or <see cref="Layer.NetworkInput"/>.</param>
+    public AddAttribute(params string[] inputs) => Inputs = inputs;
+    /// <summary>The layers added, as declared.</summary>
+    public string[] Inputs { get; }
+}
+
+/// <summary>
+/// Concatenation along the channel axis of layers' outputs with the same height and width (or of flat vectors): the merge
+/// of an Inception module. Channels follow in the order of the inputs. Given one name, it concatenates the layer declared
+/// just before it and then the named one; given several, exactly those.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ConcatAttribute : LayerAttribute
+{
+    /// <summary>Creates a concatenation of the named layers' outputs (after the previous layer's when one name is given).</summary>
+    /// <param name="inputs">Member names (<c>nameof</c>), layer names or <see cref="Layer.NetworkInput"/>.</param>
+    public ConcatAttribute(params string[] inputs) => Inputs = inputs;
+    /// <summary>The layers concatenated, in channel order, as declared.</summary>
+    public string[] Inputs { get; }
+}
+
+/// <summary>Global average pooling: the mean of each channel over all positions, giving a flat vector of C features.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class GlobalAvgPoolAttribute : LayerAttribute
+{
 }
 
 /// <summary>Base of the activation attributes. On a member with a layer attribute, the activation is fused into that layer; alone, it is a layer of its own.</summary>

@@ -9,6 +9,12 @@ namespace Unroll;
 /// </summary>
 public sealed class Layer
 {
+    /// <summary>
+    /// The name by which a layer attribute's <see cref="LayerAttribute.From"/> (or a merge) refers to the network's input;
+    /// no layer may take it.
+    /// </summary>
+    public const string NetworkInput = "input";
+
     private readonly Network _network;
 
     internal Layer(Network network, LayerInfo info, int index)

@@ -16,6 +16,12 @@ public enum LayerKind
     Dense,
     /// <summary>A stand-alone activation.</summary>
     Activation,
+    /// <summary>Element-wise sum of several inputs (a residual merge).</summary>
+    Add,
+    /// <summary>Concatenation of several inputs along the channel axis.</summary>
+    Concatenate,
+    /// <summary>Mean of each channel over all positions.</summary>
+    GlobalAvgPool2D,
 }
 
 /// <summary>An element-wise (or, for softmax, per-sample) non-linearity.</summary>
@@ -81,8 +87,12 @@ public sealed record TensorInfo(string Name, int[] Shape, int Offset, int Length
 /// <param name="Bias">The bias tensor, if the layer has one.</param>
 /// <param name="Flops">Floating-point operations for one sample (a multiply-add counts 2).</param>
 /// <param name="Details">Kernel, stride and padding in words, for summaries.</param>
+/// <param name="Inputs">
+/// The layers whose outputs this layer reads, by name, in order (<see cref="Layer.NetworkInput"/> for the network's input);
+/// null means the layer before it (or the input, for the first layer). <paramref name="InputShape"/> is the first input's shape.
+/// </param>
 public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activation, Shape InputShape, Shape OutputShape,
-    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details)
+    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null)
 {
     /// <summary>Trainable parameters of the layer.</summary>
     public int ParameterCount => (Weights?.Count ?? 0) + (Bias?.Count ?? 0);
@@ -154,6 +164,8 @@ public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShap
             {
                 text.Append(layer.Name).Append(':').Append(layer.Kind).Append(':').Append(layer.Activation).Append(':')
                     .Append(layer.InputShape).Append("->").Append(layer.OutputShape).Append(':').Append(layer.Details);
+                if (layer.Inputs is { } inputs)
+                    text.Append(":from ").Append(string.Join(",", inputs));
                 foreach (TensorInfo? t in new[] { layer.Weights, layer.Bias })
                     if (t is not null)
                         text.Append(':').Append(t.Name).Append(t.ShapeText);

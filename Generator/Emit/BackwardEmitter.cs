@@ -38,6 +38,9 @@ internal static class BackwardEmitter
             case OpKind.AvgPool:
                 EmitPool(w, p, v, name);
                 break;
+            case OpKind.GlobalAvgPool:
+                MergeEmitter.EmitGlobalAvgPoolBackward(w, p, v, name);
+                break;
         }
     }
 

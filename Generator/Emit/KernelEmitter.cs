@@ -46,6 +46,11 @@ internal static class KernelEmitter
             case OpKind.AvgPool:
                 EmitPool(w, p, v, name);
                 break;
+            case OpKind.Add:
+            case OpKind.Concat:
+            case OpKind.GlobalAvgPool:
+                MergeEmitter.Emit(w, p, v, name);
+                break;
             default:
                 EmitActivation(w, p, v, name);
                 break;

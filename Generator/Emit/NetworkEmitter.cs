@@ -105,16 +105,19 @@ internal static class NetworkEmitter
         w.Line($"    \"{model.ClassName}\", {ShapeLiteral(input)}, {ShapeLiteral(output)},");
         w.Line("    new LayerInfo[]");
         w.Line("    {");
+        int layerNumber = 0;
         foreach (LayerPlan p in plan.Layers)
         {
             LayerModel l = p.Layer;
+            // Only a layer that reads something other than the layer before it names its inputs.
+            string inputs = l.ReadsPrevious(layerNumber++) ? "" : $", new[] {{ {string.Join(", ", l.Inputs.Select(j => "\"" + model.NameOf(j) + "\""))} }}";
             string weights = p.WeightLength == 0 ? "null" : Tensor(l.Name + ".weight", WeightShape(l), p.WeightOffset, p.WeightLength,
                 l.Op == OpKind.Conv ? "ConvKernel" : "DenseMatrix", l.Input);
             string bias = p.BiasLength == 0 ? "null" : Tensor(l.Name + ".bias", new long[] { l.Output.C }, p.BiasOffset, p.BiasLength, "Plain", l.Input);
             w.Line($"        new LayerInfo(\"{l.Name}\", LayerKind.{l.KindName}, Activation.{l.Activation}, {ShapeLiteral(l.Input)}, {ShapeLiteral(l.Output)},");
             w.Line($"            {weights},");
             w.Line($"            {bias},");
-            w.Line($"            {I(l.Flops)}, \"{l.Details}\"),");
+            w.Line($"            {I(l.Flops)}, \"{l.Details}\"{inputs}),");
         }
         w.Line("    },");
         w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)});");
@@ -333,6 +336,23 @@ internal static class NetworkEmitter
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {from}, {to});");
                     }));
                     break;
+                case OpKind.Add:
+                case OpKind.Concat:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment);
+                        w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset)));
+                        ActivationPass(w, v, p);
+                    }));
+                    break;
+                case OpKind.GlobalAvgPool:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment);
+                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
+                        ActivationPass(w, v, p);
+                    }));
+                    break;
                 default:
                     steps.Add(new Step(0, 0, (_, _) =>
                     {
@@ -449,6 +469,13 @@ internal static class NetworkEmitter
                         case OpKind.AvgPool:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), 0, {I(p.Out.H)});");
                             break;
+                        case OpKind.Add:
+                        case OpKind.Concat:
+                            w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})"));
+                            break;
+                        case OpKind.GlobalAvgPool:
+                            w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
+                            break;
                         default:
                             if (p.In.Offset != p.Out.Offset)
                                 w.Line($"workspace.Slice(s * {I(stride)} + {I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice(s * {I(stride)} + {I(p.Out.Offset)}, {I(p.Out.Length)}));");
@@ -484,6 +511,7 @@ internal static class NetworkEmitter
     private static void EmitBackward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
     {
         TrainingPlan t = plan.Training;
+        int n = t.Layers.Count;
         w.Line("/// <summary>");
         w.Line("/// Backward pass of the sample that TrainForward last ran in this workspace: from the gradient with");
         w.Line("/// respect to the output (C, H, W order), accumulates every parameter gradient into");
@@ -497,49 +525,91 @@ internal static class NetworkEmitter
         w.Line("ref float g = ref MemoryMarshal.GetReference(gradients);");
         w.Line("ref float tw = ref MemoryMarshal.GetReference(transposed);");
         w.Line("bool wantInput = !inputGradient.IsEmpty;");
-        int region = 0;
-        TensorSlot last = t.Layers[t.Layers.Count - 1].Out;
-        w.Line($"workspace.Slice({I(t.GradientOffsets[0])}, {I(last.Length)}).Clear();");
-        w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(t.GradientOffsets[0])}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
-        int inputStride = 0;
-        for (int i = t.Layers.Count - 1; i >= 0; i--)
+        TensorSlot last = t.Gradients[n - 1].Output;
+        w.Line($"workspace.Slice({I(last.Offset)}, {I(last.Length)}).Clear();");
+        w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(last.Offset)}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
+        for (int i = n - 1; i >= 0; i--)
         {
             LayerPlan p = t.Layers[i];
-            int dy = t.GradientOffsets[region], dx = t.GradientOffsets[1 - region];
+            LayerGradient gradient = t.Gradients[i];
+            if (!gradient.Reached)
+            {
+                w.Line($"// {p.Layer.Name}: does not reach the output, so it has no gradient.");
+                continue;
+            }
+            int dy = gradient.Output.Offset;
             string kernel = names[p.KernelKey];
             w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
             if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(dy)})", p.Out) is { } activation)
             {
-                if (i == t.Layers.Count - 1 && p.Layer.Activation == ActivationKind.Softmax)
+                bool folded = i == n - 1 && p.Layer.Activation == ActivationKind.Softmax;
+                if (folded)
                     w.Line("if (!foldOutputSoftmax)");
-                w.Line((i == t.Layers.Count - 1 && p.Layer.Activation == ActivationKind.Softmax ? "    " : "") + activation);
+                w.Line((folded ? "    " : "") + activation);
             }
-            string wantDx = i == 0 ? "wantInput" : "true";
-            switch (p.Layer.Op)
-            {
-                case OpKind.Conv:
-                    w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref tw, {I(t.TransposedOffsets[i])}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {wantDx});");
-                    break;
-                case OpKind.Dense:
-                    w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {wantDx});");
-                    break;
-                case OpKind.MaxPool:
-                case OpKind.AvgPool:
-                    if (i == 0)
-                        w.Line("if (wantInput)");
-                    w.Line($"{(i == 0 ? "    " : "")}{kernel}_Backward({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {Ws(dy)}, {Ws(dx)});");
-                    break;
-            }
-            if (p.Layer.Op != OpKind.Activation)
-                region = 1 - region;
-            inputStride = BackwardEmitter.InputGradientStride(p);
-            if (p.Layer.Op == OpKind.Activation)
-                inputStride = p.In.Cs;
+            for (int a = 0; a < gradient.Inputs.Count; a++)
+                EmitInputGradient(w, p, a, gradient.Inputs[a], dy, kernel, t.TransposedOffsets[i]);
         }
-        TensorSlot input = plan.InputSlot;
+        TensorSlot input = t.InputGradient;
         w.Line("if (wantInput)");
-        w.Line($"    Layout.ToChannelsFirst({Ws(t.GradientOffsets[region])}, inputGradient, {I(input.C)}, {I(input.H)}, {I(input.W)}, {I(inputStride)});");
+        w.Line($"    Layout.ToChannelsFirst({Ws(input.Offset)}, inputGradient, {I(input.C)}, {I(input.H)}, {I(input.W)}, {I(input.Cs)});");
         w.Close();
+    }
+
+    /// <summary>
+    /// The backward step of layer <paramref name="p"/> for its input <paramref name="a"/>: the kernel (or copy) that
+    /// delivers the input's gradient, written over its slot, added to it, or nothing when the slot is the output
+    /// gradient's own. Parameter gradients come with the first input's step. The network input's gradient is only
+    /// computed when the caller asks for it.
+    /// </summary>
+    private static void EmitInputGradient(CodeWriter w, LayerPlan p, int a, InputGradient target, int dy, string kernel, int transposedOffset)
+    {
+        bool ofInput = p.Layer.Inputs[a] < 0;
+        string want = ofInput ? "wantInput" : "true";
+        string guard = ofInput ? "if (wantInput)" : "";
+        void Guarded(string line)
+        {
+            if (guard.Length > 0)
+                w.Line(guard);
+            w.Line((guard.Length > 0 ? "    " : "") + line);
+        }
+        bool viaTemp = target.Mode == GradientMode.Accumulate && target.TempOffset >= 0;
+        int dx = viaTemp ? target.TempOffset : target.Slot.Offset;
+        int length = target.Slot.Length;
+        switch (p.Layer.Op)
+        {
+            case OpKind.Conv:
+                w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref tw, {I(transposedOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {want});");
+                break;
+            case OpKind.Dense:
+                w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {want});");
+                break;
+            case OpKind.MaxPool:
+            case OpKind.AvgPool:
+                Guarded($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {Ws(dy)}, {Ws(dx)});");
+                break;
+            case OpKind.GlobalAvgPool:
+                Guarded($"{kernel}_Backward({Ws(dy)}, {Ws(dx)});");
+                break;
+            case OpKind.Concat:
+            {
+                int offset = 0;
+                for (int k = 0; k < a; k++)
+                    offset += p.Sources[k].C;
+                TensorSlot s = target.Slot;
+                Guarded($"ConcatSlice({Ws(dy)}, {Ws(dx)}, {I(s.H * s.W)}, {I(p.Out.Cs)}, {I(offset)}, {I(s.C)}, {I(s.Cs)}, {(target.Mode == GradientMode.Accumulate ? "true" : "false")});");
+                return;
+            }
+            default:
+                // Add and stand-alone activations pass the (already scaled) output gradient through.
+                if (target.Mode == GradientMode.Write)
+                    Guarded($"workspace.Slice({I(dy)}, {I(length)}).CopyTo(workspace.Slice({I(target.Slot.Offset)}, {I(length)}));");
+                else if (target.Mode == GradientMode.Accumulate)
+                    Guarded($"AddInto({Ws(dy)}, {Ws(target.Slot.Offset)}, {I(length)});");
+                return;
+        }
+        if (viaTemp)
+            Guarded($"AddInto({Ws(dx)}, {Ws(target.Slot.Offset)}, {I(length)});");
     }
 
     public static string Kernels(NetworkPlan plan, VectorIsa v)
@@ -621,6 +691,8 @@ internal static class NetworkEmitter
             }
         }
         BackwardEmitter.EmitActivationHelpers(w, v);
+        if (!model.IsChain)
+            MergeEmitter.EmitGradientHelpers(w, v);
         w.Close();
         w.Close();
         return w.ToString();

@@ -8,10 +8,16 @@ internal static class AttributeNames
     public const string MaxPool = "Unroll.MaxPoolAttribute";
     public const string AvgPool = "Unroll.AvgPoolAttribute";
     public const string Dense = "Unroll.DenseAttribute";
+    public const string Add = "Unroll.AddAttribute";
+    public const string Concat = "Unroll.ConcatAttribute";
+    public const string GlobalAvgPool = "Unroll.GlobalAvgPoolAttribute";
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
     public const string Tanh = "Unroll.TanhAttribute";
     public const string Sigmoid = "Unroll.SigmoidAttribute";
     public const string Softmax = "Unroll.SoftmaxAttribute";
     public const string LayerType = "Unroll.Layer";
+
+    /// <summary>The name by which layers refer to the network's input (Unroll.Layer.NetworkInput).</summary>
+    public const string NetworkInput = "input";
 }

@@ -68,7 +68,8 @@ internal static class NetworkParser
         foreach (AttributeData attribute in property.GetAttributes())
         {
             string? name = attribute.AttributeClass?.ToDisplayString();
-            bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense;
+            bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense
+                or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool;
             bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
             if (!isOp && !isActivation)
                 continue;
@@ -114,9 +115,20 @@ internal static class NetworkParser
             "Conv" => OpKind.Conv,
             "MaxPool" => OpKind.MaxPool,
             "AvgPool" => OpKind.AvgPool,
+            "Add" => OpKind.Add,
+            "Concat" => OpKind.Concat,
+            "GlobalAvgPool" => OpKind.GlobalAvgPool,
             _ => OpKind.Dense,
         };
-        int count = op is not null && op.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Value is int c ? c : 0;
+        int count = op is not null && op.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Kind != TypedConstantKind.Array && op.ConstructorArguments[0].Value is int c ? c : 0;
+
+        // Inputs: a merge lists them in its constructor (params string[]); any layer may name one with From.
+        var inputs = new List<string>();
+        if (kind is OpKind.Add or OpKind.Concat && op!.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Kind == TypedConstantKind.Array)
+            foreach (TypedConstant value in op.ConstructorArguments[0].Values)
+                inputs.Add(value.Value as string ?? "");
+        else if (Named<string?>(op ?? activation, "From", null) is { } from)
+            inputs.Add(from);
         int kernel = Named(op, "Kernel", 0);
         int kernelH = Named(op, "KernelHeight", 0), kernelW = Named(op, "KernelWidth", 0);
         if (kind is OpKind.MaxPool or OpKind.AvgPool)
@@ -149,7 +161,7 @@ internal static class NetworkParser
             kernelH > 0 ? kernelH : kernel, kernelW > 0 ? kernelW : kernel,
             stride, strideSet, same, pad, padSet,
             Named(op, "Bias", true), Named(op, "CountIncludePad", false), act, alpha,
-            LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray());
+            LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray(), inputs.ToEquatableArray());
     }
 
     private static void Collect(AttributeData? attribute, List<ArgumentLocation> into, CancellationToken cancellation)

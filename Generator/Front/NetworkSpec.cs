@@ -10,6 +10,9 @@ internal enum OpKind
     AvgPool,
     Dense,
     Activation,
+    Add,
+    Concat,
+    GlobalAvgPool,
 }
 
 /// <summary>Activation kinds; the names match Unroll.Activation in the runtime.</summary>
@@ -27,6 +30,10 @@ internal enum ActivationKind
 internal sealed record ArgumentLocation(string Name, LocationInfo Location);
 
 /// <summary>One layer as declared: the raw attribute values, not yet checked.</summary>
+/// <param name="Inputs">
+/// The layers named as inputs, as written: a merge's constructor arguments, or the <c>From</c> argument of any other layer;
+/// empty when the layer reads the one declared before it.
+/// </param>
 internal sealed record LayerSpec(
     string Member,
     string Name,
@@ -45,8 +52,12 @@ internal sealed record LayerSpec(
     ActivationKind Activation,
     float Alpha,
     LocationInfo? Location,
-    EquatableArray<ArgumentLocation> Arguments)
+    EquatableArray<ArgumentLocation> Arguments,
+    EquatableArray<string> Inputs)
 {
+    /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
+    public bool IsMerge => Op is OpKind.Add or OpKind.Concat;
+
     /// <summary>The location of argument <paramref name="name"/> ("0" for the first positional one), or of the attribute.</summary>
     public LocationInfo? At(params string[] names)
     {

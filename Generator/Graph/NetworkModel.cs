@@ -25,8 +25,12 @@ internal sealed record LayerModel(
     bool CountIncludePad,
     long WeightCount,
     long BiasCount,
-    long Flops)
+    long Flops,
+    EquatableArray<int> Inputs)
 {
+    /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
+    public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;
+
     public long ParameterCount => WeightCount + BiasCount;
 
     /// <summary>Type name shown in summaries and in the runtime's LayerKind.</summary>
@@ -36,6 +40,9 @@ internal sealed record LayerModel(
         OpKind.MaxPool => "MaxPool2D",
         OpKind.AvgPool => "AvgPool2D",
         OpKind.Dense => "Dense",
+        OpKind.Add => "Add",
+        OpKind.Concat => "Concatenate",
+        OpKind.GlobalAvgPool => "GlobalAvgPool2D",
         _ => "Activation",
     };
 
@@ -45,6 +52,8 @@ internal sealed record LayerModel(
         OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool =>
             $"{KernelH}x{KernelW} s{StrideH} p{PadTop},{PadLeft},{PadBottom},{PadRight}" + (Op == OpKind.AvgPool && CountIncludePad ? " incl-pad" : ""),
         OpKind.Dense => $"{Input.Length}->{Output.C}",
+        OpKind.Add or OpKind.Concat => $"{Inputs.Count} inputs",
+        OpKind.GlobalAvgPool => $"{KernelH}x{KernelW}",
         _ => Activation.ToString(),
     };
 }
@@ -58,4 +67,22 @@ internal sealed record NetworkModel(
     EquatableArray<LayerModel> Layers)
 {
     public TensorShape Output => Layers[Layers.Count - 1].Output;
+
+    /// <summary>The shape of tensor <paramref name="index"/>: a layer's output, or the network's input for -1.</summary>
+    public TensorShape ShapeOf(int index) => index < 0 ? Input : Layers[index].Output;
+
+    /// <summary>The name of tensor <paramref name="index"/>: a layer's name, or "input" for -1.</summary>
+    public string NameOf(int index) => index < 0 ? Front.AttributeNames.NetworkInput : Layers[index].Name;
+
+    /// <summary>Whether every layer reads just the one before it.</summary>
+    public bool IsChain
+    {
+        get
+        {
+            for (int i = 0; i < Layers.Count; i++)
+                if (!Layers[i].ReadsPrevious(i))
+                    return false;
+            return true;
+        }
+    }
 }

@@ -34,7 +34,12 @@ internal static class ShapeInference
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (LayerSpec layer in spec.Layers)
         {
-            if (names.TryGetValue(layer.Name, out string? other))
+            if (layer.Name == AttributeNames.NetworkInput)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DuplicateName, layer.At("Name"), layer.Name, "Layer.NetworkInput", spec.ClassName));
+                ok = false;
+            }
+            else if (names.TryGetValue(layer.Name, out string? other))
             {
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DuplicateName, layer.At("Name"), layer.Name, other, spec.ClassName));
                 ok = false;
@@ -43,26 +48,142 @@ internal static class ShapeInference
                 names.Add(layer.Name, layer.Member);
         }
 
+        int[][]? inputs = ResolveInputs(spec, diagnostics);
+        ok &= inputs is not null;
+
         // Shape inference continues only while shapes are known; every layer's own argument checks always run.
         var layers = new List<LayerModel>();
-        TensorShape? current = ok ? input : null;
-        foreach (LayerSpec layer in spec.Layers)
+        var shapes = new TensorShape?[spec.Layers.Count];
+        for (int i = 0; i < spec.Layers.Count; i++)
         {
-            LayerModel? model = InferLayer(layer, current, diagnostics);
+            LayerSpec layer = spec.Layers[i];
+            var inputShapes = new List<TensorShape>();
+            bool known = ok;
+            if (inputs is not null)
+                foreach (int j in inputs[i])
+                {
+                    TensorShape? shape = j < 0 ? input : shapes[j];
+                    if (shape is TensorShape s)
+                        inputShapes.Add(s);
+                    else
+                        known = false;
+                }
+            LayerModel? model = InferLayer(spec, layer, inputs?[i] ?? Array.Empty<int>(), known ? inputShapes : null, diagnostics);
             if (model is null)
             {
                 ok = false;
-                current = null;
                 continue;
             }
             layers.Add(model);
-            current = model.Output;
+            shapes[i] = model.Output;
         }
 
+        if (ok && inputs is not null && layers.Count == spec.Layers.Count)
+            WarnUnused(spec, inputs, diagnostics);
         if (!ok || layers.Count != spec.Layers.Count)
             return (null, diagnostics.ToEquatableArray());
         return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray()), diagnostics.ToEquatableArray());
     }
+
+    /// <summary>
+    /// Each layer's inputs as layer indices (-1: the network's input), from the names it gives or else the layer declared
+    /// before it. Null when a name is unknown, refers forward, or closes a cycle (each reported on the name at fault).
+    /// </summary>
+    private static int[][]? ResolveInputs(NetworkSpec spec, List<DiagnosticInfo> diagnostics)
+    {
+        // A name may be a member (what nameof gives) or a layer name; members win.
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < spec.Layers.Count; i++)
+            index[spec.Layers[i].Name] = i;
+        for (int i = 0; i < spec.Layers.Count; i++)
+            index[spec.Layers[i].Member] = i;
+
+        var result = new int[spec.Layers.Count][];
+        var forward = new List<(int Layer, int Argument, int Target)>();
+        bool ok = true;
+        for (int i = 0; i < spec.Layers.Count; i++)
+        {
+            LayerSpec layer = spec.Layers[i];
+            var resolved = new List<int>();
+            if (layer.IsMerge && layer.Inputs.Count == 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.MergeNeedsInputs, layer.Location, layer.Name, MergeWord(layer.Op)));
+                ok = false;
+            }
+            if (layer.Inputs.Count == 0 || layer.IsMerge && layer.Inputs.Count == 1)
+                resolved.Add(i - 1);
+            for (int a = 0; a < layer.Inputs.Count; a++)
+            {
+                string name = layer.Inputs[a];
+                LocationInfo? at = layer.IsMerge ? layer.At(a.ToString(CultureInfo.InvariantCulture)) : layer.At("From");
+                if (name == AttributeNames.NetworkInput)
+                    resolved.Add(-1);
+                else if (!index.TryGetValue(name, out int j))
+                {
+                    string before = i == 0 ? "none" : string.Join(", ", System.Linq.Enumerable.Select(System.Linq.Enumerable.Take(spec.Layers, i), l => l.Member));
+                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnknownInput, at, layer.Name, name, before));
+                    ok = false;
+                }
+                else
+                {
+                    if (j >= i)
+                        forward.Add((i, a, j));
+                    resolved.Add(j);
+                }
+            }
+            result[i] = resolved.ToArray();
+        }
+
+        // A reference forward is a cycle when the target reaches back to the layer through its own inputs.
+        foreach ((int i, int a, int j) in forward)
+        {
+            LayerSpec layer = spec.Layers[i];
+            LocationInfo? at = layer.IsMerge ? layer.At(a.ToString(CultureInfo.InvariantCulture)) : layer.At("From");
+            if (PathTo(result, j, i, new HashSet<int>()) is { } path)
+            {
+                string cycle = layer.Name + " -> " + string.Join(" -> ", System.Linq.Enumerable.Select(path, k => spec.Layers[k].Name));
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InputCycle, at, layer.Name, spec.Layers[j].Name, cycle));
+            }
+            else
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InputDeclaredLater, at, layer.Name, spec.Layers[j].Name));
+            ok = false;
+        }
+        return ok ? result : null;
+    }
+
+    /// <summary>The layers from <paramref name="from"/> to <paramref name="to"/> (both included) following inputs, or null when there is no such path.</summary>
+    private static List<int>? PathTo(int[][] inputs, int from, int to, HashSet<int> seen)
+    {
+        if (from == to)
+            return new List<int> { to };
+        if (!seen.Add(from))
+            return null;
+        foreach (int k in inputs[from])
+            if (k >= 0 && PathTo(inputs, k, to, seen) is { } path)
+            {
+                path.Insert(0, from);
+                return path;
+            }
+        return null;
+    }
+
+    /// <summary>Warns about layers whose output nothing reads: they cost time and cannot affect the output.</summary>
+    private static void WarnUnused(NetworkSpec spec, int[][] inputs, List<DiagnosticInfo> diagnostics)
+    {
+        int last = spec.Layers.Count - 1;
+        var used = new bool[spec.Layers.Count];
+        used[last] = true;
+        for (int i = last; i >= 0; i--)
+            if (used[i])
+                foreach (int j in inputs[i])
+                    if (j >= 0)
+                        used[j] = true;
+        for (int i = 0; i < last; i++)
+            if (!used[i])
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnusedLayer, spec.Layers[i].Location, spec.Layers[i].Name, spec.Layers[last].Name));
+    }
+
+    private static string MergeWord(OpKind op) => op == OpKind.Add ? "Add" : "Concat";
 
     /// <summary>Parses "C x H x W" (spaces optional, 'x' or 'X' or '*').</summary>
     public static bool TryParseShape(string text, out TensorShape shape)
@@ -81,8 +202,11 @@ internal static class ShapeInference
         return true;
     }
 
-    private static LayerModel? InferLayer(LayerSpec layer, TensorShape? input, List<DiagnosticInfo> diagnostics)
+    /// <param name="inputIndices">The layer's inputs (-1: the network's input).</param>
+    /// <param name="inputShapes">Their shapes, or null when some is unknown (only the checks that need no shape run).</param>
+    private static LayerModel? InferLayer(NetworkSpec spec, LayerSpec layer, int[] inputIndices, List<TensorShape>? inputShapes, List<DiagnosticInfo> diagnostics)
     {
+        TensorShape? input = inputShapes is { Count: > 0 } ? inputShapes[0] : null;
         int before = diagnostics.Count;
         void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, LocationInfo? at, params object[] args) =>
             diagnostics.Add(DiagnosticInfo.Create(descriptor, at, args));
@@ -113,6 +237,8 @@ internal static class ShapeInference
                 Report(Diagnostics.PoolPaddingTooLarge, layer.At("Pad"), layer.Name, layer.Pad, layer.KernelHeight);
         }
         if (diagnostics.Count != before || input is not TensorShape x)
+            return null;
+        if (layer.IsMerge && !CheckMerge(spec, layer, inputIndices, inputShapes!, diagnostics))
             return null;
 
         int kh = layer.KernelHeight, kw = layer.KernelWidth;
@@ -158,6 +284,33 @@ internal static class ShapeInference
                     flops = outputs * kh * kw;
                 break;
             }
+            case OpKind.Add:
+                output = x;
+                flops = (inputShapes!.Count - 1) * x.Length;
+                kh = kw = stride = 1;
+                break;
+            case OpKind.Concat:
+            {
+                int channels = 0;
+                foreach (TensorShape part in inputShapes!)
+                    channels += part.C;
+                output = x with { C = channels };
+                flops = 0;
+                kh = kw = stride = 1;
+                break;
+            }
+            case OpKind.GlobalAvgPool:
+                if (x.Flat)
+                {
+                    Report(Diagnostics.KernelTooLarge, layer.Location, layer.Name, "global", x.ToString(), 1, 1);
+                    return null;
+                }
+                output = new TensorShape(x.C, 1, 1, true);
+                flops = x.Length;
+                kh = x.H;
+                kw = x.W;
+                stride = 1;
+                break;
             case OpKind.Dense:
                 output = new TensorShape(layer.Count, 1, 1, true);
                 weights = (long)layer.Count * x.Length;
@@ -171,7 +324,7 @@ internal static class ShapeInference
                 kh = kw = stride = 1;
                 break;
         }
-        if (layer.Activation == ActivationKind.Softmax && !output.Flat)
+        if (layer.Activation == ActivationKind.Softmax && !output.Flat && (output.H != 1 || output.W != 1))
         {
             Report(Diagnostics.SoftmaxNeedsFlat, layer.At("@activation"), layer.Name, output.ToString());
             return null;
@@ -184,7 +337,30 @@ internal static class ShapeInference
         if (layer.Activation != ActivationKind.None && layer.Op != OpKind.Activation)
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
-            kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops);
+            kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// Checks that a merge's inputs fit together: one shape for a sum; one height and width (or all flat) for a
+    /// concatenation. Reports the first misfit on its argument, naming it and the first input with their shapes.
+    /// </summary>
+    private static bool CheckMerge(NetworkSpec spec, LayerSpec layer, int[] inputs, List<TensorShape> shapes, List<DiagnosticInfo> diagnostics)
+    {
+        string Name(int j) => j < 0 ? AttributeNames.NetworkInput : spec.Layers[j].Name;
+        // With one name given, the first input is the implicit previous layer and the name is argument 0.
+        int firstArgument = layer.Inputs.Count == 1 ? 1 : 0;
+        for (int k = 1; k < shapes.Count; k++)
+        {
+            TensorShape a = shapes[0], b = shapes[k];
+            bool fits = layer.Op == OpKind.Add ? a == b : a.Flat == b.Flat && (a.Flat || a.H == b.H && a.W == b.W);
+            if (fits)
+                continue;
+            string need = layer.Op == OpKind.Add ? "inputs of one shape" : "inputs of one height and width (or all flat)";
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.MergeShapeMismatch, layer.At((k - firstArgument).ToString(CultureInfo.InvariantCulture)),
+                layer.Name, MergeWord(layer.Op), need, Name(inputs[0]), a.ToString(), Name(inputs[k]), b.ToString()));
+            return false;
+        }
+        return true;
     }
 
     /// <summary>TensorFlow's "same": output ceil(n / s), total padding split with the odd pixel at the end.</summary>

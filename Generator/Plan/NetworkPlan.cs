@@ -21,19 +21,33 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 }
 
 /// <summary>One layer's placement: input and output slots, and its parameters in the parameter buffer.</summary>
+/// <param name="In">The slot of the layer's first input.</param>
 /// <param name="WinogradOffset">
 /// For a convolution that the inference pass runs with Winograd F(2x2, 3x3) (<see cref="Schedule.UsesWinograd"/>),
 /// the offset of its transformed kernel in the network's transformed-weight buffer; -1 otherwise.
 /// </param>
+/// <param name="Sources">The slots of every input, in order (the first is <paramref name="In"/>); only merges have more than one.</param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
-    int WinogradOffset = -1)
+    int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default)
 {
     /// <summary>Output channels rounded up to 16: the row length of the packed weights.</summary>
     public int PaddedOutputs => Planner.Pad(Layer.Output.C);
 
     /// <summary>Identifies the computation, so that layers with equal keys share one kernel.</summary>
     public string KernelKey =>
-        $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}";
+        $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}{SourceKey}";
+
+    /// <summary>A merge's inputs after the first, as they enter the kernel key.</summary>
+    private string SourceKey
+    {
+        get
+        {
+            var key = new System.Text.StringBuilder();
+            for (int k = 1; k < Sources.Count; k++)
+                key.Append('|').Append(Sources[k].C).Append('/').Append(Sources[k].Cs);
+            return key.ToString();
+        }
+    }
 }
 
 /// <summary>How a network is computed: memory layout of activations and parameters, decided at compile time.</summary>
@@ -73,17 +87,39 @@ internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, Equ
     }
 }
 
+/// <summary>How a layer's backward pass delivers the gradient of one of its inputs.</summary>
+internal enum GradientMode
+{
+    /// <summary>The first contribution (in backward order): written over whatever the slot held.</summary>
+    Write,
+    /// <summary>A later contribution of a tensor that several layers read: added to what is there.</summary>
+    Accumulate,
+    /// <summary>The input's gradient is the output's gradient, in the same slot (an activation, or a sum's only reader).</summary>
+    Alias,
+}
+
+/// <summary>Where a layer's backward pass puts the gradient of one input.</summary>
+/// <param name="Slot">The input's gradient slot (channels-last, channels padded to 16).</param>
+/// <param name="Mode">Write, accumulate or alias.</param>
+/// <param name="TempOffset">For a kernel that can only write (convolution, dense, pooling) accumulating: where it writes before the sum; -1 otherwise.</param>
+internal sealed record InputGradient(TensorSlot Slot, GradientMode Mode, int TempOffset);
+
+/// <summary>The gradient slots of one layer's backward pass.</summary>
+/// <param name="Output">The gradient with respect to the layer's output, read (and scaled by the activation's derivative in place).</param>
+/// <param name="Inputs">Per input, in order: where its gradient goes.</param>
+/// <param name="Reached">False for a layer whose output never reaches the network's output: it has no backward step.</param>
+internal sealed record LayerGradient(TensorSlot Output, EquatableArray<InputGradient> Inputs, bool Reached = true);
+
 /// <summary>
-/// The training workspace of one thread: the converted input and every layer's output (stand-alone
-/// activations in place), then two gradient regions that the backward pass ping-pongs between;
-/// plus, shared by all threads, each convolution's kernel transposed to [KH][KW][O][I padded]
-/// for the input-gradient pass.
+/// The training workspace of one thread: the converted input and every layer's output (each in a slot of its own),
+/// then the gradients, placed by liveness over the backward steps; plus, shared by all threads, each convolution's
+/// kernel transposed to [KH][KW][O][I padded] for the input-gradient pass.
 /// </summary>
 /// <param name="Layers">Layer placements with training slots (same kernels as inference, other offsets).</param>
-/// <param name="GradientOffsets">Start of the two gradient regions.</param>
-/// <param name="GradientLength">Floats of each gradient region.</param>
+/// <param name="Gradients">Per layer, its gradient slots.</param>
+/// <param name="InputGradient">The gradient slot of the network's input.</param>
 /// <param name="WorkspaceLength">Floats of one thread's training workspace.</param>
 /// <param name="TransposedOffsets">Per layer, the offset of its transposed kernel (-1 for layers without one).</param>
 /// <param name="TransposedLength">Floats of the shared transposed-kernel buffer.</param>
-internal sealed record TrainingPlan(EquatableArray<LayerPlan> Layers, EquatableArray<int> GradientOffsets, int GradientLength, int WorkspaceLength,
+internal sealed record TrainingPlan(EquatableArray<LayerPlan> Layers, EquatableArray<LayerGradient> Gradients, TensorSlot InputGradient, int WorkspaceLength,
     EquatableArray<int> TransposedOffsets, int TransposedLength);

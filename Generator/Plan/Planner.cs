@@ -20,45 +20,49 @@ internal static class Planner
 
     public static NetworkPlan Create(NetworkModel model)
     {
-        // The network input is read by broadcast only when the first layer is a convolution or dense layer,
-        // so it needs no channel padding then.
+        int n = model.Layers.Count;
+        // Tensor t is the network's input for t = 0 and layer t - 1's output otherwise; readers[t] lists the layers reading it.
+        var readers = new List<int>[n + 1];
+        for (int t = 0; t <= n; t++)
+            readers[t] = new List<int>();
+        for (int i = 0; i < n; i++)
+            foreach (int j in model.Layers[i].Inputs)
+                readers[j + 1].Add(i);
+
+        // The network input is read by broadcast only when every reader is a convolution or dense layer, so it needs
+        // no channel padding then.
         LayerModel first = model.Layers[0];
-        bool inputBroadcastOnly = first.Op is OpKind.Conv or OpKind.Dense;
+        bool inputBroadcastOnly = readers[0].TrueForAll(i => model.Layers[i].Op is OpKind.Conv or OpKind.Dense);
         int inputCs = inputBroadcastOnly ? model.Input.C : Pad(model.Input.C);
         var inputSlot = new TensorSlot(0, model.Input.C, model.Input.H, model.Input.W, inputCs);
         int inputLength = Pad(inputSlot.Length);
 
-        // Two regions after the input: outputs alternate between them.
-        int[] regionSize = new int[2];
-        int region = 0;
-        foreach (LayerModel layer in model.Layers)
-        {
-            if (layer.Op == OpKind.Activation)
-                continue;
-            regionSize[region] = Math.Max(regionSize[region], Pad(SlotLength(layer.Output)));
-            region ^= 1;
-        }
-        int[] regionOffset = { inputLength, inputLength + regionSize[0] };
-
-        var plans = new List<LayerPlan>();
-        // Inference: a first convolution reads the caller's C, H, W input in place (training converts it,
-        // since the weight gradient reads the input channels-last). With one channel both orders are the
-        // same, and the copy is cheaper than a second kernel; a Winograd layer's input transform reads
+        // Inference: a first convolution that is the input's only reader reads the caller's C, H, W input in place
+        // (training converts it, since the weight gradient reads the input channels-last). With one channel both
+        // orders are the same, and the copy is cheaper than a second kernel; a Winograd layer's input transform reads
         // channels-last, and gains far more than the conversion costs.
-        bool planarInput = first.Op == OpKind.Conv && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
-        TensorSlot current = planarInput ? inputSlot with { Planar = true } : inputSlot;
+        bool planarInput = first.Op == OpKind.Conv && readers[0].Count == 1 && readers[0][0] == 0 && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
+
+        // Outputs are placed by liveness: a tensor's room is free again once its last reader has run (the network's
+        // output is kept to the end). A stand-alone activation that is its input's last reader works in place.
+        var arena = new Arena();
+        arena.Place(0, inputLength, LastReader(readers[0], n));
+        var slots = new TensorSlot[n + 1];
+        slots[0] = planarInput ? inputSlot with { Planar = true } : inputSlot;
+        var plans = new List<LayerPlan>();
         int parameters = 0;
-        region = 0;
-        foreach (LayerModel layer in model.Layers)
+        for (int i = 0; i < n; i++)
         {
-            TensorSlot output;
-            if (layer.Op == OpKind.Activation)
-                output = current with { };
-            else
+            LayerModel layer = model.Layers[i];
+            arena.Release(i);
+            int source = layer.Inputs[0] + 1, lastRead = i + 1 == n ? n : LastReader(readers[i + 1], n);
+            if (layer.Op == OpKind.Activation && LastReader(readers[source], n) == i)
             {
-                output = new TensorSlot(regionOffset[region], layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
-                region ^= 1;
+                slots[i + 1] = slots[source] with { };
+                arena.HandOver(source, i + 1, lastRead);
             }
+            else
+                slots[i + 1] = new TensorSlot(arena.Place(i + 1, SlotLength(layer.Output), lastRead), layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
             int weightOffset = 0, weightLength = 0, biasOffset = 0, biasLength = 0;
             if (layer.WeightCount > 0)
             {
@@ -72,10 +76,10 @@ internal static class Planner
                 biasLength = Pad(layer.Output.C);
                 parameters += biasLength;
             }
-            plans.Add(new LayerPlan(layer, current, output, weightOffset, weightLength, biasOffset, biasLength));
-            current = output;
+            plans.Add(new LayerPlan(layer, slots[source], slots[i + 1], weightOffset, weightLength, biasOffset, biasLength,
+                Sources: Sources(layer, slots)));
         }
-        int workspace = inputLength + regionSize[0] + regionSize[1];
+        int workspace = arena.Length;
 
         // Winograd layers: their transformed kernels one after another in a buffer of their own, and one scratch
         // area at the end of the workspace that they take in turn.
@@ -91,23 +95,40 @@ internal static class Planner
         int scratchOffset = workspace;
         workspace += scratch;
         return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
-            Training(plans, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset);
+            Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset);
     }
 
-    private static TrainingPlan Training(List<LayerPlan> inference, TensorSlot inputSlot, int inputLength)
+    /// <summary>The last layer reading a tensor (the output is read after the last layer, at step <paramref name="n"/>).</summary>
+    private static int LastReader(List<int> readers, int n) => readers.Count == 0 ? n : readers[readers.Count - 1];
+
+    private static EquatableArray<TensorSlot> Sources(LayerModel layer, TensorSlot[] slots)
     {
+        var sources = new List<TensorSlot>();
+        foreach (int j in layer.Inputs)
+            sources.Add(slots[j + 1]);
+        return sources.ToEquatableArray();
+    }
+
+    /// <summary>
+    /// The training placement. Every output is kept for the backward pass, each in a slot of its own (a stand-alone
+    /// activation too: the layer before it needs its own output intact for its backward pass). Gradients are placed
+    /// by liveness over the backward steps: a tensor's gradient is born at the backward step of its last reader and
+    /// dies after its producer's backward step has read it.
+    /// </summary>
+    private static TrainingPlan Training(NetworkModel model, List<LayerPlan> inference, List<int>[] readers, TensorSlot inputSlot, int inputLength)
+    {
+        int n = inference.Count;
         var layers = new List<LayerPlan>();
         var transposed = new List<int>();
-        int offset = inputLength, gradient = Pad(inputSlot.H * inputSlot.W * Pad(inputSlot.C)), transposedLength = 0;
-        TensorSlot current = inputSlot;
-        foreach (LayerPlan p in inference)
+        int offset = inputLength, transposedLength = 0;
+        var slots = new TensorSlot[n + 1];
+        slots[0] = inputSlot;
+        for (int i = 0; i < n; i++)
         {
-            // Unlike inference, a stand-alone activation gets a slot of its own: the layer before it
-            // needs its own output intact for its backward pass (max-pool winners, fused derivatives).
-            TensorSlot output = (p.Layer.Op == OpKind.Activation ? current : p.Out) with { Offset = offset };
-            offset += Pad(output.Length);
-            gradient = Math.Max(gradient, Pad(output.Length));
-            layers.Add(p with { In = current, Out = output });
+            LayerPlan p = inference[i];
+            slots[i + 1] = p.Out with { Offset = offset };
+            offset += Pad(slots[i + 1].Length);
+            layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots) });
             if (p.Layer.Op == OpKind.Conv)
             {
                 transposed.Add(transposedLength);
@@ -115,10 +136,61 @@ internal static class Planner
             }
             else
                 transposed.Add(-1);
-            current = output;
         }
-        var gradients = new[] { offset, offset + gradient };
-        return new TrainingPlan(layers.ToEquatableArray(), gradients.ToEquatableArray(), gradient, offset + 2 * gradient,
+
+        // Backward step k runs layer n - 1 - k; the input's gradient is read after the last step (k = n).
+        var arena = new Arena();
+        int Step(int layer) => n - 1 - layer;
+        TensorSlot GradientSlot(int t, int at) => new(at, slots[t].C, slots[t].H, slots[t].W, Pad(slots[t].C));
+        var gradients = new TensorSlot?[n + 1];
+        gradients[n] = GradientSlot(n, arena.Place(n, SlotLength(slots[n]), 0));
+        var plans = new LayerGradient[n];
+        for (int i = n - 1; i >= 0; i--)
+        {
+            int k = Step(i);
+            arena.Release(k);
+            LayerModel layer = model.Layers[i];
+            if (gradients[i + 1] is not { } output)
+            {
+                // Nothing downstream reaches the output (the generator warned): no gradient, no backward step.
+                plans[i] = new LayerGradient(slots[i + 1], EquatableArray<InputGradient>.Empty, Reached: false);
+                continue;
+            }
+            var inputs = new List<InputGradient>();
+            bool aliased = false;
+            for (int a = 0; a < layer.Inputs.Count; a++)
+            {
+                int t = layer.Inputs[a] + 1;
+                int dies = t == 0 ? n : Step(t - 1);
+                if (gradients[t] is { } existing)
+                {
+                    // A later contribution: kernels that can only write go through a temporary of one step.
+                    bool writesOnly = layer.Op is not (OpKind.Add or OpKind.Concat or OpKind.Activation);
+                    inputs.Add(new InputGradient(existing, GradientMode.Accumulate, writesOnly ? arena.Place(-1, SlotLength(slots[t]), k) : -1));
+                }
+                else if (!aliased && readers[t].Count == 1 && layer.Op is OpKind.Activation or OpKind.Add)
+                {
+                    // The input's only reader passes the gradient through unchanged: it takes over the output gradient's slot.
+                    aliased = true;
+                    gradients[t] = output with { };
+                    arena.HandOver(i + 1, t, dies);
+                    inputs.Add(new InputGradient(output, GradientMode.Alias, -1));
+                }
+                else
+                {
+                    gradients[t] = GradientSlot(t, arena.Place(t, SlotLength(slots[t]), dies));
+                    inputs.Add(new InputGradient(gradients[t]!, GradientMode.Write, -1));
+                }
+            }
+            plans[i] = new LayerGradient(output, inputs.ToEquatableArray());
+        }
+        TensorSlot inputGradient = gradients[0] ?? GradientSlot(0, arena.Place(0, SlotLength(slots[0]), n));
+        var gradientBase = offset;
+        // Gradient slots were placed from 0; they live after the kept outputs.
+        LayerGradient Shift(LayerGradient g) => new(g.Output with { Offset = g.Output.Offset + gradientBase },
+            System.Linq.Enumerable.Select(g.Inputs, x => x with { Slot = x.Slot with { Offset = x.Slot.Offset + gradientBase }, TempOffset = x.TempOffset < 0 ? -1 : x.TempOffset + gradientBase }).ToEquatableArray());
+        return new TrainingPlan(layers.ToEquatableArray(), System.Linq.Enumerable.Select(plans, Shift).ToEquatableArray(),
+            inputGradient with { Offset = inputGradient.Offset + gradientBase }, offset + arena.Length,
             transposed.ToEquatableArray(), Math.Max(transposedLength, Granule));
     }
 
@@ -146,4 +218,6 @@ internal static class Planner
     }
 
     private static int SlotLength(TensorShape shape) => shape.H * shape.W * Pad(shape.C);
+
+    private static int SlotLength(TensorSlot slot) => slot.H * slot.W * Pad(slot.C);
 }

@@ -272,6 +272,100 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void UnknownInput() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 3)] public partial Layer A { get; }
+            [Conv(4, Kernel = 3, [|From = "Missing"|])] public partial Layer B { get; }
+        }
+        """, "UNR0018", "Layer 'B' reads from 'Missing', but the network has no layer of that name (layers declared before it: A)");
+
+    [Fact]
+    public void InputCycle() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 1, [|From = nameof(C)|])] public partial Layer A { get; }
+            [Conv(4, Kernel = 1)] public partial Layer B { get; }
+            [Conv(4, Kernel = 1)] public partial Layer C { get; }
+        }
+        """, "UNR0019", "Layer 'A' reads from 'C', which makes a cycle: A -> C -> B -> A");
+
+    [Fact]
+    public void InputDeclaredLater() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(4, Kernel = 1)] public partial Layer A { get; }
+            [Conv(4, Kernel = 1, [|From = nameof(C)|])] public partial Layer B { get; }
+            [Conv(4, Kernel = 1, From = nameof(A))] public partial Layer C { get; }
+            [Add(nameof(B))] public partial Layer D { get; }
+        }
+        """, "UNR0020", "Layer 'B' reads from 'C', which is declared after it; layers run in declaration order, so declare 'C' first");
+
+    [Fact]
+    public void AddShapeMismatch() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 3, Padding = Padding.Same)] public partial Layer A { get; }
+            [Conv(8, Kernel = 3)] public partial Layer B { get; }
+            [Add([|nameof(A)|])] public partial Layer Sum { get; }
+        }
+        """, "UNR0021", "Layer 'Sum': Add needs inputs of one shape, but 'B' is 8x6x6 and 'A' is 8x8x8");
+
+    [Fact]
+    public void ConcatShapeMismatch() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1)] public partial Layer A { get; }
+            [Conv(6, Kernel = 3, From = Layer.NetworkInput)] public partial Layer B { get; }
+            [Concat(nameof(A), [|nameof(B)|])] public partial Layer Joined { get; }
+        }
+        """, "UNR0021", "Layer 'Joined': Concat needs inputs of one height and width (or all flat), but 'A' is 8x8x8 and 'B' is 6x6x6");
+
+    [Fact]
+    public void MergeWithoutInputs() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1)] public partial Layer A { get; }
+            [[|Add|]] public partial Layer Sum { get; }
+        }
+        """, "UNR0022", "Layer 'Sum': Add needs at least one layer name (with one name, the layer declared before it is the other input)");
+
+    [Fact]
+    public void ReservedInputName() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1, [|Name = "input"|])] public partial Layer A { get; }
+        }
+        """, "UNR0009", "Layer name 'input' is already used by member 'Layer.NetworkInput'; layer names must be unique within network 'Net'");
+
+    [Fact]
+    public void UnusedLayerIsAWarning()
+    {
+        MarkedSource source = MarkedSource.Parse("""
+            using Unroll;
+            [Network(Input = "4x8x8")]
+            public partial class Net
+            {
+                [[|Conv(8, Kernel = 1)|]] public partial Layer Side { get; }
+                [Conv(8, Kernel = 3, From = Layer.NetworkInput)] public partial Layer Main { get; }
+            }
+            """);
+        GeneratorRun run = GeneratorHarness.Run(source.Text);
+        Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("UNR0023", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity);
+        Assert.Equal("Layer 'Side' is computed but its output reaches neither another layer nor the network's output 'Main'", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(source.Span, diagnostic.Location.SourceSpan);
+    }
+
+    [Fact]
     public void DiagnosticsLiveInTheUsersSyntaxTree()
     {
         // A location inside the compilation's own tree is what lets #pragma and .editorconfig act on it.
@@ -294,7 +388,7 @@ public class DiagnosticTests
         var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
             .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
-        Assert.Equal(18, ids.Count);
+        Assert.Equal(24, ids.Count);
         foreach (string id in ids)
             Assert.Contains(id + " ", notes);
     }

@@ -54,7 +54,7 @@ ____________________________________________________________________________
                 null,
                 48, "LeakyReLU"),
         },
-        16, 256, SummaryTable, 1024, 16);
+        16, 256, SummaryTable, 768, 16);
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

@@ -66,9 +66,9 @@ public partial class AvgNet
             Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 720), 5, 3, 3, 16);
             // Pool: AvgPool2D 5x6x6 -> 5x3x3
             if (wantInput)
-                AvgPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576), ref Unsafe.Add(ref ws, 720), ref Unsafe.Add(ref ws, 1296));
+                AvgPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 576), ref Unsafe.Add(ref ws, 720), ref Unsafe.Add(ref ws, 864));
             if (wantInput)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1296), inputGradient, 5, 6, 6, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 864), inputGradient, 5, 6, 6, 16);
         }
 
         /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window. Computes output rows [rowFrom, rowTo) of 3.</summary>

@@ -54,7 +54,7 @@ ____________________________________________________________________________
                 null,
                 180, "2x2 s2 p0,0,0,0"),
         },
-        16, 720, SummaryTable, 1872, 16);
+        16, 720, SummaryTable, 1440, 16);
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

@@ -65,9 +65,9 @@ public partial class ConvNet
             Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1056), 20, 5, 5, 32);
             // Conv: Conv2D 3x9x9 -> 20x5x5
             ReLUBackward(ref Unsafe.Add(ref ws, 256), ref Unsafe.Add(ref ws, 1056), 800);
-            Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 2352), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
+            Conv2D_Conv_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1056), ref Unsafe.Add(ref ws, 1856), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 864), wantInput);
             if (wantInput)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 2352), inputGradient, 3, 9, 9, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1856), inputGradient, 3, 9, 9, 16);
         }
 
         /// <summary>Conv: Conv2D 3x9x9 -> 20x5x5, kernel 3x3, stride 2, pads (t,l,b,r) 1,1,1,1, ReLU; Portable: register tile 2 pixel(s) x 4 vector(s) of 1 channel(s). Reads the caller's input in C, H, W order. Computes output rows [rowFrom, rowTo) of 5: columns 1..2 in tiles of 2 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding; rows near the top and bottom clip the kernel rows.</summary>

@@ -86,9 +86,9 @@ public partial class DenseNet
             Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 64), 20, 1, 1, 32);
             // Hidden: Dense 2x3x3 -> 20
             TanhBackward(ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref ws, 64), 32);
-            Dense_Hidden_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 64), ref Unsafe.Add(ref ws, 208), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 576), wantInput);
+            Dense_Hidden_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 64), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 576), wantInput);
             if (wantInput)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 208), inputGradient, 2, 3, 3, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 96), inputGradient, 2, 3, 3, 16);
         }
 
         /// <summary>Hidden: Dense 2x3x3 -> 20, Tanh; Portable: 4 vector(s) of 1 output(s) per block. Weights are [H][W][C][32]: one row of padded outputs per input value. Computes output chunks [chunkFrom, chunkTo) of 5, a chunk being one block of 4 vector(s) (the last may be shorter).</summary>

@@ -44,17 +44,17 @@ public partial class LeNet5
             // S2: MaxPool2D 6x28x28 -> 6x14x14
             MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
-            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
+            Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 5);
+            MaxPool2D_S4(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1600), 0, 5);
             // F5: Dense 16x5x5 -> 120
-            Dense_F5(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 1);
+            Dense_F5(ref Unsafe.Add(ref ws, 1600), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), 0, 1);
             // F6: Dense 120 -> 84
-            Dense_F6(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 1);
+            Dense_F6(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), 0, 1);
             // Output: Dense 84 -> 10
-            Dense_Output(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
-            Activations.Softmax(ref Unsafe.Add(ref ws, 1024), 10);
-            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1024), output, 10, 1, 1, 16, 0, 1);
+            Dense_Output(ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), 0, 1);
+            Activations.Softmax(ref Unsafe.Add(ref ws, 0), 10);
+            Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 10, 1, 1, 16, 0, 1);
         }
 
         /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
@@ -77,23 +77,23 @@ public partial class LeNet5
             // C3: Conv2D 6x14x14 -> 16x10x10
             for (int s = 0; s < count; s++)
             {
-                Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
+                Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             }
             // S4: MaxPool2D 16x10x10 -> 16x5x5
             for (int s = 0; s < count; s++)
             {
-                MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 5);
+                MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1600), 0, 5);
             }
             // F5: Dense 16x5x5 -> 120
-            Dense_F5_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            Dense_F5_Group(ref Unsafe.Add(ref ws, 1600), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref parameters, 54032), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
             // F6: Dense 120 -> 84
-            Dense_F6_Group(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            Dense_F6_Group(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref parameters, 65680), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
             // Output: Dense 84 -> 10
-            Dense_Output_Group(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
+            Dense_Output_Group(ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
             for (int s = 0; s < count; s++)
-                Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 1024), 10);
+                Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 0), 10);
             for (int s = 0; s < count; s++)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 1024), output.Slice(s * 10, 10), 10, 1, 1, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 0), output.Slice(s * 10, 10), 10, 1, 1, 16);
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -139,25 +139,25 @@ public partial class LeNet5
             // Output: Dense 84 -> 10
             if (!foldOutputSoftmax)
                 Activations.SoftmaxBackward(ref Unsafe.Add(ref ws, 18928), ref Unsafe.Add(ref ws, 18944), 10);
-            Dense_Output_Backward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref g, 65776), ref Unsafe.Add(ref g, 67120), true);
+            Dense_Output_Backward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 18960), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref g, 65776), ref Unsafe.Add(ref g, 67120), true);
             // F6: Dense 120 -> 84
-            ReLUBackward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 35328), 96);
-            Dense_F6_Backward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref g, 54160), ref Unsafe.Add(ref g, 65680), true);
+            ReLUBackward(ref Unsafe.Add(ref ws, 18832), ref Unsafe.Add(ref ws, 18960), 96);
+            Dense_F6_Backward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18960), ref Unsafe.Add(ref ws, 19056), ref Unsafe.Add(ref parameters, 54160), ref Unsafe.Add(ref g, 54160), ref Unsafe.Add(ref g, 65680), true);
             // F5: Dense 16x5x5 -> 120
-            ReLUBackward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 18944), 128);
-            Dense_F5_Backward(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref g, 2832), ref Unsafe.Add(ref g, 54032), true);
+            ReLUBackward(ref Unsafe.Add(ref ws, 18704), ref Unsafe.Add(ref ws, 19056), 128);
+            Dense_F5_Backward(ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 19056), ref Unsafe.Add(ref ws, 19184), ref Unsafe.Add(ref parameters, 2832), ref Unsafe.Add(ref g, 2832), ref Unsafe.Add(ref g, 54032), true);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
-            MaxPool2D_S4_Backward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            MaxPool2D_S4_Backward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18304), ref Unsafe.Add(ref ws, 19184), ref Unsafe.Add(ref ws, 19584));
             // C3: Conv2D 6x14x14 -> 16x10x10
-            ReLUBackward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 18944), 1600);
-            Conv2D_C3_Backward(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 2400), ref Unsafe.Add(ref g, 416), ref Unsafe.Add(ref g, 2816), true);
+            ReLUBackward(ref Unsafe.Add(ref ws, 16704), ref Unsafe.Add(ref ws, 19584), 1600);
+            Conv2D_C3_Backward(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 19584), ref Unsafe.Add(ref ws, 21184), ref Unsafe.Add(ref tw, 2400), ref Unsafe.Add(ref g, 416), ref Unsafe.Add(ref g, 2816), true);
             // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2_Backward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref ws, 18944));
+            MaxPool2D_S2_Backward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 21184), ref Unsafe.Add(ref ws, 24320));
             // C1: Conv2D 1x32x32 -> 6x28x28
-            ReLUBackward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 18944), 12544);
-            Conv2D_C1_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 18944), ref Unsafe.Add(ref ws, 35328), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 400), wantInput);
+            ReLUBackward(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 24320), 12544);
+            Conv2D_C1_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 24320), ref Unsafe.Add(ref ws, 36864), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 400), wantInput);
             if (wantInput)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 35328), inputGradient, 1, 32, 32, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 36864), inputGradient, 1, 32, 32, 16);
         }
 
         /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 10 pixel(s) x 1 vector(s) of 16 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..19 in tiles of 10 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>

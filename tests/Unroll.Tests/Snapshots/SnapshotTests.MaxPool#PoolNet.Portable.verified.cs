@@ -66,9 +66,9 @@ public partial class PoolNet
             Layout.ToChannelsLast(outputGradient, ref Unsafe.Add(ref ws, 1040), 5, 4, 4, 16);
             // Pool: MaxPool2D 5x7x7 -> 5x4x4
             if (wantInput)
-                MaxPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), ref Unsafe.Add(ref ws, 1040), ref Unsafe.Add(ref ws, 1824));
+                MaxPool2D_Pool_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 784), ref Unsafe.Add(ref ws, 1040), ref Unsafe.Add(ref ws, 1296));
             if (wantInput)
-                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1824), inputGradient, 5, 7, 7, 16);
+                Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1296), inputGradient, 5, 7, 7, 16);
         }
 
         /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Portable: 1 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 4.</summary>

@@ -54,7 +54,7 @@ ____________________________________________________________________________
                 null,
                 720, "3x3 s2 p1,1,1,1"),
         },
-        16, 1040, SummaryTable, 2608, 16);
+        16, 1040, SummaryTable, 2080, 16);
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>
