@@ -16,6 +16,12 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
     [InlineData("[Dense(4), Tanh] public partial Layer A { get; } [Dense(2)] public partial Layer B { get; }", "2x3x3")]
     [InlineData("[Sigmoid] public partial Layer T { get; } [Dense(4, Bias = false)] public partial Layer A { get; }", "2x3x3")]
     [InlineData("[MaxPool(2)] public partial Layer P { get; } [Conv(3, Kernel = 2)] public partial Layer A { get; }", "2x6x6")]
+    // Graphs: a residual block over the network's input, an Inception-like concatenation of three branches, a tensor read
+    // by three layers (convolution, pooling) whose gradients add, and flat branches from the input concatenated.
+    [InlineData("[Conv(6, Kernel = 3, Pad = 1), ReLU] public partial Layer A { get; } [Conv(6, Kernel = 3, Pad = 1)] public partial Layer B { get; } [Add(Layer.NetworkInput), Tanh] public partial Layer S { get; } [GlobalAvgPool] public partial Layer P { get; } [Dense(3), Softmax] public partial Layer D { get; }", "6x5x5")]
+    [InlineData("[Conv(5, Kernel = 1), Tanh] public partial Layer B1 { get; } [Conv(4, Kernel = 3, Pad = 1, From = Layer.NetworkInput), Tanh] public partial Layer B2 { get; } [MaxPool(3, Stride = 1, Pad = 1, From = Layer.NetworkInput)] public partial Layer B3a { get; } [Conv(3, Kernel = 1), Sigmoid] public partial Layer B3 { get; } [Concat(nameof(B1), nameof(B2), nameof(B3))] public partial Layer M { get; } [GlobalAvgPool] public partial Layer P { get; } [Dense(4), Tanh] public partial Layer D { get; }", "3x6x6")]
+    [InlineData("[Conv(4, Kernel = 3, Pad = 1), Tanh] public partial Layer A { get; } [Conv(4, Kernel = 3, Pad = 1), Tanh] public partial Layer B { get; } [Conv(4, Kernel = 1, From = nameof(A)), Tanh] public partial Layer C { get; } [AvgPool(2, From = nameof(A))] public partial Layer Q { get; } [Conv(4, Kernel = 1)] public partial Layer Q2 { get; } [Add(nameof(B), nameof(C))] public partial Layer S { get; } [MaxPool(2)] public partial Layer S2 { get; } [Add(nameof(Q2)), Sigmoid] public partial Layer T { get; } [Dense(3)] public partial Layer D { get; }", "2x6x6")]
+    [InlineData("[Dense(4, From = Layer.NetworkInput), Tanh] public partial Layer A { get; } [Dense(3, From = Layer.NetworkInput), Sigmoid] public partial Layer B { get; } [Concat(nameof(A), nameof(B))] public partial Layer C { get; } [Dense(2)] public partial Layer D { get; }", "2x3x3")]
     public void FiniteDifferencesAgree(string layers, string input)
     {
         var assembly = GeneratorHarness.CompileAndLoad($$"""
