@@ -135,6 +135,21 @@ public sealed class ConcatAttribute : LayerAttribute
     public string[] Inputs { get; }
 }
 
+/// <summary>
+/// Batch normalisation (Ioffe and Szegedy, 2015), per channel: in training, each channel is normalised with the mean and
+/// variance of the batch (over samples and positions), then scaled and shifted by the learned gamma (<c>.weight</c>) and
+/// beta (<c>.bias</c>); running averages of the mean and variance (<c>.running_mean</c>, <c>.running_var</c>, not
+/// trainable) are kept for inference, which normalises with them. An activation on the same member follows the shift.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class BatchNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the variance before its square root; 1e-5 by default (PyTorch's).</summary>
+    public float Epsilon { get; set; } = 1e-5f;
+    /// <summary>Weight of a batch's statistics in the running averages; 0.1 by default (PyTorch's convention).</summary>
+    public float Momentum { get; set; } = 0.1f;
+}
+
 /// <summary>Global average pooling: the mean of each channel over all positions, giving a flat vector of C features.</summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class GlobalAvgPoolAttribute : LayerAttribute

@@ -22,6 +22,8 @@ public enum LayerKind
     Concatenate,
     /// <summary>Mean of each channel over all positions.</summary>
     GlobalAvgPool2D,
+    /// <summary>Batch normalisation.</summary>
+    BatchNorm,
 }
 
 /// <summary>An element-wise (or, for softmax, per-sample) non-linearity.</summary>
@@ -91,8 +93,12 @@ public sealed record TensorInfo(string Name, int[] Shape, int Offset, int Length
 /// The layers whose outputs this layer reads, by name, in order (<see cref="Layer.NetworkInput"/> for the network's input);
 /// null means the layer before it (or the input, for the first layer). <paramref name="InputShape"/> is the first input's shape.
 /// </param>
+/// <param name="State">
+/// Tensors the layer keeps that are not trained (a batch normalisation's running mean and variance): saved and loaded with the
+/// weights, never counted as parameters nor touched by an optimizer. Null when none.
+/// </param>
 public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activation, Shape InputShape, Shape OutputShape,
-    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null)
+    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null, IReadOnlyList<TensorInfo>? State = null)
 {
     /// <summary>Trainable parameters of the layer.</summary>
     public int ParameterCount => (Weights?.Count ?? 0) + (Bias?.Count ?? 0);
@@ -135,7 +141,7 @@ public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShap
         }
     }
 
-    /// <summary>Every parameter tensor, in layer order (weights before bias).</summary>
+    /// <summary>Every tensor saved with the weights, in layer order: weights, bias, then state (running statistics).</summary>
     public IEnumerable<TensorInfo> Tensors
     {
         get
@@ -146,6 +152,9 @@ public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShap
                     yield return w;
                 if (layer.Bias is { } b)
                     yield return b;
+                if (layer.State is { } state)
+                    foreach (TensorInfo t in state)
+                        yield return t;
             }
         }
     }

@@ -202,6 +202,14 @@ public abstract class Network : IDisposable
             LayerInfo layer = _layers[i].Info;
             if (layer.Weights is not { } weights)
                 continue;
+            if (layer.Kind == LayerKind.BatchNorm)
+            {
+                // gamma 1 (beta and the running mean stay 0), running variance 1: the identity until trained.
+                Parameters.Slice(weights.Offset, weights.Count).Fill(1f);
+                TensorInfo variance = layer.State![1];
+                Parameters.Slice(variance.Offset, variance.Count).Fill(1f);
+                continue;
+            }
             var random = new SeededRandom(seed * 1_000_003L + i);
             float[] values = new float[weights.Count];
             (int fanIn, int fanOut) = Initializers.Fans(weights);
@@ -307,8 +315,20 @@ public abstract class Network : IDisposable
     /// <summary>Whether the generated network has steps large enough to split one sample across threads.</summary>
     protected virtual bool SplitsSamples => false;
 
-    /// <summary>Runs one sample forward with the kernels of <see cref="Isa"/>, keeping every layer's output in <paramref name="workspace"/> (at least <see cref="NetworkInfo.TrainingWorkspaceLength"/> floats, 64-byte aligned) for <see cref="BackwardSample"/>.</summary>
-    protected abstract void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace);
+    /// <summary>
+    /// Runs training segment <paramref name="segment"/> of one sample forward with the kernels of <see cref="Isa"/>, keeping every
+    /// layer's output in <paramref name="workspace"/> (at least <see cref="NetworkInfo.TrainingWorkspaceLength"/> floats, 64-byte
+    /// aligned) for <see cref="BackwardSample"/>. A network without batch normalisation has one segment; with it, every sample of
+    /// a batch runs a segment before any runs the next, each segment but the last adding the sample's sums to
+    /// <paramref name="sums"/>, and the next reading the batch's statistics from <paramref name="statistics"/>.
+    /// </summary>
+    protected abstract void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics);
+
+    /// <summary>The batch normalisations of the generated network, in layer order (empty: none).</summary>
+    protected virtual BatchNormSite[] BatchNorms => [];
+
+    /// <summary>Floats of the batch-statistics buffer the batch normalisations share during a training step.</summary>
+    protected virtual int StatisticsLength => 0;
 
     /// <summary>
     /// Backward pass of the sample <see cref="TrainSample"/> last ran in <paramref name="workspace"/>: adds its parameter
@@ -316,7 +336,13 @@ public abstract class Network : IDisposable
     /// (C, H, W order) to <paramref name="inputGradient"/> unless it is empty. With <paramref name="foldOutputSoftmax"/>,
     /// <paramref name="outputGradient"/> is already taken with respect to the input of a final softmax, whose backward is skipped.
     /// </summary>
-    protected abstract void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);
+    /// <remarks>
+    /// With batch normalisation, segments run from the last down to 0, each for every sample before the next; each but the
+    /// first ends by adding the sample's sums to <paramref name="sums"/>, from which the runtime computes the coefficients
+    /// the next segment reads from <paramref name="statistics"/>.
+    /// </remarks>
+    protected abstract void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax,
+        Span<double> sums, ReadOnlySpan<float> statistics);
 
     /// <summary>Writes every convolution kernel, transposed for the input-gradient pass, into <paramref name="transposed"/>.</summary>
     protected abstract void PrepareBackward(Span<float> transposed);
@@ -367,12 +393,12 @@ public abstract class Network : IDisposable
                 state.Batch = batch;
                 try
                 {
-                    if (parts == 1)
+                    if (BatchNorms.Length > 0)
+                        TrainInSegments(state, parts);
+                    else if (parts == 1)
                         TrainPart(0, 1);
                     else
-                    {
                         Pool(parts).Run(_trainPart, parts);
-                    }
                 }
                 finally
                 {
@@ -406,13 +432,92 @@ public abstract class Network : IDisposable
         double loss = 0;
         for (int n = start; n < end; n++)
         {
-            TrainSample(input.Slice(n * InputLength, InputLength), output, workspace);
+            TrainSample(0, input.Slice(n * InputLength, InputLength), output, workspace, Span<double>.Empty, ReadOnlySpan<float>.Empty);
             outputGradient.Clear();
             loss += state.Loss!(n, output, outputGradient);
-            BackwardSample(outputGradient, gradients, state.Transposed, workspace,
-                state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax);
+            BackwardSample(0, outputGradient, gradients, state.Transposed, workspace,
+                state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax,
+                Span<double>.Empty, ReadOnlySpan<float>.Empty);
         }
         state.PartLoss[part] = loss;
+    }
+
+    /// <summary>
+    /// A training step of a network with batch normalisation: every sample keeps its own workspace, and the batch runs one
+    /// segment at a time, forward then backward, with the batch statistics (and then the backward coefficients) of each
+    /// batch normalisation reduced between segments on this thread, in part order, so a thread count always gives the
+    /// same bits.
+    /// </summary>
+    private unsafe void TrainInSegments(TrainingState state, int parts)
+    {
+        BatchNormSite[] sites = BatchNorms;
+        int segments = sites.Length + 1, batch = state.Batch;
+        state.PrepareSegments(batch, StatisticsLength, sites);
+        for (int part = 0; part < parts; part++)
+            state.PartGradients(part).Clear();
+
+        void Run(Action<int, int> job)
+        {
+            if (parts == 1)
+                job(0, 1);
+            else
+                Pool(parts).Run(job, parts);
+        }
+        // The batch's sums, in part order.
+        Span<double> Reduce()
+        {
+            Span<double> total = state.Sums(0);
+            for (int part = 1; part < parts; part++)
+            {
+                Span<double> other = state.Sums(part);
+                for (int i = 0; i < total.Length; i++)
+                    total[i] += other[i];
+            }
+            return total;
+        }
+
+        for (int segment = 0; segment < segments; segment++)
+        {
+            int current = segment;
+            Run((part, count) =>
+            {
+                int start = (int)((long)batch * part / count), end = (int)((long)batch * (part + 1) / count);
+                Span<double> sums = state.Sums(part);
+                sums.Clear();
+                var input = new ReadOnlySpan<float>(state.Input, batch * InputLength);
+                double loss = 0;
+                for (int n = start; n < end; n++)
+                {
+                    Span<float> output = state.SampleOutput(n), outputGradient = state.SampleOutputGradient(n);
+                    TrainSample(current, input.Slice(n * InputLength, InputLength), output, state.SampleWorkspace(n), sums, state.Statistics);
+                    if (current == segments - 1)
+                    {
+                        outputGradient.Clear();
+                        loss += state.Loss!(n, output, outputGradient);
+                    }
+                }
+                state.PartLoss[part] = loss;
+            });
+            if (segment < segments - 1)
+                BatchNormKernels.Normalize(sites[segment], Reduce(), batch, Parameters, state.Statistics);
+        }
+        for (int segment = segments - 1; segment >= 0; segment--)
+        {
+            int current = segment;
+            Run((part, count) =>
+            {
+                int start = (int)((long)batch * part / count), end = (int)((long)batch * (part + 1) / count);
+                Span<double> sums = state.Sums(part);
+                sums.Clear();
+                Span<float> gradients = state.PartGradients(part);
+                var inputGradient = state.WantInputGradient ? new Span<float>(state.InputGradient, batch * InputLength) : Span<float>.Empty;
+                for (int n = start; n < end; n++)
+                    BackwardSample(current, state.SampleOutputGradient(n), gradients, state.Transposed, state.SampleWorkspace(n),
+                        state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax, sums, state.Statistics);
+            });
+            if (segment > 0)
+                BatchNormKernels.Coefficients(sites[segment - 1], Reduce(), batch, StoredParameters, state.PartGradients(0), state.Statistics);
+        }
     }
 
     private TrainingState Training(int parts)
@@ -464,6 +569,44 @@ public abstract class Network : IDisposable
         public int Batch { get; set; }
 
         public Span<float> PartGradients(int part) => _gradients[part].AsSpan(AlignedStart(_gradients[part]), _parameterLength);
+
+        // Segmented training (batch normalisation): a workspace, output and output gradient per sample, sums per part,
+        // and the shared batch statistics; grown on demand and kept.
+        private float[][] _sampleWorkspaces = [];
+        private float[] _sampleOutputs = [];
+        private double[][] _sums = [];
+        private int _sumLength;
+
+        public float[] Statistics { get; private set; } = [];
+
+        public void PrepareSegments(int batch, int statisticsLength, BatchNormSite[] sites)
+        {
+            if (_sampleWorkspaces.Length < batch)
+            {
+                int old = _sampleWorkspaces.Length;
+                Array.Resize(ref _sampleWorkspaces, batch);
+                for (int n = old; n < batch; n++)
+                    _sampleWorkspaces[n] = GC.AllocateArray<float>(_workspaceLength + 16, pinned: true);
+                _sampleOutputs = new float[2 * batch * _outputLength];
+            }
+            if (Statistics.Length < statisticsLength)
+                Statistics = new float[statisticsLength];
+            int sumLength = 0;
+            foreach (BatchNormSite site in sites)
+                sumLength = Math.Max(sumLength, 2 * site.PaddedChannels);
+            if (_sums.Length < Parts || _sumLength < sumLength)
+            {
+                _sumLength = sumLength;
+                _sums = new double[Parts][];
+                for (int i = 0; i < Parts; i++)
+                    _sums[i] = new double[sumLength];
+            }
+        }
+
+        public Span<float> SampleWorkspace(int n) => _sampleWorkspaces[n].AsSpan(AlignedStart(_sampleWorkspaces[n]), _workspaceLength);
+        public Span<float> SampleOutput(int n) => _sampleOutputs.AsSpan(2 * n * _outputLength, _outputLength);
+        public Span<float> SampleOutputGradient(int n) => _sampleOutputs.AsSpan((2 * n + 1) * _outputLength, _outputLength);
+        public Span<double> Sums(int part) => _sums[part];
         public Span<float> Workspace(int part) => _workspaces[part].AsSpan(AlignedStart(_workspaces[part]), _workspaceLength);
         public Span<float> Output(int part) => _outputs[part].AsSpan(0, _outputLength);
         public Span<float> OutputGradient(int part) => _outputs[part].AsSpan(_outputLength, _outputLength);

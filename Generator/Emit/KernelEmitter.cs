@@ -51,6 +51,9 @@ internal static class KernelEmitter
             case OpKind.GlobalAvgPool:
                 MergeEmitter.Emit(w, p, v, name);
                 break;
+            case OpKind.BatchNorm:
+                BatchNormEmitter.Emit(w, p, v, name);
+                break;
             default:
                 EmitActivation(w, p, v, name);
                 break;

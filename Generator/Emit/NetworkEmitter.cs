@@ -112,12 +112,14 @@ internal static class NetworkEmitter
             // Only a layer that reads something other than the layer before it names its inputs.
             string inputs = l.ReadsPrevious(layerNumber++) ? "" : $", new[] {{ {string.Join(", ", l.Inputs.Select(j => "\"" + model.NameOf(j) + "\""))} }}";
             string weights = p.WeightLength == 0 ? "null" : Tensor(l.Name + ".weight", WeightShape(l), p.WeightOffset, p.WeightLength,
-                l.Op == OpKind.Conv ? "ConvKernel" : "DenseMatrix", l.Input);
+                l.Op switch { OpKind.Conv => "ConvKernel", OpKind.BatchNorm => "Plain", _ => "DenseMatrix" }, l.Input);
             string bias = p.BiasLength == 0 ? "null" : Tensor(l.Name + ".bias", new long[] { l.Output.C }, p.BiasOffset, p.BiasLength, "Plain", l.Input);
             w.Line($"        new LayerInfo(\"{l.Name}\", LayerKind.{l.KindName}, Activation.{l.Activation}, {ShapeLiteral(l.Input)}, {ShapeLiteral(l.Output)},");
             w.Line($"            {weights},");
             w.Line($"            {bias},");
-            w.Line($"            {I(l.Flops)}, \"{l.Details}\"{inputs}),");
+            // A batch normalisation's running statistics: saved and loaded with the weights, trained by no optimizer.
+            string state = p.StateOffset < 0 ? "" : $", State: new[] {{ {Tensor(l.Name + ".running_mean", new long[] { l.Output.C }, p.StateOffset, p.PaddedOutputs, "Plain", l.Input)}, {Tensor(l.Name + ".running_var", new long[] { l.Output.C }, p.StateOffset + p.PaddedOutputs, p.PaddedOutputs, "Plain", l.Input)} }}";
+            w.Line($"            {I(l.Flops)}, \"{l.Details}\"{(inputs.Length > 0 ? ", Inputs:" + inputs.Substring(1) : "")}{state}),");
         }
         w.Line("    },");
         w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)});");
@@ -139,9 +141,9 @@ internal static class NetworkEmitter
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier)");
-        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier" + (HasWinograd(plan) ? ", ref TransformedBase, PartWorkspace(workspace, part, parts)" : ""));
+        IsaSwitch(w, "Run", "input, output, ref ParameterBase, workspace, part, parts, barrier" + (HasTransformed(plan) ? ", ref TransformedBase" : "") + (HasWinograd(plan) ? ", PartWorkspace(workspace, part, parts)" : ""));
         w.Close();
-        if (HasWinograd(plan))
+        if (HasTransformed(plan))
             EmitPrepareInference(w, plan);
         if (plan.GroupSize > 1)
         {
@@ -154,7 +156,7 @@ internal static class NetworkEmitter
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Open("protected override void RunGroup(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int count)");
-            IsaSwitch(w, "RunGroup", "input, output, ref ParameterBase, workspace, count" + (HasWinograd(plan) ? ", ref TransformedBase" : ""));
+            IsaSwitch(w, "RunGroup", "input, output, ref ParameterBase, workspace, count" + (HasTransformed(plan) ? ", ref TransformedBase" : ""));
             w.Close();
         }
         if (SplitsSamples(plan))
@@ -165,13 +167,13 @@ internal static class NetworkEmitter
         }
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void TrainSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace)");
-        IsaSwitch(w, "TrainForward", "input, output, ref ParameterBase, workspace");
+        w.Open("protected override void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics)");
+        IsaSwitch(w, "TrainForward", "segment, input, output, ref ParameterBase, workspace, sums, statistics");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void BackwardSample(ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)");
-        IsaSwitch(w, "Backward", "outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax");
+        w.Open("protected override void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics)");
+        IsaSwitch(w, "Backward", "segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
@@ -186,6 +188,22 @@ internal static class NetworkEmitter
             w.Line($"global::Unroll.Kernels.Layout.TransposeKernel(Parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), transposed.Slice({I(offset)}, {I(p.Layer.KernelH * p.Layer.KernelW * p.Out.C * Planner.Pad(p.In.C))}), {I(p.Layer.KernelH * p.Layer.KernelW)}, {I(p.In.C)}, {I(p.Out.C)}, {I(p.PaddedOutputs)}, {I(Planner.Pad(p.In.C))});");
         }
         w.Close();
+        if (plan.Training.BatchNorms.Count > 0)
+        {
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Line("protected override global::Unroll.Kernels.BatchNormSite[] BatchNorms { get; } = new global::Unroll.Kernels.BatchNormSite[]");
+            w.Line("{");
+            foreach (int i in plan.Training.BatchNorms)
+            {
+                LayerPlan p = plan.Training.Layers[i];
+                w.Line($"    new({I(i)}, {I(p.Out.C)}, {I(p.PaddedOutputs)}, {I(p.Out.H * p.Out.W)}, {I(p.WeightOffset)}, {I(p.BiasOffset)}, {I(p.StateOffset)}, {I(p.StatisticsOffset)}, {VectorIsa.Literal(p.Layer.Epsilon)}, {VectorIsa.Literal(p.Layer.Momentum)}),");
+            }
+            w.Line("};");
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            w.Line($"protected override int StatisticsLength => {I(plan.Training.StatisticsLength)};");
+        }
         foreach (VectorIsa v in VectorIsa.All)
         {
             string file = HintName(model, v.Name);
@@ -198,13 +216,17 @@ internal static class NetworkEmitter
                 w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)});");
             }
             w.Line($"/// <summary>Runs one sample forward with the {v.Name} kernels, keeping every layer's output for the backward pass.</summary>");
-            w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace);");
+            w.Line($"static partial void TrainForward{v.Name}({TrainForwardParameters});");
             w.Line($"/// <summary>Backward pass of one sample with the {v.Name} kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>");
-            w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax);");
+            w.Line($"static partial void Backward{v.Name}({BackwardParameters});");
         }
         w.Close();
         return w.ToString();
     }
+
+    private const string TrainForwardParameters = "int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics";
+
+    private const string BackwardParameters = "int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics";
 
     /// <summary>Whether the inference pass runs some convolution with Winograd, so that its methods take the transformed weights.</summary>
     private static bool HasWinograd(NetworkPlan plan) => plan.WinogradLength > 0;
@@ -213,16 +235,23 @@ internal static class NetworkEmitter
     /// What Run takes besides the sample when the network has Winograd layers: the transformed weights, and the
     /// workspace whose scratch this part uses.
     /// </summary>
-    private static string RunExtraParameters(NetworkPlan plan) => HasWinograd(plan) ? ", ref float transformed, Span<float> scratch" : "";
+    private static string RunExtraParameters(NetworkPlan plan) =>
+        (HasTransformed(plan) ? ", ref float transformed" : "") + (HasWinograd(plan) ? ", Span<float> scratch" : "");
 
-    private static string GroupExtraParameters(NetworkPlan plan) => HasWinograd(plan) ? ", ref float transformed" : "";
+    private static string RunExtraArguments(NetworkPlan plan) =>
+        (HasTransformed(plan) ? ", ref transformed" : "") + (HasWinograd(plan) ? ", scratch" : "");
+
+    private static string GroupExtraParameters(NetworkPlan plan) => HasTransformed(plan) ? ", ref float transformed" : "";
+
+    /// <summary>Whether the inference pass reads weight forms derived from the parameters (Winograd kernels, batch-normalisation scales).</summary>
+    private static bool HasTransformed(NetworkPlan plan) => plan.TransformedLength > 0;
 
     /// <summary>The transformed-weight length and the routine that computes the Winograd kernels from the parameters.</summary>
     private static void EmitPrepareInference(CodeWriter w, NetworkPlan plan)
     {
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Line($"protected override int TransformedWeightLength => {I(plan.WinogradLength)};");
+        w.Line($"protected override int TransformedWeightLength => {I(plan.TransformedLength)};");
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void PrepareInference(ReadOnlySpan<float> parameters, Span<float> transformed)");
@@ -232,6 +261,14 @@ internal static class NetworkEmitter
                 continue;
             w.Line($"// {p.Layer.Name}: [3x3][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> Winograd U = G g Gt [16][{I(p.In.C)}][{I(p.PaddedOutputs)}]");
             w.Line($"global::Unroll.Kernels.Layout.WinogradKernel(parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))}), {I(p.In.C)}, {I(p.PaddedOutputs)});");
+        }
+        foreach (LayerPlan p in plan.Layers)
+        {
+            if (p.ScaleShiftOffset < 0)
+                continue;
+            int c = p.PaddedOutputs;
+            w.Line($"// {p.Layer.Name}: scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale");
+            w.Line($"global::Unroll.Kernels.BatchNormKernels.ScaleShift(parameters.Slice({I(p.WeightOffset)}, {I(c)}), parameters.Slice({I(p.BiasOffset)}, {I(c)}), parameters.Slice({I(p.StateOffset)}, {I(c)}), parameters.Slice({I(p.StateOffset + c)}, {I(c)}), {VectorIsa.Literal(p.Layer.Epsilon)}, transformed.Slice({I(p.ScaleShiftOffset)}, {I(2 * c)}));");
         }
         w.Close();
     }
@@ -256,9 +293,12 @@ internal static class NetworkEmitter
         w.Close();
     }
 
-    private static long[] WeightShape(LayerModel l) => l.Op == OpKind.Conv
-        ? new long[] { l.Output.C, l.Input.C, l.KernelH, l.KernelW }
-        : new long[] { l.Output.C, l.Input.Length };
+    private static long[] WeightShape(LayerModel l) => l.Op switch
+    {
+        OpKind.Conv => new long[] { l.Output.C, l.Input.C, l.KernelH, l.KernelW },
+        OpKind.BatchNorm => new long[] { l.Output.C },
+        _ => new long[] { l.Output.C, l.Input.Length },
+    };
 
     private static string Tensor(string name, long[] shape, int offset, int length, string layout, TensorShape input) =>
         $"new TensorInfo(\"{name}\", new[] {{ {string.Join(", ", shape.Select(I))} }}, {I(offset)}, {I(length)}, TensorLayout.{layout}, {ShapeLiteral(input)})";
@@ -281,14 +321,18 @@ internal static class NetworkEmitter
     /// </summary>
     private sealed class Step
     {
-        public Step(int units, int all, System.Action<string, string> write)
+        public Step(int units, int all, System.Action<string, string> write, int segment = 0)
         {
             Units = units;
             All = all;
             Write = write;
+            Segment = segment;
         }
 
         public int Units { get; }
+
+        /// <summary>The training segment the step belongs to (see <see cref="TrainingPlan.BatchNorms"/>); 0 for inference.</summary>
+        public int Segment { get; }
 
         /// <summary>The whole range, used when the step runs on one thread.</summary>
         public int All { get; }
@@ -296,11 +340,24 @@ internal static class NetworkEmitter
         public System.Action<string, string> Write { get; }
     }
 
-    /// <param name="winograd">For the inference pass: the plan whose Winograd layers run with their Winograd kernels; null for the direct kernels only.</param>
+    /// <param name="winograd">
+    /// For the inference pass: the plan whose Winograd layers run with their Winograd kernels and whose batch normalisations
+    /// use the running statistics; null for the training pass.
+    /// </param>
+    /// <param name="training">For the training pass: the plan whose batch normalisations split the pass into segments.</param>
     private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split,
-        NetworkPlan? winograd)
+        NetworkPlan? winograd, TrainingPlan? training = null)
     {
         var steps = new List<Step>();
+        int Segment(LayerPlan p)
+        {
+            if (training is null)
+                return 0;
+            int index = 0;
+            while (!ReferenceEquals(layers[index], p))
+                index++;
+            return training.SegmentOf(index);
+        }
         if (!layers[0].In.Planar)
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
                 w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
@@ -316,7 +373,7 @@ internal static class NetworkEmitter
                         w.Line(comment + " (Winograd)");
                         w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to));
                         ActivationPass(w, v, p);
-                    }));
+                    }, Segment(p)));
                     break;
                 case OpKind.Conv:
                 case OpKind.Dense:
@@ -326,7 +383,7 @@ internal static class NetworkEmitter
                         w.Line(comment);
                         w.Line(WeightedCall(kernel, p, p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset), Ws(p.Out.Offset), from, to));
                         ActivationPass(w, v, p);
-                    }));
+                    }, Segment(p)));
                     break;
                 case OpKind.MaxPool:
                 case OpKind.AvgPool:
@@ -334,7 +391,7 @@ internal static class NetworkEmitter
                     {
                         w.Line(comment);
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {from}, {to});");
-                    }));
+                    }, Segment(p)));
                     break;
                 case OpKind.Add:
                 case OpKind.Concat:
@@ -343,7 +400,7 @@ internal static class NetworkEmitter
                         w.Line(comment);
                         w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset)));
                         ActivationPass(w, v, p);
-                    }));
+                    }, Segment(p)));
                     break;
                 case OpKind.GlobalAvgPool:
                     steps.Add(new Step(0, 0, (_, _) =>
@@ -351,7 +408,17 @@ internal static class NetworkEmitter
                         w.Line(comment);
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
                         ActivationPass(w, v, p);
-                    }));
+                    }, Segment(p)));
+                    break;
+                case OpKind.BatchNorm:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        // Inference normalises with the running statistics, training with the batch's.
+                        w.Line(comment + (winograd is not null ? " (running statistics)" : " (batch statistics)"));
+                        string scaleShift = winograd is not null ? $"ref Unsafe.Add(ref transformed, {I(p.ScaleShiftOffset)})" : $"ref Unsafe.Add(ref st, {I(p.StatisticsOffset)})";
+                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {scaleShift});");
+                        ActivationPass(w, v, p);
+                    }, Segment(p)));
                     break;
                 default:
                     steps.Add(new Step(0, 0, (_, _) =>
@@ -361,13 +428,26 @@ internal static class NetworkEmitter
                             w.Line($"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice({I(p.Out.Offset)}, {I(p.Out.Length)}));");
                         w.Line($"{kernel}({Ws(p.Out.Offset)});");
                         ActivationPass(w, v, p);
-                    }));
+                    }, Segment(p)));
                     break;
             }
         }
         TensorSlot outSlot = layers[layers.Count - 1].Out;
         steps.Add(new Step(outSlot.Length >= SplitMoveLength ? outSlot.H : 0, outSlot.H, (from, to) =>
-            w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)}, {from}, {to});")));
+            w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)}, {from}, {to});"), (training?.Segments ?? 1) - 1));
+
+        // Training: each segment but the last ends by adding this sample's sums for the batch normalisation that opens the next.
+        if (training is not null)
+            for (int segment = 0; segment + 1 < training.Segments; segment++)
+            {
+                LayerPlan bn = layers[training.BatchNorms[segment]];
+                steps.Add(new Step(0, 0, (_, _) =>
+                {
+                    w.Line($"// {bn.Layer.Name}: this sample's sums for the batch mean and variance.");
+                    w.Line($"{names[bn.KernelKey]}_Sums({Ws(bn.In.Offset)}, ref MemoryMarshal.GetReference(sums));");
+                }, segment));
+            }
+        steps = steps.OrderBy(step => step.Segment).ToList();
 
         bool anySplit = split && steps.Any(s => s.Units > 1);
         w.Line($"/// <summary>{summary}</summary>");
@@ -377,8 +457,19 @@ internal static class NetworkEmitter
                 ? "/// <remarks>Threads working on the same sample call this together, each with its own <paramref name=\"part\"/>: large steps are split by rows (or output chunks), small ones run on part 0, and <paramref name=\"barrier\"/> separates steps whose data cross parts.</remarks>"
                 : "/// <remarks>Every step is small: part 0 runs the whole sample and other parts return at once.</remarks>");
         }
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace{(split ? ", int part, int parts, PartBarrier? barrier" : "")}{(winograd is null ? "" : RunExtraParameters(winograd))})");
+        if (training is not null)
+        {
+            w.Line(training.Segments > 1
+                ? $"/// <remarks>Batch normalisation splits the pass into {I(training.Segments)} segments: every sample of a batch runs segment k before any runs k + 1, each ending with its sums for the next segment's batch statistics.</remarks>"
+                : "/// <remarks>One segment (no batch normalisation): <paramref name=\"segment\"/>, <paramref name=\"sums\"/> and <paramref name=\"statistics\"/> are not used.</remarks>");
+            w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+            w.Open($"public static void {method}({TrainForwardParameters})");
+        }
+        else
+        {
+            w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+            w.Open($"public static void {method}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace{(split ? ", int part, int parts, PartBarrier? barrier" : "")}{(winograd is null ? "" : RunExtraParameters(winograd))})");
+        }
         if (split && !anySplit)
         {
             w.Line("if (part != 0)");
@@ -387,10 +478,21 @@ internal static class NetworkEmitter
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
         if (winograd is not null && HasWinograd(winograd))
             w.Line($"ref float sc = ref Unsafe.Add(ref MemoryMarshal.GetReference(scratch), {I(winograd.ScratchOffset)});");
+        bool segmented = training is not null && training.Segments > 1;
+        if (training is not null && training.BatchNorms.Count > 0)
+            w.Line("ref float st = ref MemoryMarshal.GetReference(statistics);");
+        if (segmented)
+            w.Open("switch (segment)");
         bool previousSplit = false, inSerialBlock = false;
         for (int i = 0; i < steps.Count; i++)
         {
             Step step = steps[i];
+            if (segmented && (i == 0 || steps[i - 1].Segment != step.Segment))
+            {
+                if (i > 0)
+                    w.Line("    break;");
+                w.Line($"case {I(step.Segment)}:");
+            }
             bool splitHere = anySplit && step.Units > 1;
             if (anySplit && i > 0 && (splitHere || previousSplit))
             {
@@ -416,6 +518,11 @@ internal static class NetworkEmitter
         }
         if (inSerialBlock)
             w.Close();
+        if (segmented)
+        {
+            w.Line("    break;");
+            w.Close();
+        }
         w.Close();
     }
 
@@ -476,6 +583,9 @@ internal static class NetworkEmitter
                         case OpKind.GlobalAvgPool:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
                             break;
+                        case OpKind.BatchNorm:
+                            w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref transformed, {I(p.ScaleShiftOffset)}));");
+                            break;
                         default:
                             if (p.In.Offset != p.Out.Offset)
                                 w.Line($"workspace.Slice(s * {I(stride)} + {I(p.In.Offset)}, {I(p.In.Length)}).CopyTo(workspace.Slice(s * {I(stride)} + {I(p.Out.Offset)}, {I(p.Out.Length)}));");
@@ -519,40 +629,94 @@ internal static class NetworkEmitter
         w.Line("/// gradient with respect to the input there. With <paramref name=\"foldOutputSoftmax\"/>, the output gradient is");
         w.Line("/// already with respect to the final softmax's input (a cross-entropy loss folded it in).");
         w.Line("/// </summary>");
+        if (t.Segments > 1)
+            w.Line($"/// <remarks>Segments run from {I(t.Segments - 1)} down to 0, each for every sample of the batch before the next: a batch normalisation's input gradient needs sums over the whole batch, which each segment but the first ends by adding to <paramref name=\"sums\"/>; gamma and beta gradients come from the runtime's reduction of those sums.</remarks>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open("public static void Backward(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax)");
+        w.Open($"public static void Backward({BackwardParameters})");
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
         w.Line("ref float g = ref MemoryMarshal.GetReference(gradients);");
         w.Line("ref float tw = ref MemoryMarshal.GetReference(transposed);");
+        if (t.BatchNorms.Count > 0)
+            w.Line("ref float st = ref MemoryMarshal.GetReference(statistics);");
         w.Line("bool wantInput = !inputGradient.IsEmpty;");
-        TensorSlot last = t.Gradients[n - 1].Output;
-        w.Line($"workspace.Slice({I(last.Offset)}, {I(last.Length)}).Clear();");
-        w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(last.Offset)}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
-        for (int i = n - 1; i >= 0; i--)
+
+        // The activation derivative, applied in place to the gradient of layer i's output.
+        void Derivative(int i)
         {
             LayerPlan p = t.Layers[i];
-            LayerGradient gradient = t.Gradients[i];
-            if (!gradient.Reached)
-            {
-                w.Line($"// {p.Layer.Name}: does not reach the output, so it has no gradient.");
-                continue;
-            }
-            int dy = gradient.Output.Offset;
-            string kernel = names[p.KernelKey];
-            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
-            if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(dy)})", p.Out) is { } activation)
+            if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(t.Gradients[i].Output.Offset)})", p.Out) is { } activation)
             {
                 bool folded = i == n - 1 && p.Layer.Activation == ActivationKind.Softmax;
                 if (folded)
                     w.Line("if (!foldOutputSoftmax)");
                 w.Line((folded ? "    " : "") + activation);
             }
-            for (int a = 0; a < gradient.Inputs.Count; a++)
-                EmitInputGradient(w, p, a, gradient.Inputs[a], dy, kernel, t.TransposedOffsets[i]);
         }
-        TensorSlot input = t.InputGradient;
-        w.Line("if (wantInput)");
-        w.Line($"    Layout.ToChannelsFirst({Ws(input.Offset)}, inputGradient, {I(input.C)}, {I(input.H)}, {I(input.W)}, {I(input.Cs)});");
+        void InputGradients(int i)
+        {
+            LayerPlan p = t.Layers[i];
+            LayerGradient gradient = t.Gradients[i];
+            for (int a = 0; a < gradient.Inputs.Count; a++)
+                EmitInputGradient(w, p, a, gradient.Inputs[a], gradient.Output.Offset, names[p.KernelKey], t.TransposedOffsets[i]);
+        }
+        void Comment(int i, string what = "")
+        {
+            LayerPlan p = t.Layers[i];
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{what}");
+        }
+
+        bool segmented = t.Segments > 1;
+        if (segmented)
+            w.Open("switch (segment)");
+        for (int segment = t.Segments - 1; segment >= 0; segment--)
+        {
+            if (segmented)
+                w.Line($"case {I(segment)}:");
+            if (segment == t.Segments - 1)
+            {
+                TensorSlot last = t.Gradients[n - 1].Output;
+                w.Line($"workspace.Slice({I(last.Offset)}, {I(last.Length)}).Clear();");
+                w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(last.Offset)}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
+            }
+            else if (t.Gradients[t.BatchNorms[segment]].Reached)
+            {
+                // The batch normalisation that opens the next segment: its input gradient, now that the batch's sums are in.
+                Comment(t.BatchNorms[segment], ", input gradient");
+                InputGradients(t.BatchNorms[segment]);
+            }
+            int high = segment == t.Segments - 1 ? n - 1 : t.BatchNorms[segment] - 1;
+            int low = segment == 0 ? 0 : t.BatchNorms[segment - 1] + 1;
+            for (int i = high; i >= low; i--)
+            {
+                if (!t.Gradients[i].Reached)
+                {
+                    w.Line($"// {t.Layers[i].Layer.Name}: does not reach the output, so it has no gradient.");
+                    continue;
+                }
+                Comment(i);
+                Derivative(i);
+                InputGradients(i);
+            }
+            if (segment > 0 && t.Gradients[t.BatchNorms[segment - 1]].Reached)
+            {
+                // The batch normalisation that opens this segment: the sums its input gradient needs, over the batch.
+                int i = t.BatchNorms[segment - 1];
+                LayerPlan p = t.Layers[i];
+                Comment(i, ", sums of dy and dy x̂");
+                Derivative(i);
+                w.Line($"{names[p.KernelKey]}_GradientSums({Ws(p.In.Offset)}, {Ws(t.Gradients[i].Output.Offset)}, ref Unsafe.Add(ref st, {I(p.StatisticsOffset)}), ref MemoryMarshal.GetReference(sums));");
+            }
+            if (segment == 0)
+            {
+                TensorSlot input = t.InputGradient;
+                w.Line("if (wantInput)");
+                w.Line($"    Layout.ToChannelsFirst({Ws(input.Offset)}, inputGradient, {I(input.C)}, {I(input.H)}, {I(input.W)}, {I(input.Cs)});");
+            }
+            if (segmented)
+                w.Line("    break;");
+        }
+        if (segmented)
+            w.Close();
         w.Close();
     }
 
@@ -590,6 +754,9 @@ internal static class NetworkEmitter
                 break;
             case OpKind.GlobalAvgPool:
                 Guarded($"{kernel}_Backward({Ws(dy)}, {Ws(dx)});");
+                break;
+            case OpKind.BatchNorm:
+                Guarded($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref st, {I(p.StatisticsOffset)}));");
                 break;
             case OpKind.Concat:
             {
@@ -629,19 +796,19 @@ internal static class NetworkEmitter
         w.Line("using Unroll.Kernels;");
         OpenClass(w, model, "");
         w.Line($"static partial void Run{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier{RunExtraParameters(plan)}) =>");
-        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier{(HasWinograd(plan) ? ", ref transformed, scratch" : "")});");
+        w.Line($"    {v.Name}Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier{RunExtraArguments(plan)});");
         w.Line();
         if (plan.GroupSize > 1)
         {
             w.Line($"static partial void RunGroup{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)}) =>");
-            w.Line($"    {v.Name}Kernels.RunGroup(input, output, ref parameters, workspace, count{(HasWinograd(plan) ? ", ref transformed" : "")});");
+            w.Line($"    {v.Name}Kernels.RunGroup(input, output, ref parameters, workspace, count{(HasTransformed(plan) ? ", ref transformed" : "")});");
             w.Line();
         }
-        w.Line($"static partial void TrainForward{v.Name}(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace) =>");
-        w.Line($"    {v.Name}Kernels.TrainForward(input, output, ref parameters, workspace);");
+        w.Line($"static partial void TrainForward{v.Name}({TrainForwardParameters}) =>");
+        w.Line($"    {v.Name}Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics);");
         w.Line();
-        w.Line($"static partial void Backward{v.Name}(ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax) =>");
-        w.Line($"    {v.Name}Kernels.Backward(outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax);");
+        w.Line($"static partial void Backward{v.Name}({BackwardParameters}) =>");
+        w.Line($"    {v.Name}Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);");
         w.Line();
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
@@ -667,7 +834,7 @@ internal static class NetworkEmitter
             EmitGroupForward(w, v, plan, names);
         }
         w.Line();
-        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false, winograd: null);
+        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false, winograd: null, training: plan.Training);
         w.Line();
         EmitBackward(w, v, plan, names);
         foreach (LayerPlan p in emitted)
@@ -679,6 +846,8 @@ internal static class NetworkEmitter
                 w.Line();
                 WinogradEmitter.Emit(w, p, v, names[p.KernelKey]);
             }
+            if (p.Layer.Op == OpKind.BatchNorm)
+                BatchNormEmitter.EmitTraining(w, p, v, names[p.KernelKey]);
             if (plan.GroupSize > 1 && p.Layer.Op == OpKind.Dense)
             {
                 w.Line();

@@ -11,6 +11,7 @@ internal static class AttributeNames
     public const string Add = "Unroll.AddAttribute";
     public const string Concat = "Unroll.ConcatAttribute";
     public const string GlobalAvgPool = "Unroll.GlobalAvgPoolAttribute";
+    public const string BatchNorm = "Unroll.BatchNormAttribute";
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
     public const string Tanh = "Unroll.TanhAttribute";

@@ -69,7 +69,7 @@ internal static class NetworkParser
         {
             string? name = attribute.AttributeClass?.ToDisplayString();
             bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense
-                or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool;
+                or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool or AttributeNames.BatchNorm;
             bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
             if (!isOp && !isActivation)
                 continue;
@@ -118,6 +118,7 @@ internal static class NetworkParser
             "Add" => OpKind.Add,
             "Concat" => OpKind.Concat,
             "GlobalAvgPool" => OpKind.GlobalAvgPool,
+            "BatchNorm" => OpKind.BatchNorm,
             _ => OpKind.Dense,
         };
         int count = op is not null && op.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Kind != TypedConstantKind.Array && op.ConstructorArguments[0].Value is int c ? c : 0;
@@ -161,7 +162,8 @@ internal static class NetworkParser
             kernelH > 0 ? kernelH : kernel, kernelW > 0 ? kernelW : kernel,
             stride, strideSet, same, pad, padSet,
             Named(op, "Bias", true), Named(op, "CountIncludePad", false), act, alpha,
-            LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray(), inputs.ToEquatableArray());
+            LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray(), inputs.ToEquatableArray(),
+            Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f));
     }
 
     private static void Collect(AttributeData? attribute, List<ArgumentLocation> into, CancellationToken cancellation)

@@ -13,6 +13,7 @@ internal enum OpKind
     Add,
     Concat,
     GlobalAvgPool,
+    BatchNorm,
 }
 
 /// <summary>Activation kinds; the names match Unroll.Activation in the runtime.</summary>
@@ -53,7 +54,9 @@ internal sealed record LayerSpec(
     float Alpha,
     LocationInfo? Location,
     EquatableArray<ArgumentLocation> Arguments,
-    EquatableArray<string> Inputs)
+    EquatableArray<string> Inputs,
+    float Epsilon = 1e-5f,
+    float Momentum = 0.1f)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

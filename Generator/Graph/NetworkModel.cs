@@ -26,7 +26,9 @@ internal sealed record LayerModel(
     long WeightCount,
     long BiasCount,
     long Flops,
-    EquatableArray<int> Inputs)
+    EquatableArray<int> Inputs,
+    float Epsilon = 1e-5f,
+    float Momentum = 0.1f)
 {
     /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
     public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;
@@ -43,6 +45,7 @@ internal sealed record LayerModel(
         OpKind.Add => "Add",
         OpKind.Concat => "Concatenate",
         OpKind.GlobalAvgPool => "GlobalAvgPool2D",
+        OpKind.BatchNorm => "BatchNorm",
         _ => "Activation",
     };
 
@@ -54,6 +57,7 @@ internal sealed record LayerModel(
         OpKind.Dense => $"{Input.Length}->{Output.C}",
         OpKind.Add or OpKind.Concat => $"{Inputs.Count} inputs",
         OpKind.GlobalAvgPool => $"{KernelH}x{KernelW}",
+        OpKind.BatchNorm => $"eps {Epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} momentum {Momentum.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}",
         _ => Activation.ToString(),
     };
 }

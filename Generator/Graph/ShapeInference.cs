@@ -311,6 +311,13 @@ internal static class ShapeInference
                 kw = x.W;
                 stride = 1;
                 break;
+            case OpKind.BatchNorm:
+                // gamma and beta per channel, as the layer's weight and bias.
+                output = x;
+                weights = bias = x.C;
+                flops = 2 * x.Length;
+                kh = kw = stride = 1;
+                break;
             case OpKind.Dense:
                 output = new TensorShape(layer.Count, 1, 1, true);
                 weights = (long)layer.Count * x.Length;
@@ -337,7 +344,8 @@ internal static class ShapeInference
         if (layer.Activation != ActivationKind.None && layer.Op != OpKind.Activation)
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
-            kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray());
+            kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray(),
+            layer.Epsilon, layer.Momentum);
     }
 
     /// <summary>

@@ -27,8 +27,14 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// the offset of its transformed kernel in the network's transformed-weight buffer; -1 otherwise.
 /// </param>
 /// <param name="Sources">The slots of every input, in order (the first is <paramref name="In"/>); only merges have more than one.</param>
+/// <param name="StateOffset">For batch normalisation: the running mean in the parameter buffer (the running variance follows, <see cref="PaddedOutputs"/> later); -1 otherwise.</param>
+/// <param name="ScaleShiftOffset">
+/// For batch normalisation at inference: where its per-channel scale (then shift, <see cref="PaddedOutputs"/> later) lies in the
+/// transformed-weight buffer, computed from gamma, beta and the running statistics; -1 otherwise.
+/// </param>
+/// <param name="StatisticsOffset">For batch normalisation in training: its block in the batch-statistics buffer (<see cref="Schedule.BatchNormStatistics"/>); -1 otherwise.</param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
-    int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default)
+    int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1)
 {
     /// <summary>Output channels rounded up to 16: the row length of the packed weights.</summary>
     public int PaddedOutputs => Planner.Pad(Layer.Output.C);
@@ -63,8 +69,9 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 /// </param>
 /// <param name="WinogradLength">Floats of the transformed-weight buffer of the Winograd layers (0: none).</param>
 /// <param name="ScratchOffset">Start of the Winograd layers' scratch in a workspace (transformed input and output of one block of tiles).</param>
+/// <param name="TransformedLength">Floats of the whole transformed-weight buffer: the Winograd kernels, then the batch normalisations' scales and shifts (0: none).</param>
 internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training,
-    int GroupSize, int WinogradLength, int ScratchOffset)
+    int GroupSize, int WinogradLength, int ScratchOffset, int TransformedLength = 0)
 {
     public TensorSlot OutputSlot => Layers[Layers.Count - 1].Out;
 
@@ -121,5 +128,25 @@ internal sealed record LayerGradient(TensorSlot Output, EquatableArray<InputGrad
 /// <param name="WorkspaceLength">Floats of one thread's training workspace.</param>
 /// <param name="TransposedOffsets">Per layer, the offset of its transposed kernel (-1 for layers without one).</param>
 /// <param name="TransposedLength">Floats of the shared transposed-kernel buffer.</param>
+/// <param name="BatchNorms">
+/// The batch normalisations, in layer order (indices into <paramref name="Layers"/>). Each splits training into segments
+/// that every sample of a batch runs before the next begins, since it normalises with statistics of the whole batch:
+/// there are one more segments than batch normalisations.
+/// </param>
+/// <param name="StatisticsLength">Floats of the batch-statistics buffer that the batch normalisations share during a training step.</param>
 internal sealed record TrainingPlan(EquatableArray<LayerPlan> Layers, EquatableArray<LayerGradient> Gradients, TensorSlot InputGradient, int WorkspaceLength,
-    EquatableArray<int> TransposedOffsets, int TransposedLength);
+    EquatableArray<int> TransposedOffsets, int TransposedLength, EquatableArray<int> BatchNorms, int StatisticsLength)
+{
+    /// <summary>Segments of a training step (see <see cref="BatchNorms"/>).</summary>
+    public int Segments => BatchNorms.Count + 1;
+
+    /// <summary>The segment layer <paramref name="index"/> runs in, forward: a batch normalisation opens its segment.</summary>
+    public int SegmentOf(int index)
+    {
+        int segment = 0;
+        foreach (int b in BatchNorms)
+            if (b <= index)
+                segment++;
+        return segment;
+    }
+}

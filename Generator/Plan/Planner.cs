@@ -56,7 +56,7 @@ internal static class Planner
             LayerModel layer = model.Layers[i];
             arena.Release(i);
             int source = layer.Inputs[0] + 1, lastRead = i + 1 == n ? n : LastReader(readers[i + 1], n);
-            if (layer.Op == OpKind.Activation && LastReader(readers[source], n) == i)
+            if (layer.Op is OpKind.Activation or OpKind.BatchNorm && LastReader(readers[source], n) == i)
             {
                 slots[i + 1] = slots[source] with { };
                 arena.HandOver(source, i + 1, lastRead);
@@ -76,8 +76,16 @@ internal static class Planner
                 biasLength = Pad(layer.Output.C);
                 parameters += biasLength;
             }
+            // A batch normalisation's running mean and variance: in the parameter buffer, so that they are saved and
+            // loaded with it, but in no parameter group, so no optimizer touches them.
+            int stateOffset = -1;
+            if (layer.Op == OpKind.BatchNorm)
+            {
+                stateOffset = parameters;
+                parameters += 2 * Pad(layer.Output.C);
+            }
             plans.Add(new LayerPlan(layer, slots[source], slots[i + 1], weightOffset, weightLength, biasOffset, biasLength,
-                Sources: Sources(layer, slots)));
+                Sources: Sources(layer, slots), StateOffset: stateOffset));
         }
         int workspace = arena.Length;
 
@@ -94,8 +102,18 @@ internal static class Planner
         }
         int scratchOffset = workspace;
         workspace += scratch;
+
+        // Batch normalisations at inference: a per-channel scale and shift each, after the Winograd kernels.
+        int transformed = winograd;
+        for (int i = 0; i < plans.Count; i++)
+        {
+            if (plans[i].Layer.Op != OpKind.BatchNorm)
+                continue;
+            plans[i] = plans[i] with { ScaleShiftOffset = transformed };
+            transformed += 2 * plans[i].PaddedOutputs;
+        }
         return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
-            Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset);
+            Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset, transformed);
     }
 
     /// <summary>The last layer reading a tensor (the output is read after the last layer, at step <paramref name="n"/>).</summary>
@@ -128,7 +146,7 @@ internal static class Planner
             LayerPlan p = inference[i];
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
-            layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots) });
+            layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {
                 transposed.Add(transposedLength);
@@ -185,13 +203,25 @@ internal static class Planner
             plans[i] = new LayerGradient(output, inputs.ToEquatableArray());
         }
         TensorSlot inputGradient = gradients[0] ?? GradientSlot(0, arena.Place(0, SlotLength(slots[0]), n));
+
+        // Batch normalisations: their blocks of the batch-statistics buffer.
+        var batchNorms = new List<int>();
+        int statistics = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (layers[i].Layer.Op != OpKind.BatchNorm)
+                continue;
+            batchNorms.Add(i);
+            layers[i] = layers[i] with { StatisticsOffset = statistics };
+            statistics += Schedule.BatchNormStatistics(layers[i]);
+        }
         var gradientBase = offset;
         // Gradient slots were placed from 0; they live after the kept outputs.
         LayerGradient Shift(LayerGradient g) => new(g.Output with { Offset = g.Output.Offset + gradientBase },
             System.Linq.Enumerable.Select(g.Inputs, x => x with { Slot = x.Slot with { Offset = x.Slot.Offset + gradientBase }, TempOffset = x.TempOffset < 0 ? -1 : x.TempOffset + gradientBase }).ToEquatableArray());
         return new TrainingPlan(layers.ToEquatableArray(), System.Linq.Enumerable.Select(plans, Shift).ToEquatableArray(),
             inputGradient with { Offset = inputGradient.Offset + gradientBase }, offset + arena.Length,
-            transposed.ToEquatableArray(), Math.Max(transposedLength, Granule));
+            transposed.ToEquatableArray(), Math.Max(transposedLength, Granule), batchNorms.ToEquatableArray(), statistics);
     }
 
     /// <summary>Floats the workspaces of one sample group may take (16 MB): the group's activations stay near the cache.</summary>

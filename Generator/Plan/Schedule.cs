@@ -181,4 +181,11 @@ internal static class Schedule
                 return new Tile(lanes, 1, 1, vectors);
         }
     }
+
+    /// <summary>
+    /// Floats of one batch normalisation's block in the batch-statistics buffer, seven rows of its padded channel count:
+    /// the scale and shift that normalise (gamma / sd, beta - mean gamma / sd), the batch mean and 1 / sd, and the
+    /// backward coefficients a, b, c of dx = a dy + b x + c.
+    /// </summary>
+    public static int BatchNormStatistics(LayerPlan layer) => 7 * layer.PaddedOutputs;
 }
