@@ -407,8 +407,8 @@ public static class ReferenceBackward
                 break;
             case Unroll.Activation.Softmax:
             {
-                if (!dy.Flat)
-                    throw new ArgumentException("Softmax backward needs a flat gradient.");
+                if (dy.H * dy.W != 1)
+                    throw new ArgumentException("Softmax backward needs a flat (or C x 1 x 1) gradient.");
                 double dot = 0, dotLocal = 0, dotFromDySquared = 0, dotFromYSquared = 0, dotSlack = 0;
                 for (int j = 0; j < n; j++)
                 {

@@ -510,7 +510,8 @@ public static class ReferenceOps
     /// Applies an activation. Scales follow first-order error propagation: ReLU and leaky ReLU pass the
     /// input's scale on (times max(1, |alpha|)); the bounded functions keep |output| for their own rounding
     /// and add their derivative times the input's scale (tanh: 1 - y^2, sigmoid: y (1 - y), softmax: 2 y_i
-    /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)).
+    /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)). Softmax runs over the channels of a
+    /// flat or C x 1 x 1 tensor (the generator allows both).
     /// </summary>
     public static RefTensor Activate(RefTensor x, Activation activation, float alpha = 0.01f)
     {
@@ -553,8 +554,8 @@ public static class ReferenceOps
                 break;
             case Activation.Softmax:
             {
-                if (!x.Flat)
-                    throw new ArgumentException("Softmax needs a flat input.");
+                if (x.H * x.W != 1)
+                    throw new ArgumentException("Softmax needs a flat (or C x 1 x 1) input.");
                 double max = double.NegativeInfinity, maxScale = 0;
                 for (int i = 0; i < x.Length; i++)
                 {

@@ -104,6 +104,8 @@ public class ReferenceOpsTests
         RefTensor big = ReferenceOps.Activate(RefTensor.FromData(new[] { 1000f, 1000f }, Shape.Flat(2)), Activation.Softmax);
         Assert.Equal(new[] { 0.5, 0.5 }, big.Value);
         Assert.Throws<ArgumentException>(() => ReferenceOps.Activate(OneToNine(), Activation.Softmax));
+        // A C x 1 x 1 tensor (a 1x1 conv over 1x1, say) is softmaxed over its channels, as a flat one is.
+        Assert.Equal(s.Value, ReferenceOps.Activate(Tensor(3, 1, 1, 0, MathF.Log(2), MathF.Log(3)), Activation.Softmax).Value);
     }
 
     [Fact]
