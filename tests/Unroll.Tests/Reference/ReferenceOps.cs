@@ -225,8 +225,10 @@ public sealed record RefLayer(
                 if (info.Details != FormattableString.Invariant($"{info.InputShape.Height}x{info.InputShape.Width}"))
                     throw new FormatException($"Layer {info.Name}: details '{info.Details}' for an input of {info.InputShape}.");
                 return new RefLayer(RefOp.GlobalAvgPool, info.Activation, alpha);
-            default:
+            case LayerKind.Activation:
                 return new RefLayer(RefOp.Activation, info.Activation, alpha);
+            default: // a shape-keeping kind read as an activation would pass every shape check and judge nothing
+                throw new NotSupportedException($"Layer {info.Name}: the reference has no {info.Kind}.");
         }
     }
 
