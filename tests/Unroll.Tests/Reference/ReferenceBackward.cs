@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace Unroll.Tests.Reference;
 
@@ -64,7 +65,10 @@ public sealed class RefGradient
         return g;
     }
 
-    /// <summary>Adds <paramref name="other"/>: summing a parameter gradient over the batch (local terms add, carried errors add in quadrature).</summary>
+    /// <summary>
+    /// Adds <paramref name="other"/>: summing a parameter gradient over the batch, or the shares of a tensor read by several
+    /// layers (local terms add, carried errors add in quadrature, slack adds).
+    /// </summary>
     public void Add(RefGradient other)
     {
         if (other.Length != Length)
@@ -97,13 +101,13 @@ public sealed class RefNetworkGradients
         Input = new RefGradient[batch];
     }
 
-    /// <summary>Per layer, dLoss/dWeights in canonical order summed over the batch; null for layers without weights.</summary>
+    /// <summary>Per layer, dLoss/dWeights in canonical order summed over the batch (zero for a layer whose output never reaches the network's); null for layers without weights.</summary>
     public RefGradient?[] Weights { get; }
 
-    /// <summary>Per layer, dLoss/dBias summed over the batch; null for layers without a bias.</summary>
+    /// <summary>Per layer, dLoss/dBias summed over the batch (zero for a layer whose output never reaches the network's); null for layers without a bias.</summary>
     public RefGradient?[] Bias { get; }
 
-    /// <summary>Per sample, dLoss/dInput in C, H, W order.</summary>
+    /// <summary>Per sample, dLoss/dInput in C, H, W order: the sum over every layer that reads the network's input.</summary>
     public RefGradient[] Input { get; }
 
     /// <summary>ReLU-family units whose pre-activation lay within the forward float error of 0 (their gradient got slack).</summary>
@@ -113,8 +117,12 @@ public sealed class RefNetworkGradients
     public int AmbiguousWindows { get; internal set; }
 }
 
-/// <summary>The forward float error scales of one layer of one sample: its input, its pre-activation and its output.</summary>
-public sealed record RefLayerErrors(double[] Input, double[] Pre, double[] Output);
+/// <summary>The forward float error scales of one layer of one sample: the tensors it read (in order), its pre-activation and its output.</summary>
+public sealed record RefLayerErrors(IReadOnlyList<double[]> Inputs, double[] Pre, double[] Output)
+{
+    /// <summary>The error scales of the first (for every layer but a merge, the only) tensor the layer read.</summary>
+    public double[] Input => Inputs[0];
+}
 
 /// <summary>
 /// A plain, loop-by-loop backward pass of every Unroll operation in double, written from the declared semantics and
@@ -145,27 +153,68 @@ public static class ReferenceBackward
 
     // ---------------------------------------------------------------- forward error scales
 
-    /// <summary>The forward float error scales of every layer of one sample's trace (the network's input is exact).</summary>
+    /// <summary>
+    /// The forward float error scales of every layer of one sample's trace (the network's input, which layer 0 reads, is
+    /// exact). A sum's local part is its absolute terms and its carried part the quadrature of its terms' errors; a
+    /// concatenation carries its inputs' errors unchanged; a global mean is a rounded sum, divided.
+    /// </summary>
     public static RefLayerErrors[] ForwardErrors(IReadOnlyList<RefLayer> layers, RefLayerTrace[] trace, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters)
     {
         var result = new RefLayerErrors[layers.Count];
-        double[] input = new double[trace[0].Input.Length];
+        double[] networkInput = new double[trace[0].Input.Length];
         for (int l = 0; l < layers.Count; l++)
         {
             RefLayer layer = layers[l];
             RefLayerTrace t = trace[l];
+            double[][] inputs = layer.Sources(l).Select(j => j == RefLayer.NetworkInput ? networkInput : result[j].Output).ToArray();
+            double[] input = inputs[0];
             double[] pre = layer.Op switch
             {
                 RefOp.Conv => ConvErrors(t.Input, input, parameters[l].Weights!, layer.Bias ? parameters[l].Bias : null, layer, t.Pre),
                 RefOp.Dense => DenseErrors(t.Input, input, parameters[l].Weights!, layer.Bias ? parameters[l].Bias : null, t.Pre),
                 RefOp.MaxPool or RefOp.AvgPool => PoolErrors(t.Input, input, layer, t.Pre),
+                RefOp.Add => SumErrors(t.Inputs, inputs),
+                RefOp.Concat => inputs.SelectMany(e => e).ToArray(), // C, H, W order: each input's channels are one block
+                RefOp.GlobalAvgPool => GlobalAvgPoolErrors(t.Input, input),
                 _ => (double[])input.Clone(),
             };
             double[] output = layer.Activation == Unroll.Activation.None ? pre : ActivationErrors(t.Pre, pre, t.Output, layer.Activation, layer.Alpha);
-            result[l] = new RefLayerErrors(input, pre, output);
-            input = output;
+            result[l] = new RefLayerErrors(inputs, pre, output);
         }
         return result;
+    }
+
+    private static double[] SumErrors(IReadOnlyList<RefTensor> xs, IReadOnlyList<double[]> pxs)
+    {
+        double[] e = new double[xs[0].Length];
+        for (int i = 0; i < e.Length; i++)
+        {
+            double local = 0, squared = 0;
+            for (int k = 0; k < xs.Count; k++)
+            {
+                local += Math.Abs(xs[k].Value[i]);
+                squared += pxs[k][i] * pxs[k][i];
+            }
+            e[i] = local + Math.Sqrt(squared);
+        }
+        return e;
+    }
+
+    private static double[] GlobalAvgPoolErrors(RefTensor x, double[] px)
+    {
+        int positions = x.H * x.W;
+        double[] e = new double[x.C];
+        for (int ch = 0; ch < x.C; ch++)
+        {
+            double local = 0, squared = 0;
+            for (int at = ch * positions; at < (ch + 1) * positions; at++)
+            {
+                local += Math.Abs(x.Value[at]);
+                squared += px[at] * px[at];
+            }
+            e[ch] = (local + Math.Sqrt(squared)) / positions;
+        }
+        return e;
     }
 
     private static double[] ConvErrors(RefTensor x, double[] px, double[] weights, double[]? bias, RefLayer l, RefTensor y)
@@ -358,8 +407,8 @@ public static class ReferenceBackward
                 break;
             case Unroll.Activation.Softmax:
             {
-                if (!dy.Flat)
-                    throw new ArgumentException("Softmax backward needs a flat gradient.");
+                if (dy.H * dy.W != 1)
+                    throw new ArgumentException("Softmax backward needs a flat (or C x 1 x 1) gradient.");
                 double dot = 0, dotLocal = 0, dotFromDySquared = 0, dotFromYSquared = 0, dotSlack = 0;
                 for (int j = 0; j < n; j++)
                 {
@@ -518,6 +567,51 @@ public static class ReferenceBackward
     }
 
     /// <summary>
+    /// Global average pooling backward for one sample: dx[c, h, w] = dy[c] / (H W), every position of a channel sharing
+    /// its gradient evenly, as a window of the whole input would.
+    /// </summary>
+    public static RefGradient GlobalAvgPool(RefTensor x, RefGradient dy)
+    {
+        if (dy.Length != x.C)
+            throw new ArgumentException($"Global average pool backward: {dy.Length} gradient values for {x.C} channels.");
+        var dx = RefGradient.Like(x);
+        int positions = x.H * x.W;
+        for (int ch = 0; ch < x.C; ch++)
+            for (int at = ch * positions; at < (ch + 1) * positions; at++)
+            {
+                dx.AddProduct(at, dy.Value[ch], dy.Error(ch), 1.0 / positions, 0);
+                dx.Slack[at] = dy.Slack[ch] / positions;
+            }
+        return dx;
+    }
+
+    /// <summary>
+    /// Concatenation backward for one sample: input k gets its own channels of <paramref name="dy"/> (those after the
+    /// channels of inputs 0 to k - 1), copied with their error scales and slack unchanged. (A sum's inputs each get all
+    /// of dy: no operation of its own.)
+    /// </summary>
+    public static RefGradient[] Concat(IReadOnlyList<RefTensor> xs, RefGradient dy)
+    {
+        var dxs = new RefGradient[xs.Count];
+        int offset = 0;
+        for (int k = 0; k < xs.Count; k++)
+        {
+            RefGradient dx = dxs[k] = RefGradient.Like(xs[k]);
+            if (offset + dx.Length > dy.Length)
+                throw new ArgumentException($"Concat backward: {dy.Length} gradient values for inputs of more.");
+            // C, H, W order: each input's channels are one contiguous block of the output.
+            Array.Copy(dy.Value, offset, dx.Value, 0, dx.Length);
+            Array.Copy(dy.Local, offset, dx.Local, 0, dx.Length);
+            Array.Copy(dy.PropagatedSquared, offset, dx.PropagatedSquared, 0, dx.Length);
+            Array.Copy(dy.Slack, offset, dx.Slack, 0, dx.Length);
+            offset += dx.Length;
+        }
+        if (offset != dy.Length)
+            throw new ArgumentException($"Concat backward: {dy.Length} gradient values for inputs of {offset}.");
+        return dxs;
+    }
+
+    /// <summary>
     /// Dense backward for one sample (input flattened in C, H, W order): dW[o, k] = dz[o] x[k], db = dz,
     /// dx[k] = Σ w[o, k] dz[o]. <paramref name="xErrors"/> are the input's forward error scales (null: exact).
     /// </summary>
@@ -555,9 +649,14 @@ public static class ReferenceBackward
 
     /// <summary>
     /// Forward (<see cref="ReferenceOps.Trace"/>) and backward over a batch: <paramref name="outputGradient"/>(n) is
-    /// dLoss/dOutput of sample n in C, H, W order. Parameter gradients are summed over the batch; input gradients are
-    /// per sample. With <paramref name="foldOutputSoftmax"/>, the output gradient is taken with respect to the final
-    /// softmax's input and the softmax backward is skipped (cross-entropy folded into p - onehot).
+    /// dLoss/dOutput of sample n in C, H, W order (the output is the last layer's). Layers are taken in reverse order;
+    /// each hands every tensor it read its share of the gradient (a sum all of it, a concatenation each input its
+    /// channels), and a tensor read by several layers, or twice by one, gets the sum of their shares
+    /// (<see cref="RefGradient.Add"/>). A layer whose output never reaches the network's output gets no gradient, so its
+    /// parameter gradients stay zero. Parameter gradients are summed over the batch (zero-filled for every layer that
+    /// has the tensor, null otherwise); input gradients are per sample, the network input's total. With
+    /// <paramref name="foldOutputSoftmax"/>, the output gradient is taken with respect to the final softmax's input and
+    /// the softmax backward is skipped (cross-entropy folded into p - onehot).
     /// </summary>
     public static RefNetworkGradients Network(IReadOnlyList<RefLayer> layers, Shape inputShape, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters,
         IReadOnlyList<RefTensor> inputs, Func<int, double[]> outputGradient, bool foldOutputSoftmax = false)
@@ -567,7 +666,7 @@ public static class ReferenceBackward
         if (foldOutputSoftmax && layers[^1].Activation != Unroll.Activation.Softmax)
             throw new InvalidOperationException("The network does not end in a softmax, so there is no softmax backward to fold.");
         int batch = inputs.Count;
-        var result = new RefNetworkGradients(layers.Count, batch);
+        RefNetworkGradients result = ZeroGradients(layers, parameters, batch);
         int ambiguousActivations = 0, ambiguousWindows = 0;
         for (int n = 0; n < batch; n++)
         {
@@ -575,47 +674,87 @@ public static class ReferenceBackward
                 throw new ArgumentException($"Sample {n} is {inputs[n].Shape}, the network takes {inputShape}.");
             RefLayerTrace[] trace = ReferenceOps.Trace(layers, inputs[n], parameters);
             RefLayerErrors[] errors = ForwardErrors(layers, trace, parameters);
-            RefGradient g = RefGradient.FromValues(outputGradient(n), trace[^1].Output.Shape);
+            // dLoss/d(every layer's output), summed over the layers that read it; null where nothing reached it.
+            var outputs = new RefGradient?[layers.Count];
+            outputs[^1] = RefGradient.FromValues(outputGradient(n), trace[^1].Output.Shape);
+            RefGradient input = RefGradient.Like(inputs[n]);
             for (int i = layers.Count - 1; i >= 0; i--)
             {
+                if (outputs[i] is not { } g)
+                    continue; // its output never reaches the network's output
                 RefLayer layer = layers[i];
                 RefLayerTrace t = trace[i];
                 RefLayerErrors e = errors[i];
                 if (layer.Activation != Unroll.Activation.None && !(foldOutputSoftmax && i == layers.Count - 1))
                     g = Activate(t.Pre, e.Pre, t.Output, e.Output, g, layer.Activation, layer.Alpha, ref ambiguousActivations);
-                (double[]? w, double[]? b) = parameters[i];
-                switch (layer.Op)
+                IReadOnlyList<RefGradient> shares = Operation(layer, i, t, e, parameters[i], g, result, ref ambiguousWindows);
+                IReadOnlyList<int> sources = layer.Sources(i);
+                for (int k = 0; k < sources.Count; k++)
                 {
-                    case RefOp.Conv:
-                    {
-                        var (dw, db, dx) = Conv2D(t.Input, e.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g,
-                            layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft);
-                        Accumulate(result, i, dw, db);
-                        g = dx;
-                        break;
-                    }
-                    case RefOp.Dense:
-                    {
-                        var (dw, db, dx) = Dense(t.Input, e.Input, w ?? throw new ArgumentException($"Layer {i} has no weights."), layer.Bias, g, layer.Units);
-                        Accumulate(result, i, dw, db);
-                        g = dx;
-                        break;
-                    }
-                    case RefOp.MaxPool:
-                        g = MaxPool(t.Input, e.Input, g, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, ref ambiguousWindows);
-                        break;
-                    case RefOp.AvgPool:
-                        g = AvgPool(t.Input, g, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad);
-                        break;
-                    default:
-                        break; // a stand-alone activation: its derivative is applied above, the operation is the identity
+                    int j = sources[k];
+                    RefGradient into = j == RefLayer.NetworkInput ? input : outputs[j] ??= RefGradient.Like(trace[j].Output);
+                    into.Add(shares[k]);
                 }
             }
-            result.Input[n] = g;
+            result.Input[n] = input;
         }
         result.AmbiguousActivations = ambiguousActivations;
         result.AmbiguousWindows = ambiguousWindows;
         return result;
+    }
+
+    /// <summary>Zero parameter gradients for every weight and bias tensor of <paramref name="layers"/>, and room for <paramref name="batch"/> input gradients.</summary>
+    private static RefNetworkGradients ZeroGradients(IReadOnlyList<RefLayer> layers, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters, int batch)
+    {
+        var result = new RefNetworkGradients(layers.Count, batch);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i].Op is not (RefOp.Conv or RefOp.Dense))
+                continue;
+            double[] w = parameters[i].Weights ?? throw new ArgumentException($"Layer {i} has no weights.");
+            result.Weights[i] = RefGradient.Vector(w.Length);
+            if (layers[i].Bias)
+                result.Bias[i] = RefGradient.Vector(layers[i].Units);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The backward pass of layer <paramref name="index"/>'s operation, from the gradient <paramref name="dz"/> of its
+    /// pre-activation: its parameter gradients are added to <paramref name="result"/>, and the shares of the tensors it
+    /// read are returned, in the order of its inputs.
+    /// </summary>
+    private static IReadOnlyList<RefGradient> Operation(RefLayer layer, int index, RefLayerTrace t, RefLayerErrors e, (double[]? Weights, double[]? Bias) parameters,
+        RefGradient dz, RefNetworkGradients result, ref int ambiguousWindows)
+    {
+        switch (layer.Op)
+        {
+            case RefOp.Conv:
+            {
+                var (dw, db, dx) = Conv2D(t.Input, e.Input, parameters.Weights!, layer.Bias, dz,
+                    layer.Units, layer.KernelH, layer.KernelW, layer.Stride, layer.PadTop, layer.PadLeft);
+                Accumulate(result, index, dw, db);
+                return new[] { dx };
+            }
+            case RefOp.Dense:
+            {
+                var (dw, db, dx) = Dense(t.Input, e.Input, parameters.Weights!, layer.Bias, dz, layer.Units);
+                Accumulate(result, index, dw, db);
+                return new[] { dx };
+            }
+            case RefOp.MaxPool:
+                return new[] { MaxPool(t.Input, e.Input, dz, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, ref ambiguousWindows) };
+            case RefOp.AvgPool:
+                return new[] { AvgPool(t.Input, dz, layer.KernelH, layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad) };
+            case RefOp.GlobalAvgPool:
+                return new[] { GlobalAvgPool(t.Input, dz) };
+            case RefOp.Concat:
+                return Concat(t.Inputs, dz);
+            case RefOp.Add:
+                return t.Inputs.Select(_ => dz).ToArray(); // every term gets all of it (the receivers copy it in)
+            default:
+                return new[] { dz }; // a stand-alone activation: its derivative is applied already, the operation is the identity
+        }
     }
 
     /// <summary>Float data and float parameters, as the tests feed the generated network.</summary>
@@ -639,16 +778,9 @@ public static class ReferenceBackward
 
     private static void Accumulate(RefNetworkGradients result, int layer, RefGradient dw, RefGradient? db)
     {
-        if (result.Weights[layer] is { } w)
-            w.Add(dw);
-        else
-            result.Weights[layer] = dw;
-        if (db is null)
-            return;
-        if (result.Bias[layer] is { } b)
-            b.Add(db);
-        else
-            result.Bias[layer] = db;
+        result.Weights[layer]!.Add(dw);
+        if (db is not null)
+            result.Bias[layer]!.Add(db);
     }
 }
 

@@ -95,6 +95,57 @@ public class ReferenceBackwardTests
         Assert.Equal(0, ambiguous);
     }
 
+    [Fact]
+    public void MergeGradientsSliceShareAndSum()
+    {
+        // x = (x0, x1) flat; layer 0: Concat(x, x) = (x0, x1, x0, x1); layer 1: Dense(1) with weights 1 2 3 4, no bias.
+        // Concat hands each copy its slice, (1, 2) and (3, 4), and the input read twice gets their sum.
+        var layers = new[]
+        {
+            new RefLayer(RefOp.Concat, Inputs: new[] { RefLayer.NetworkInput, RefLayer.NetworkInput }),
+            new RefLayer(RefOp.Dense, Units: 1, Bias: false),
+        };
+        var parameters = new (double[]?, double[]?)[] { (null, null), (new[] { 1.0, 2, 3, 4 }, null) };
+        var x = RefTensor.FromData(new float[] { 0.5f, -1 }, Shape.Flat(2));
+        RefNetworkGradients g = ReferenceBackward.Network(layers, Shape.Flat(2), parameters, new[] { x }, _ => new[] { 1.0 });
+        Assert.Equal(new[] { 4.0, 6 }, g.Input[0].Value);
+        Assert.Equal(new[] { 0.5, -1, 0.5, -1 }, g.Weights[1]!.Value);
+        Assert.Null(g.Weights[0]);
+        // Add(x, x) gives each term all of dy: 2 dy per value.
+        layers[0] = layers[0] with { Op = RefOp.Add };
+        parameters[1] = (new[] { 1.0, 2 }, null);
+        Assert.Equal(new[] { 2.0, 4 }, ReferenceBackward.Network(layers, Shape.Flat(2), parameters, new[] { x }, _ => new[] { 1.0 }).Input[0].Value);
+        // Global average pooling over 2x3 shares each channel's gradient evenly.
+        var spatial = RefTensor.FromData(new float[12], new Shape(2, 2, 3));
+        RefGradient dx = ReferenceBackward.GlobalAvgPool(spatial, RefGradient.FromValues(new[] { 6.0, -3 }, Shape.Flat(2)));
+        Assert.Equal(Enumerable.Repeat(1.0, 6).Concat(Enumerable.Repeat(-0.5, 6)), dx.Value);
+        // Concat of spatial tensors: each gets its channels of dy, errors included.
+        RefGradient dy = RefGradient.FromValues(Enumerable.Range(0, 12).Select(i => (double)i).ToArray(), new Shape(3, 2, 2));
+        dy.Local[5] = 7;
+        RefGradient[] slices = ReferenceBackward.Concat(new[] { RefTensor.FromData(new float[8], new Shape(2, 2, 2)), RefTensor.FromData(new float[4], new Shape(1, 2, 2)) }, dy);
+        Assert.Equal(new double[] { 0, 1, 2, 3, 4, 5, 6, 7 }, slices[0].Value);
+        Assert.Equal(new double[] { 8, 9, 10, 11 }, slices[1].Value);
+        Assert.Equal(7, slices[0].Local[5]);
+    }
+
+    [Fact]
+    public void ALayerThatNeverReachesTheOutputGetsZeroGradients()
+    {
+        // Layer 0 (a dense layer) is read by nothing; layer 1 reads the input directly and is the output.
+        var layers = new[]
+        {
+            new RefLayer(RefOp.Dense, Activation.ReLU, Units: 2),
+            new RefLayer(RefOp.Dense, Units: 1, Inputs: new[] { RefLayer.NetworkInput }),
+        };
+        var parameters = new (double[]?, double[]?)[] { (new[] { 1.0, 1, 1, 1 }, new[] { 1.0, 1 }), (new[] { 2.0, -1 }, new[] { 0.5 }) };
+        var x = RefTensor.FromData(new float[] { 3, 4 }, Shape.Flat(2));
+        RefNetworkGradients g = ReferenceBackward.Network(layers, Shape.Flat(2), parameters, new[] { x, x }, _ => new[] { 1.0 });
+        Assert.All(g.Weights[0]!.Value, v => Assert.Equal(0, v));
+        Assert.All(g.Bias[0]!.Value, v => Assert.Equal(0, v));
+        Assert.Equal(new[] { 6.0, 8 }, g.Weights[1]!.Value); // summed over the two samples
+        Assert.Equal(new[] { 2.0, -1 }, g.Input[1].Value);
+    }
+
     // ---------------------------------------------------------------- finite differences
 
     /// <summary>A network in the reference's terms, with double parameters, inputs and output weights r.</summary>
@@ -251,11 +302,12 @@ public class ReferenceBackwardTests
     private static (double[]? Weights, double[]? Bias)[] RandomParameters(IReadOnlyList<RefLayer> layers, Shape input, SeededRandom random)
     {
         var result = new (double[]? Weights, double[]? Bias)[layers.Count];
-        Shape shape = input;
+        Shape[] shapes = ReferenceOps.OutputShapes(layers, input);
         for (int l = 0; l < layers.Count; l++)
         {
             RefLayer layer = layers[l];
-            Shape output = layer.OutputShape(shape);
+            int first = layer.Sources(l)[0];
+            Shape shape = first == RefLayer.NetworkInput ? input : shapes[first], output = shapes[l];
             int fanIn = layer.Op switch
             {
                 RefOp.Conv => shape.Channels * layer.KernelH * layer.KernelW,
@@ -264,7 +316,6 @@ public class ReferenceBackwardTests
             };
             if (fanIn > 0)
                 result[l] = (Uniform(random, output.Channels * fanIn, 1.5 * Math.Sqrt(3.0 / fanIn)), layer.Bias ? Uniform(random, output.Channels, 0.5) : null);
-            shape = output;
         }
         return result;
     }
@@ -272,7 +323,7 @@ public class ReferenceBackwardTests
     private static Problem Create(IReadOnlyList<RefLayer> layers, Shape input, int batch, SeededRandom random,
         (double[]? Weights, double[]? Bias)[]? parameters = null)
     {
-        Shape output = layers.Aggregate(input, (s, l) => l.OutputShape(s));
+        Shape output = ReferenceOps.OutputShapes(layers, input)[^1];
         return new Problem
         {
             Layers = layers,
@@ -342,6 +393,89 @@ public class ReferenceBackwardTests
         Assert.Equal(0, tally.Failed);
         Assert.Equal(7, tally.Checked + tally.Skipped);
         Assert.True(tally.Skipped >= 4, $"{tally.Skipped} skipped"); // the bias and the three inputs (|w| >= 0.3)
+    }
+
+    /// <summary>A k x k, stride 1, "same" convolution reading tensor <paramref name="from"/> of shape <paramref name="input"/>.</summary>
+    private static RefLayer Conv(Shape input, int from, int units, int k, Activation activation = Activation.None) =>
+        RefLayer.ConvSame(input, units, k, k, 1, activation: activation) with { Inputs = new[] { from } };
+
+    /// <summary>Checks a graph of <paramref name="layers"/> on a random batch of 2, and with a final softmax, also with it folded.</summary>
+    private void CheckGraph(string name, IReadOnlyList<RefLayer> layers, Shape input, int seed)
+    {
+        var random = new SeededRandom(seed);
+        Problem p = Create(layers, input, batch: 2, random);
+        var tally = new Tally();
+        CheckProblem(p, name, perTensor: 24, perInput: 24, random, tally);
+        Report($"reference backward, {name} (batch 2)", tally);
+        if (layers[^1].Activation != Activation.Softmax)
+            return;
+        var folded = new Tally();
+        CheckProblem(p, name + " softmax folded", perTensor: 8, perInput: 8, random, folded, fold: true);
+        Report($"reference backward, {name} with the softmax folded", folded);
+    }
+
+    [Fact]
+    public void ResidualBlockMatchesFiniteDifferences()
+    {
+        // stem: 3x3 conv + ReLU; block: 3x3 conv + ReLU -> 3x3 conv -> Add(block input) + ReLU. The stem's output is
+        // read by the block's first conv and by the sum, so its gradient is the sum of both paths.
+        Shape input = new(2, 6, 5), x = new(4, 6, 5);
+        var layers = new[]
+        {
+            Conv(input, RefLayer.NetworkInput, 4, 3, Activation.ReLU),
+            Conv(x, 0, 4, 3, Activation.ReLU),
+            Conv(x, 1, 4, 3),
+            new RefLayer(RefOp.Add, Activation.ReLU, Inputs: new[] { 2, 0 }),
+        };
+        CheckGraph("residual block", layers, input, 20261201);
+    }
+
+    [Fact]
+    public void InceptionBlockMatchesFiniteDifferences()
+    {
+        // stem: 3x3 conv + ReLU; four branches from it: 1x1; 1x1 -> 3x3; 1x1 -> 5x5; 3x3/1 max pool pad 1 -> 1x1;
+        // Concat (2 + 3 + 2 + 2 channels) -> global average pool -> Dense + softmax.
+        Shape input = new(2, 5, 6), x = new(4, 5, 6), narrow = new(2, 5, 6);
+        var layers = new[]
+        {
+            Conv(input, RefLayer.NetworkInput, 4, 3, Activation.ReLU),
+            Conv(x, 0, 2, 1, Activation.ReLU),
+            Conv(x, 0, 2, 1, Activation.ReLU),
+            Conv(narrow, 2, 3, 3, Activation.ReLU),
+            Conv(x, 0, 2, 1, Activation.ReLU),
+            Conv(narrow, 4, 2, 5, Activation.ReLU),
+            new RefLayer(RefOp.MaxPool, KernelH: 3, KernelW: 3, Stride: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Inputs: new[] { 0 }),
+            Conv(x, 6, 2, 1, Activation.ReLU),
+            new RefLayer(RefOp.Concat, Inputs: new[] { 1, 3, 5, 7 }),
+            new RefLayer(RefOp.GlobalAvgPool),
+            new RefLayer(RefOp.Dense, Activation.Softmax, Units: 4),
+        };
+        Assert.Equal(new Shape(9, 5, 6), ReferenceOps.OutputShapes(layers, input)[8]);
+        CheckGraph("Inception block", layers, input, 20261202);
+    }
+
+    [Fact]
+    public void ATensorReadByTwoLayersGetsBothGradients()
+    {
+        // t = tanh(3x3 conv(x)) is read by a dense layer and by a global average pool, whose result a second dense layer
+        // and the final flat concatenation read; the two dense outputs are added, and that sum is added to itself (one
+        // layer reading a tensor twice) before a sigmoid. A dense layer nothing reads gets no gradient.
+        Shape input = new(2, 4, 4), t = new(3, 4, 4);
+        var layers = new[]
+        {
+            Conv(input, RefLayer.NetworkInput, 3, 3, Activation.Tanh),
+            new RefLayer(RefOp.Dense, Units: 3),
+            new RefLayer(RefOp.GlobalAvgPool, Inputs: new[] { 0 }),
+            new RefLayer(RefOp.Dense, Activation.LeakyReLU, 0.1f, Units: 3),
+            new RefLayer(RefOp.Add, Inputs: new[] { 1, 3 }),
+            new RefLayer(RefOp.Dense, Activation.ReLU, Units: 2, Inputs: new[] { 1 }), // never reaches the output
+            new RefLayer(RefOp.Add, Activation.Sigmoid, Inputs: new[] { 4, 4 }),
+            new RefLayer(RefOp.Concat, Inputs: new[] { 6, 2 }),
+            new RefLayer(RefOp.Dense, Units: 2),
+        };
+        Assert.Equal(t, ReferenceOps.OutputShapes(layers, input)[0]);
+        Assert.Equal(Shape.Flat(6), ReferenceOps.OutputShapes(layers, input)[7]);
+        CheckGraph("tensor read by two layers", layers, input, 20261203);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text.RegularExpressions;
 
 namespace Unroll.Tests.Reference;
@@ -65,8 +66,15 @@ public sealed class RefTensor
     }
 }
 
-/// <summary>One layer of one sample as the reference ran it: its input, the result of its operation before the activation, and its output.</summary>
-public sealed record RefLayerTrace(RefTensor Input, RefTensor Pre, RefTensor Output);
+/// <summary>
+/// One layer of one sample as the reference ran it: the tensors it read (in the order of its inputs), the result of its
+/// operation before the activation, and its output.
+/// </summary>
+public sealed record RefLayerTrace(IReadOnlyList<RefTensor> Inputs, RefTensor Pre, RefTensor Output)
+{
+    /// <summary>The first (for every layer but a merge, the only) tensor the layer read.</summary>
+    public RefTensor Input => Inputs[0];
+}
 
 /// <summary>The operation of a reference layer.</summary>
 public enum RefOp
@@ -76,12 +84,22 @@ public enum RefOp
     AvgPool,
     Dense,
     Activation,
+    /// <summary>Element-wise sum of the inputs (all of one shape).</summary>
+    Add,
+    /// <summary>The inputs' channels one after another (spatial inputs of one height and width, or flat inputs).</summary>
+    Concat,
+    /// <summary>The mean of each channel over all positions, as a flat vector of C features.</summary>
+    GlobalAvgPool,
 }
 
 /// <summary>
 /// One layer, as the reference computes it: every size and pad explicit. <see cref="Units"/> is the
 /// filter count of a convolution or the unit count of a dense layer; <see cref="Bias"/>
-/// matters only for those two (it stays true elsewhere).
+/// matters only for those two (it stays true elsewhere). <see cref="Inputs"/> are the indices of the tensors the
+/// layer reads, in order: earlier layers' outputs, or -1 (<see cref="NetworkInput"/>) for the network's input; null
+/// means the layer just before it (the network's input for layer 0), so a chain needs none. Only a merge
+/// (<see cref="RefOp.Add"/>, <see cref="RefOp.Concat"/>) reads more than one. Being a list, it compares by reference
+/// in the record's equality.
 /// </summary>
 public sealed record RefLayer(
     RefOp Op,
@@ -96,8 +114,27 @@ public sealed record RefLayer(
     int PadBottom = 0,
     int PadRight = 0,
     bool Bias = true,
-    bool CountIncludePad = false)
+    bool CountIncludePad = false,
+    IReadOnlyList<int>? Inputs = null)
 {
+    /// <summary>The index that stands for the network's input in <see cref="Inputs"/>.</summary>
+    public const int NetworkInput = -1;
+
+    /// <summary>
+    /// The tensors this layer reads as layer <paramref name="index"/> of its network: <see cref="Inputs"/>, or the layer
+    /// before it. Every one must be an earlier layer or the network's input, and only a merge may read several.
+    /// </summary>
+    public IReadOnlyList<int> Sources(int index)
+    {
+        IReadOnlyList<int> sources = Inputs ?? new[] { index - 1 };
+        if (sources.Count == 0 || (sources.Count > 1 && Op is not (RefOp.Add or RefOp.Concat)))
+            throw new ArgumentException($"Layer {index} ({Op}) reads {sources.Count} tensors.");
+        foreach (int j in sources)
+            if (j < NetworkInput || j >= index)
+                throw new ArgumentException($"Layer {index} reads tensor {j}: only earlier layers and the network input ({NetworkInput}) can be read.");
+        return sources;
+    }
+
     /// <summary>A convolution with TensorFlow-style "same" padding for an <paramref name="input"/>-sized input.</summary>
     public static RefLayer ConvSame(Shape input, int units, int kh, int kw, int stride, bool bias = true, Activation activation = Activation.None, float alpha = 0.01f)
     {
@@ -106,11 +143,35 @@ public sealed record RefLayer(
         return new RefLayer(RefOp.Conv, activation, alpha, units, kh, kw, stride, top, left, bottom, right, bias);
     }
 
-    /// <summary>The output shape of this layer for one <paramref name="input"/> sample.</summary>
-    public Shape OutputShape(Shape input)
+    /// <summary>The output shape of this layer for one <paramref name="input"/> sample (a merge of that one input).</summary>
+    public Shape OutputShape(Shape input) => OutputShape(new[] { input });
+
+    /// <summary>The output shape of this layer for one sample of each of its <paramref name="inputs"/>, in order.</summary>
+    public Shape OutputShape(IReadOnlyList<Shape> inputs)
     {
+        if (inputs.Count == 0 || (inputs.Count > 1 && Op is not (RefOp.Add or RefOp.Concat)))
+            throw new ArgumentException($"{Op} takes {(Op is RefOp.Add or RefOp.Concat ? "one or more inputs" : "one input")}, not {inputs.Count}.");
+        Shape input = inputs[0];
         switch (Op)
         {
+            case RefOp.Add:
+                foreach (Shape other in inputs)
+                    if (other != input)
+                        throw new ArgumentException($"Add: inputs {input} and {other} differ.");
+                return input;
+            case RefOp.Concat:
+            {
+                int channels = 0;
+                foreach (Shape other in inputs)
+                {
+                    if (other.IsFlat != input.IsFlat || other.Height != input.Height || other.Width != input.Width)
+                        throw new ArgumentException($"Concat: inputs {input} and {other} do not line up.");
+                    channels += other.Channels;
+                }
+                return input with { Channels = channels };
+            }
+            case RefOp.GlobalAvgPool:
+                return input.IsFlat ? throw new ArgumentException($"Global average pooling needs a spatial input, not {input}.") : Shape.Flat(input.Channels);
             case RefOp.Conv:
             case RefOp.MaxPool:
             case RefOp.AvgPool:
@@ -152,9 +213,58 @@ public sealed record RefLayer(
             }
             case LayerKind.Dense:
                 return new RefLayer(RefOp.Dense, info.Activation, alpha, info.OutputShape.Channels, Bias: bias);
-            default:
+            case LayerKind.Add:
+            case LayerKind.Concatenate:
+            {
+                int count = info.Inputs?.Count ?? 1;
+                if (info.Details != FormattableString.Invariant($"{count} inputs"))
+                    throw new FormatException($"Layer {info.Name}: details '{info.Details}' for {count} input(s).");
+                return new RefLayer(info.Kind == LayerKind.Add ? RefOp.Add : RefOp.Concat, info.Activation, alpha);
+            }
+            case LayerKind.GlobalAvgPool2D:
+                if (info.Details != FormattableString.Invariant($"{info.InputShape.Height}x{info.InputShape.Width}"))
+                    throw new FormatException($"Layer {info.Name}: details '{info.Details}' for an input of {info.InputShape}.");
+                return new RefLayer(RefOp.GlobalAvgPool, info.Activation, alpha);
+            case LayerKind.Activation:
                 return new RefLayer(RefOp.Activation, info.Activation, alpha);
+            default: // a shape-keeping kind read as an activation would pass every shape check and judge nothing
+                throw new NotSupportedException($"Layer {info.Name}: the reference has no {info.Kind}.");
         }
+    }
+
+    /// <summary>
+    /// Reads every layer of a generated network's description back (<see cref="FromInfo(LayerInfo, float)"/>), with its
+    /// <see cref="LayerInfo.Inputs"/> names turned into <see cref="Inputs"/> indices ("input" is the network's input), and
+    /// checks every shape the description states against the one the reference computes: each layer's first input,
+    /// its output, and the network's output (the last layer's). <paramref name="alpha"/> gives the leaky-ReLU slopes.
+    /// </summary>
+    public static RefLayer[] FromInfo(NetworkInfo network, Func<LayerInfo, float>? alpha = null)
+    {
+        var layers = new RefLayer[network.Layers.Count];
+        var index = new Dictionary<string, int>(StringComparer.Ordinal) { [Layer.NetworkInput] = NetworkInput };
+        for (int i = 0; i < layers.Length; i++)
+        {
+            LayerInfo info = network.Layers[i];
+            int[]? inputs = info.Inputs?.Select(name => index.TryGetValue(name, out int j)
+                ? j : throw new InvalidOperationException($"Layer {info.Name} reads '{name}', which is neither the network input nor an earlier layer.")).ToArray();
+            layers[i] = FromInfo(info, alpha?.Invoke(info) ?? 0.01f) with { Inputs = inputs };
+            if (!index.TryAdd(info.Name, i))
+                throw new InvalidOperationException($"Two layers are called {info.Name}.");
+        }
+        Shape[] shapes = ReferenceOps.OutputShapes(layers, network.InputShape);
+        for (int i = 0; i < layers.Length; i++)
+        {
+            LayerInfo info = network.Layers[i];
+            int first = layers[i].Sources(i)[0];
+            Shape input = first == NetworkInput ? network.InputShape : shapes[first];
+            if (info.InputShape != input)
+                throw new InvalidOperationException($"Layer {info.Name}: input {info.InputShape}, but the tensor it reads is {input}.");
+            if (shapes[i] != info.OutputShape)
+                throw new InvalidOperationException($"Layer {info.Name}: the reference computes output {shapes[i]}, the description says {info.OutputShape}.");
+        }
+        if (layers.Length > 0 && shapes[^1] != network.OutputShape)
+            throw new InvalidOperationException($"The network's output is {network.OutputShape}, but its last layer gives {shapes[^1]}.");
+        return layers;
     }
 }
 
@@ -306,6 +416,71 @@ public static class ReferenceOps
         return y;
     }
 
+    /// <summary>The mean of each channel over all H x W positions, as a flat vector of C features; the scale is the mean of the scales.</summary>
+    public static RefTensor GlobalAvgPool(RefTensor x)
+    {
+        if (x.Flat)
+            throw new ArgumentException("Global average pooling needs a spatial input.");
+        int positions = x.H * x.W;
+        var y = new RefTensor(x.C, 1, 1, flat: true);
+        for (int ch = 0; ch < x.C; ch++)
+        {
+            double sum = 0, scale = 0;
+            for (int at = ch * positions; at < (ch + 1) * positions; at++)
+            {
+                sum += x.Value[at];
+                scale += x.Scale[at];
+            }
+            y.Value[ch] = sum / positions;
+            y.Scale[ch] = scale / positions;
+        }
+        return y;
+    }
+
+    /// <summary>Element-wise sum of tensors of one shape; the scale is the sum of the terms' scales.</summary>
+    public static RefTensor Add(IReadOnlyList<RefTensor> xs)
+    {
+        RefTensor first = xs[0];
+        var y = new RefTensor(first.C, first.H, first.W, first.Flat);
+        foreach (RefTensor x in xs)
+        {
+            if (x.Shape != first.Shape)
+                throw new ArgumentException($"Add: inputs {first.Shape} and {x.Shape} differ.");
+            for (int i = 0; i < y.Length; i++)
+            {
+                y.Value[i] += x.Value[i];
+                y.Scale[i] += x.Scale[i];
+            }
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// Channel concatenation: the channels of <paramref name="xs"/>[0], then those of [1], and so on, at every position
+    /// (all spatial with one height and width, or all flat). Values are copied, so their scales are too.
+    /// </summary>
+    public static RefTensor Concat(IReadOnlyList<RefTensor> xs)
+    {
+        RefTensor first = xs[0];
+        int channels = 0;
+        foreach (RefTensor x in xs)
+        {
+            if (x.Flat != first.Flat || x.H != first.H || x.W != first.W)
+                throw new ArgumentException($"Concat: inputs {first.Shape} and {x.Shape} do not line up.");
+            channels += x.C;
+        }
+        var y = new RefTensor(channels, first.H, first.W, first.Flat);
+        int offset = 0;
+        foreach (RefTensor x in xs)
+        {
+            // C, H, W order: a tensor's channels are one contiguous block, and so is its slice of the output.
+            Array.Copy(x.Value, 0, y.Value, offset, x.Length);
+            Array.Copy(x.Scale, 0, y.Scale, offset, x.Length);
+            offset += x.Length;
+        }
+        return y;
+    }
+
     /// <summary>Fully connected: the input flattened in C, H, W order; <paramref name="weights"/> canonical [O, C*H*W].</summary>
     public static RefTensor Dense(RefTensor x, float[] weights, float[]? bias, int units) =>
         Dense(x, ToDouble(weights), ToDouble(bias), units);
@@ -337,7 +512,8 @@ public static class ReferenceOps
     /// Applies an activation. Scales follow first-order error propagation: ReLU and leaky ReLU pass the
     /// input's scale on (times max(1, |alpha|)); the bounded functions keep |output| for their own rounding
     /// and add their derivative times the input's scale (tanh: 1 - y^2, sigmoid: y (1 - y), softmax: 2 y_i
-    /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)).
+    /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)). Softmax runs over the channels of a
+    /// flat or C x 1 x 1 tensor (the generator allows both).
     /// </summary>
     public static RefTensor Activate(RefTensor x, Activation activation, float alpha = 0.01f)
     {
@@ -380,8 +556,8 @@ public static class ReferenceOps
                 break;
             case Activation.Softmax:
             {
-                if (!x.Flat)
-                    throw new ArgumentException("Softmax needs a flat input.");
+                if (x.H * x.W != 1)
+                    throw new ArgumentException("Softmax needs a flat (or C x 1 x 1) input.");
                 double max = double.NegativeInfinity, maxScale = 0;
                 for (int i = 0; i < x.Length; i++)
                 {
@@ -416,7 +592,18 @@ public static class ReferenceOps
         return layer.Activation == Activation.None ? y : Activate(y, layer.Activation, layer.Alpha);
     }
 
-    /// <summary>The layer's operation alone, without its activation (a stand-alone activation layer passes its input through).</summary>
+    /// <summary>
+    /// The layer's operation alone over the tensors it reads, in order, without its activation: a merge of them all, or
+    /// any other operation of the one tensor.
+    /// </summary>
+    public static RefTensor Operation(IReadOnlyList<RefTensor> xs, RefLayer layer, double[]? weights, double[]? bias) => layer.Op switch
+    {
+        RefOp.Add => Add(xs),
+        RefOp.Concat => Concat(xs),
+        _ => xs.Count == 1 ? Operation(xs[0], layer, weights, bias) : throw new ArgumentException($"{layer.Op} reads one tensor, not {xs.Count}."),
+    };
+
+    /// <summary>The layer's operation alone, without its activation (a stand-alone activation layer, or a merge of one tensor, passes its input through).</summary>
     public static RefTensor Operation(RefTensor x, RefLayer layer, double[]? weights, double[]? bias) => layer.Op switch
     {
         RefOp.Conv => Conv2D(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null,
@@ -424,35 +611,45 @@ public static class ReferenceOps
         RefOp.MaxPool => MaxPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
         RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
         RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
+        RefOp.GlobalAvgPool => GlobalAvgPool(x),
         _ => x,
     };
 
     /// <summary>
-    /// Runs one sample through <paramref name="layers"/> (canonical parameters in double, null where a layer has none),
-    /// keeping every layer's input, pre-activation and output: the forward pass the network runner and the reference
-    /// backward pass both use.
+    /// Runs one sample through <paramref name="layers"/> (canonical parameters in double, null where a layer has none) in
+    /// declaration order, each reading its <see cref="RefLayer.Sources"/>, keeping every layer's inputs, pre-activation and
+    /// output: the forward pass the network runner and the reference backward pass both use. The network's output is
+    /// the last layer's.
     /// </summary>
     public static RefLayerTrace[] Trace(IReadOnlyList<RefLayer> layers, RefTensor input, IReadOnlyList<(double[]? Weights, double[]? Bias)> parameters)
     {
         if (parameters.Count != layers.Count)
             throw new ArgumentException($"{layers.Count} layers but {parameters.Count} parameter sets.");
         var trace = new RefLayerTrace[layers.Count];
-        RefTensor x = input;
         for (int i = 0; i < layers.Count; i++)
         {
-            RefTensor pre = Operation(x, layers[i], parameters[i].Weights, parameters[i].Bias);
+            RefTensor[] xs = layers[i].Sources(i).Select(j => j == RefLayer.NetworkInput ? input : trace[j].Output).ToArray();
+            RefTensor pre = Operation(xs, layers[i], parameters[i].Weights, parameters[i].Bias);
             RefTensor y = layers[i].Activation == Activation.None ? pre : Activate(pre, layers[i].Activation, layers[i].Alpha);
-            trace[i] = new RefLayerTrace(x, pre, y);
-            x = y;
+            trace[i] = new RefLayerTrace(xs, pre, y);
         }
         return trace;
+    }
+
+    /// <summary>Every layer's output shape for one <paramref name="input"/> sample, each from the shapes of the tensors it reads.</summary>
+    public static Shape[] OutputShapes(IReadOnlyList<RefLayer> layers, Shape input)
+    {
+        var shapes = new Shape[layers.Count];
+        for (int i = 0; i < shapes.Length; i++)
+            shapes[i] = layers[i].OutputShape(layers[i].Sources(i).Select(j => j == RefLayer.NetworkInput ? input : shapes[j]).ToArray());
+        return shapes;
     }
 
     private static int Square(RefLayer pool) =>
         pool.KernelH == pool.KernelW ? pool.KernelH : throw new ArgumentException("Pooling windows are square.");
 
     /// <summary>
-    /// Runs <paramref name="layers"/> in sequence over a batch (batch-major, C, H, W per sample), with
+    /// Runs <paramref name="layers"/> (see <see cref="Trace"/>) over a batch (batch-major, C, H, W per sample), with
     /// canonical parameters per layer (null where a layer has none). Returns one tensor per sample.
     /// </summary>
     public static RefTensor[] Run(IReadOnlyList<RefLayer> layers, Shape inputShape, IReadOnlyList<(float[]? Weights, float[]? Bias)> parameters,
@@ -474,26 +671,13 @@ public static class ReferenceOps
     }
 
     /// <summary>
-    /// Runs a generated network's description sequentially: layers are read back with
-    /// <see cref="RefLayer.FromInfo"/>, and every computed shape must equal the one the description states.
+    /// Runs a generated network's description: layers and their inputs are read back with
+    /// <see cref="RefLayer.FromInfo(NetworkInfo, Func{LayerInfo, float}?)"/>, and every computed shape must equal the one
+    /// the description states.
     /// </summary>
     public static RefTensor[] Run(NetworkInfo info, IReadOnlyList<(float[]? Weights, float[]? Bias)> parameters, ReadOnlySpan<float> input, int batch,
-        Func<LayerInfo, float>? alpha = null)
-    {
-        var layers = new List<RefLayer>();
-        Shape shape = info.InputShape;
-        foreach (LayerInfo layer in info.Layers)
-        {
-            RefLayer r = RefLayer.FromInfo(layer, alpha?.Invoke(layer) ?? 0.01f);
-            if (layer.InputShape != shape)
-                throw new InvalidOperationException($"Layer {layer.Name}: input {layer.InputShape}, but the previous layer gives {shape}.");
-            shape = r.OutputShape(shape);
-            if (shape != layer.OutputShape)
-                throw new InvalidOperationException($"Layer {layer.Name}: the reference computes output {shape}, the description says {layer.OutputShape}.");
-            layers.Add(r);
-        }
-        return Run(layers, info.InputShape, parameters, input, batch);
-    }
+        Func<LayerInfo, float>? alpha = null) =>
+        Run(RefLayer.FromInfo(info, alpha), info.InputShape, parameters, input, batch);
 
     /// <summary>Every layer's canonical weights and bias, read from a network instance.</summary>
     public static (float[]? Weights, float[]? Bias)[] CanonicalParameters(Network network)

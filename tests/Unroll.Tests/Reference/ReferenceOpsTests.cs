@@ -104,6 +104,8 @@ public class ReferenceOpsTests
         RefTensor big = ReferenceOps.Activate(RefTensor.FromData(new[] { 1000f, 1000f }, Shape.Flat(2)), Activation.Softmax);
         Assert.Equal(new[] { 0.5, 0.5 }, big.Value);
         Assert.Throws<ArgumentException>(() => ReferenceOps.Activate(OneToNine(), Activation.Softmax));
+        // A C x 1 x 1 tensor (a 1x1 conv over 1x1, say) is softmaxed over its channels, as a flat one is.
+        Assert.Equal(s.Value, ReferenceOps.Activate(Tensor(3, 1, 1, 0, MathF.Log(2), MathF.Log(3)), Activation.Softmax).Value);
     }
 
     [Fact]
@@ -116,6 +118,95 @@ public class ReferenceOpsTests
         var pool = new LayerInfo("p", LayerKind.AvgPool2D, Activation.None, new Shape(2, 5, 4), new Shape(2, 3, 2), null, null, 0, "3x3 s2 p1,1,1,1 incl-pad");
         Assert.True(RefLayer.FromInfo(pool).CountIncludePad);
         Assert.Equal(new Shape(2, 3, 2), RefLayer.FromInfo(pool).OutputShape(new Shape(2, 5, 4)));
+    }
+
+    [Fact]
+    public void AddSumsItsInputsThenActivates()
+    {
+        // x = -2 1 3 (1x1x3); layer 0: 1x1 conv 2x - 1 = -5 1 5; layer 1: ReLU(layer 0 + x) = ReLU(-7 2 8).
+        var layers = new[]
+        {
+            new RefLayer(RefOp.Conv, Units: 1),
+            new RefLayer(RefOp.Add, Activation.ReLU, Inputs: new[] { 0, RefLayer.NetworkInput }),
+        };
+        RefTensor x = Tensor(1, 1, 3, -2, 1, 3);
+        RefLayerTrace[] trace = ReferenceOps.Trace(layers, x, new (double[]?, double[]?)[] { (new[] { 2.0 }, new[] { -1.0 }), (null, null) });
+        Assert.Equal(new[] { trace[0].Output, x }, trace[1].Inputs);
+        Assert.Same(trace[0].Output, trace[1].Input);
+        Assert.Equal(new double[] { -7, 2, 8 }, trace[1].Pre.Value);
+        Assert.Equal(new double[] { 0, 2, 8 }, trace[1].Output.Value);
+        // Scales add: |2x| + |-1| from the conv, |x| from the input.
+        Assert.Equal(new double[] { 5 + 2, 3 + 1, 7 + 3 }, trace[1].Output.Scale);
+        Assert.Equal(new Shape(1, 1, 3), ReferenceOps.OutputShapes(layers, x.Shape)[1]);
+        // Three terms, one of them twice; terms of different shapes do not add.
+        RefTensor three = ReferenceOps.Add(new[] { x, x, Tensor(1, 1, 3, 0.5f, 0.5f, -0.5f) });
+        Assert.Equal(new[] { -3.5, 2.5, 5.5 }, three.Value);
+        Assert.Equal(new[] { 4.5, 2.5, 6.5 }, three.Scale);
+        Assert.Throws<ArgumentException>(() => ReferenceOps.Add(new[] { x, Tensor(3, 1, 1, 1, 2, 3) }));
+        Assert.Throws<ArgumentException>(() => layers[1].OutputShape(new[] { x.Shape, new Shape(3, 1, 1) }));
+    }
+
+    [Fact]
+    public void ConcatPutsChannelsInInputOrder()
+    {
+        // a: one 2x2 channel 1..4; b: two 2x2 channels 5..12. Concat(b, a): b's channels, then a's, at every position.
+        RefTensor a = Tensor(1, 2, 2, 1, 2, 3, 4), b = Tensor(2, 2, 2, 5, 6, 7, 8, 9, 10, 11, 12);
+        RefTensor ba = ReferenceOps.Concat(new[] { b, a });
+        Assert.Equal(new Shape(3, 2, 2), ba.Shape);
+        Assert.Equal(new double[] { 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4 }, ba.Value);
+        Assert.Equal(4, ba.Value[ba.Index(2, 1, 1)]);
+        Assert.Equal(7, ba.Value[ba.Index(0, 1, 0)]);
+        Assert.Equal(ba.Value.Select(Math.Abs), ba.Scale); // copied values keep their scales
+        Assert.Equal(new double[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, ReferenceOps.Concat(new[] { a, b }).Value);
+        // Flat vectors stay flat: features of the first, then of the second.
+        RefTensor flat = ReferenceOps.Concat(new[] { RefTensor.FromData(new float[] { 1, -2 }, Shape.Flat(2)), RefTensor.FromData(new float[] { 3 }, Shape.Flat(1)) });
+        Assert.Equal(Shape.Flat(3), flat.Shape);
+        Assert.Equal(new double[] { 1, -2, 3 }, flat.Value);
+        Assert.Equal(Shape.Flat(3), new RefLayer(RefOp.Concat).OutputShape(new[] { Shape.Flat(2), Shape.Flat(1) }));
+        // Other heights, or spatial with flat, do not line up.
+        Assert.Throws<ArgumentException>(() => ReferenceOps.Concat(new[] { a, Tensor(1, 1, 2, 1, 2) }));
+        Assert.Throws<ArgumentException>(() => ReferenceOps.Concat(new[] { RefTensor.FromData(new float[] { 1 }, Shape.Flat(1)), Tensor(1, 1, 1, 1) }));
+    }
+
+    [Fact]
+    public void GlobalAvgPoolAveragesEachChannelIntoAFlatVector()
+    {
+        // Two channels of 2x3: 1..6 and -1, -1, -1, 1, 1, 7.
+        RefTensor x = Tensor(2, 2, 3, 1, 2, 3, 4, 5, 6, -1, -1, -1, 1, 1, 7);
+        RefTensor y = ReferenceOps.GlobalAvgPool(x);
+        Assert.Equal(Shape.Flat(2), y.Shape);
+        Assert.Equal(new[] { 21 / 6.0, 6 / 6.0 }, y.Value);
+        Assert.Equal(new[] { 21 / 6.0, 12 / 6.0 }, y.Scale); // the mean of |x|
+        Assert.Equal(Shape.Flat(2), new RefLayer(RefOp.GlobalAvgPool).OutputShape(x.Shape));
+        Assert.Throws<ArgumentException>(() => ReferenceOps.GlobalAvgPool(y));
+    }
+
+    [Fact]
+    public void ReadsAGraphDescriptionBack()
+    {
+        // input 1x2x2 -> a: 1x1 conv to 2 channels -> cat: Concat(a, input) = 3x2x2 -> gap: 3 features.
+        Shape input = new(1, 2, 2), a = new(2, 2, 2), cat = new(3, 2, 2);
+        LayerInfo Conv() => new("a", LayerKind.Conv2D, Activation.None, input, a,
+            new TensorInfo("a.weight", new[] { 2, 1, 1, 1 }, 0, 32, TensorLayout.ConvKernel, input), null, 16, "1x1 s1 p0,0,0,0");
+        LayerInfo Cat(params string[] inputs) => new("cat", LayerKind.Concatenate, Activation.None, a, cat, null, null, 0, "2 inputs", inputs);
+        LayerInfo Gap(Shape from) => new("gap", LayerKind.GlobalAvgPool2D, Activation.None, from, Shape.Flat(3), null, null, 12, "2x2");
+        NetworkInfo Network(params LayerInfo[] layers) => new("G", input, Shape.Flat(3), layers, 32, 0, "");
+        RefLayer[] layers = RefLayer.FromInfo(Network(Conv(), Cat("a", Layer.NetworkInput), Gap(cat)));
+        Assert.Null(layers[0].Inputs);
+        Assert.Equal(new[] { 0, RefLayer.NetworkInput }, layers[1].Inputs);
+        Assert.Equal(RefOp.Concat, layers[1].Op);
+        Assert.Null(layers[2].Inputs);
+        Assert.Equal(RefOp.GlobalAvgPool, layers[2].Op);
+        Assert.Equal(new[] { a, cat, Shape.Flat(3) }, ReferenceOps.OutputShapes(layers, input));
+        // Run: the conv doubles and negates, so each position reads 2x, -x, x and the means are those of x times 2, -1, 1.
+        float[] weights = { 2, -1 }, x = { 1, 2, 3, 6 };
+        RefTensor[] y = ReferenceOps.Run(Network(Conv(), Cat("a", Layer.NetworkInput), Gap(cat)), new (float[]?, float[]?)[] { (weights, null), (null, null), (null, null) }, x, 1);
+        Assert.Equal(new[] { 6.0, -3, 3 }, y[0].Value);
+        // A name that is not an earlier layer, a merge's count of inputs, and every shape are checked.
+        Assert.Throws<InvalidOperationException>(() => RefLayer.FromInfo(Network(Conv(), Cat("gap", "a"), Gap(cat))));
+        Assert.Throws<FormatException>(() => RefLayer.FromInfo(Network(Conv(), Cat("a", "a", "a"), Gap(cat))));
+        Assert.Throws<InvalidOperationException>(() => RefLayer.FromInfo(Network(Conv(), Cat(Layer.NetworkInput, "a"), Gap(cat))));
+        Assert.Throws<InvalidOperationException>(() => RefLayer.FromInfo(Network(Conv(), Cat("a", Layer.NetworkInput), Gap(a))));
     }
 
     [Fact]
