@@ -106,6 +106,14 @@ internal static class Diagnostics
         "A layer's output is never used",
         "Layer '{0}' is computed but its output reaches neither another layer nor the network's output '{1}'");
 
+    public static readonly DiagnosticDescriptor EmptyBlock = Error("UNR0024", Declaration,
+        "A block template declares no layers",
+        "Block '{0}': template '{1}' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
+
+    public static readonly DiagnosticDescriptor BadBatchNorm = Error("UNR0025", Shape,
+        "Batch normalisation settings out of range",
+        "Layer '{0}': {1} must be {2}, but is {3}");
+
     public static readonly DiagnosticDescriptor InternalError = Error("UNR9999", "Unroll.Generator",
         "Internal generator error",
         "Unroll could not generate network '{0}': {1}. Please report this with the declaration.");

@@ -10,6 +10,14 @@ public static class NetworkCatalog
         new(StringComparer.OrdinalIgnoreCase)
         {
             ["LeNet5"] = (LeNet5.Description, options => new LeNet5(options)),
+            ["VGG16"] = (VGG16.Description, options => new VGG16(options)),
+            ["VGG19"] = (VGG19.Description, options => new VGG19(options)),
+            ["ResNet18"] = (ResNet18.Description, options => new ResNet18(options)),
+            ["ResNet34"] = (ResNet34.Description, options => new ResNet34(options)),
+            ["ResNet50"] = (ResNet50.Description, options => new ResNet50(options)),
+            ["ResNet101"] = (ResNet101.Description, options => new ResNet101(options)),
+            ["ResNet152"] = (ResNet152.Description, options => new ResNet152(options)),
+            ["NiN"] = (NiN.Description, options => new NiN(options)),
         };
 
     /// <summary>Names of every network, in declaration order.</summary>

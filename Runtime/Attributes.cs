@@ -118,6 +118,13 @@ public sealed class AddAttribute : LayerAttribute
     public AddAttribute(params string[] inputs) => Inputs = inputs;
     /// <summary>The layers added, as declared.</summary>
     public string[] Inputs { get; }
+
+    /// <summary>
+    /// When an input's shape differs from the first input's (a residual block that changes channels or stride), pass it
+    /// through a projection first: a 1x1 convolution without bias, with the stride that matches the sizes, and a batch
+    /// normalisation (ResNet's projection shortcut). False by default: mismatched shapes are then an error.
+    /// </summary>
+    public bool Project { get; set; }
 }
 
 /// <summary>
@@ -148,6 +155,115 @@ public sealed class BatchNormAttribute : LayerAttribute
     public float Epsilon { get; set; } = 1e-5f;
     /// <summary>Weight of a batch's statistics in the running averages; 0.1 by default (PyTorch's convention).</summary>
     public float Momentum { get; set; } = 0.1f;
+}
+
+/// <summary>
+/// The parameters and input of a block template used with <see cref="BlockAttribute"/>. Inside a template, write
+/// <see cref="Channels"/> (or a multiple or fraction of it, such as <c>Block.Channels * 4</c>) for a filter or unit count,
+/// <see cref="Stride"/> for a stride, and <see cref="Input"/> to read the block's input.
+/// </summary>
+public static class Block
+{
+    /// <summary>Stands for the block's channel count; counts that are multiples of <c>Channels / 16</c> scale with it.</summary>
+    public const int Channels = 1 << 20;
+    /// <summary>Stands for the block's stride in its first repetition (1 in the others).</summary>
+    public const int Stride = 1 << 20;
+    /// <summary>The name by which a template's layers read the block's input (the first layer reads it by default).</summary>
+    public const string Input = "@block";
+}
+
+/// <summary>
+/// Inserts the layers of a block template: a class (usually abstract) whose <c>abstract Layer X { get; }</c> properties carry
+/// layer attributes, written with <see cref="Block.Channels"/>, <see cref="Block.Stride"/> and <see cref="Block.Input"/>.
+/// The block's layers are named <c>Member_r_TemplateMember</c> (r the repetition) and the property is the block's output.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class BlockAttribute : LayerAttribute
+{
+    /// <summary>Uses <paramref name="template"/> with <paramref name="channels"/> channels.</summary>
+    public BlockAttribute(Type template, int channels)
+    {
+        Template = template;
+        Channels = channels;
+    }
+    /// <summary>The template class.</summary>
+    public Type Template { get; }
+    /// <summary>What <see cref="Block.Channels"/> stands for.</summary>
+    public int Channels { get; }
+    /// <summary>What <see cref="Block.Stride"/> stands for in the first repetition; 1 by default.</summary>
+    public int Stride { get; set; } = 1;
+    /// <summary>How many times the block follows itself; 1 by default. Repetitions after the first have stride 1.</summary>
+    public int Repeat { get; set; } = 1;
+}
+
+/// <summary>
+/// ResNet's basic residual block (He et al., 2016): 3x3 convolution (with the stride), batch normalisation, ReLU, 3x3
+/// convolution, batch normalisation, then the sum with the block's input and a ReLU. The input goes through a projection
+/// (1x1 convolution with the stride and batch normalisation) when the channels or the size change. Convolutions have no bias.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ResidualBlockAttribute : LayerAttribute
+{
+    /// <summary>Creates a basic block with <paramref name="channels"/> output channels.</summary>
+    public ResidualBlockAttribute(int channels) => Channels = channels;
+    /// <summary>Output channels.</summary>
+    public int Channels { get; }
+    /// <summary>Stride of the first convolution (and of the projection) in the first repetition; 1 by default.</summary>
+    public int Stride { get; set; } = 1;
+    /// <summary>How many blocks follow each other; 1 by default.</summary>
+    public int Repeat { get; set; } = 1;
+}
+
+/// <summary>
+/// ResNet's bottleneck block: 1x1 convolution to <see cref="Channels"/>, batch normalisation, ReLU, 3x3 convolution with the
+/// stride (as in torchvision), batch normalisation, ReLU, 1x1 convolution to <see cref="Channels"/> x <see cref="Expansion"/>,
+/// batch normalisation, then the sum with the (projected when needed) input and a ReLU. Convolutions have no bias.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class BottleneckBlockAttribute : LayerAttribute
+{
+    /// <summary>Creates a bottleneck block whose inner width is <paramref name="channels"/>.</summary>
+    public BottleneckBlockAttribute(int channels) => Channels = channels;
+    /// <summary>Inner width; the output has <see cref="Expansion"/> times as many channels.</summary>
+    public int Channels { get; }
+    /// <summary>Stride of the 3x3 convolution (and of the projection) in the first repetition; 1 by default.</summary>
+    public int Stride { get; set; } = 1;
+    /// <summary>How many blocks follow each other; 1 by default.</summary>
+    public int Repeat { get; set; } = 1;
+    /// <summary>Output channels over inner width; 4 by default.</summary>
+    public int Expansion { get; set; } = 4;
+}
+
+/// <summary>
+/// GoogLeNet's Inception module (Szegedy et al., 2015), given the six widths of the paper's table: four branches from the
+/// input, concatenated in this order: 1x1; 1x1 reduction then 3x3; 1x1 reduction then 5x5; 3x3 max pool (stride 1) then a
+/// 1x1 projection. Every convolution has a bias and a ReLU; sizes are kept with padding.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class InceptionAttribute : LayerAttribute
+{
+    /// <summary>Creates an Inception module with the widths of GoogLeNet's table.</summary>
+    public InceptionAttribute(int conv1x1, int reduce3x3, int conv3x3, int reduce5x5, int conv5x5, int poolProjection)
+    {
+        Conv1x1 = conv1x1;
+        Reduce3x3 = reduce3x3;
+        Conv3x3 = conv3x3;
+        Reduce5x5 = reduce5x5;
+        Conv5x5 = conv5x5;
+        PoolProjection = poolProjection;
+    }
+    /// <summary>Width of the 1x1 branch.</summary>
+    public int Conv1x1 { get; }
+    /// <summary>Width of the 1x1 reduction before the 3x3 convolution.</summary>
+    public int Reduce3x3 { get; }
+    /// <summary>Width of the 3x3 convolution.</summary>
+    public int Conv3x3 { get; }
+    /// <summary>Width of the 1x1 reduction before the 5x5 convolution.</summary>
+    public int Reduce5x5 { get; }
+    /// <summary>Width of the 5x5 convolution.</summary>
+    public int Conv5x5 { get; }
+    /// <summary>Width of the 1x1 projection after the max pool.</summary>
+    public int PoolProjection { get; }
 }
 
 /// <summary>Global average pooling: the mean of each channel over all positions, giving a flat vector of C features.</summary>

@@ -38,7 +38,7 @@ internal static class NetworkEmitter
         }
         w.Line();
         w.Open($"{(spec.Modifiers.Length > 0 ? spec.Modifiers + " " : "")}partial class {spec.ClassName}");
-        foreach (Front.LayerSpec layer in spec.Layers)
+        foreach (Front.LayerSpec layer in spec.Layers.Where(l => l.Member.Length > 0))
             w.Line($"{(layer.Modifiers.Length > 0 ? layer.Modifiers + " " : "")}partial global::Unroll.Layer {layer.Member} => throw new global::System.InvalidOperationException(\"Network '{spec.ClassName}' has declaration errors.\");");
         w.Close();
         return w.ToString();
@@ -108,7 +108,9 @@ internal static class NetworkEmitter
         int layerNumber = 0;
         foreach (LayerPlan p in plan.Layers)
         {
-            LayerModel l = p.Layer;
+            // The description says what is computed (the model), not how inference computes it (a folded convolution
+            // carries its batch normalisation's activation there).
+            LayerModel l = model.Layers[layerNumber];
             // Only a layer that reads something other than the layer before it names its inputs.
             string inputs = l.ReadsPrevious(layerNumber++) ? "" : $", new[] {{ {string.Join(", ", l.Inputs.Select(j => "\"" + model.NameOf(j) + "\""))} }}";
             string weights = p.WeightLength == 0 ? "null" : Tensor(l.Name + ".weight", WeightShape(l), p.WeightOffset, p.WeightLength,
@@ -133,6 +135,12 @@ internal static class NetworkEmitter
         int index = 0;
         foreach (LayerPlan p in plan.Layers)
         {
+            if (p.Layer.Member.Length == 0)
+            {
+                // A block's inner layer or a projection: no property; reachable by name.
+                index++;
+                continue;
+            }
             w.Line();
             w.Line($"/// <summary>Layer {I(index)}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}.</summary>");
             w.Line($"{(p.Layer.Modifiers.Length > 0 ? p.Layer.Modifiers + " " : "")}partial Layer {p.Layer.Member} => Layers[{I(index)}];");
@@ -255,12 +263,25 @@ internal static class NetworkEmitter
         w.Line();
         w.Line("/// <inheritdoc />");
         w.Open("protected override void PrepareInference(ReadOnlySpan<float> parameters, Span<float> transformed)");
+        // Folded batch normalisations first: a Winograd kernel of a folded convolution is transformed from its folded weights.
+        for (int i = 0; i < plan.Layers.Count; i++)
+        {
+            LayerPlan p = plan.Layers[i];
+            if (!p.ReadsFoldedWeights)
+                continue;
+            LayerPlan bn = plan.Layers.First(b => b.Folded && b.Layer.Inputs[0] == i);
+            int c = p.PaddedOutputs;
+            w.Line($"// {p.Layer.Name} with {bn.Layer.Name} folded in: w' = w gamma / sqrt(running_var + eps), b' = (b - running_mean) gamma / sqrt(running_var + eps) + beta");
+            string bias = p.BiasLength > 0 && plan.Training.Layers[i].Layer.Bias ? $"parameters.Slice({I(p.BiasOffset)}, {I(c)})" : "ReadOnlySpan<float>.Empty";
+            w.Line($"global::Unroll.Kernels.BatchNormKernels.Fold(parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), {bias}, parameters.Slice({I(bn.WeightOffset)}, {I(c)}), parameters.Slice({I(bn.BiasOffset)}, {I(c)}), parameters.Slice({I(bn.StateOffset)}, {I(c)}), parameters.Slice({I(bn.StateOffset + c)}, {I(c)}), {VectorIsa.Literal(bn.Layer.Epsilon)}, transformed.Slice({I(p.FoldedOffset)}, {I(p.WeightLength + c)}));");
+        }
         foreach (LayerPlan p in plan.Layers)
         {
             if (p.WinogradOffset < 0)
                 continue;
             w.Line($"// {p.Layer.Name}: [3x3][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> Winograd U = G g Gt [16][{I(p.In.C)}][{I(p.PaddedOutputs)}]");
-            w.Line($"global::Unroll.Kernels.Layout.WinogradKernel(parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)}), transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))}), {I(p.In.C)}, {I(p.PaddedOutputs)});");
+            string weights = p.ReadsFoldedWeights ? $"transformed.Slice({I(p.FoldedOffset)}, {I(p.WeightLength)})" : $"parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)})";
+            w.Line($"global::Unroll.Kernels.Layout.WinogradKernel({weights}, transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))}), {I(p.In.C)}, {I(p.PaddedOutputs)});");
         }
         foreach (LayerPlan p in plan.Layers)
         {
@@ -409,6 +430,8 @@ internal static class NetworkEmitter
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
                         ActivationPass(w, v, p);
                     }, Segment(p)));
+                    break;
+                case OpKind.BatchNorm when p.Folded:
                     break;
                 case OpKind.BatchNorm:
                     steps.Add(new Step(0, 0, (_, _) =>
@@ -583,6 +606,9 @@ internal static class NetworkEmitter
                         case OpKind.GlobalAvgPool:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
                             break;
+                        case OpKind.BatchNorm when p.Folded:
+                            w.Line("// Folded into the convolution before it.");
+                            break;
                         case OpKind.BatchNorm:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref transformed, {I(p.ScaleShiftOffset)}));");
                             break;
@@ -606,11 +632,20 @@ internal static class NetworkEmitter
 
     /// <summary>The call of a direct convolution or single-sample dense kernel over the unit range [from, to).</summary>
     private static string WeightedCall(string kernel, LayerPlan p, string input, string output, string from, string to) =>
-        $"{kernel}({input}, {output}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {from}, {to});";
+        $"{kernel}({input}, {output}, {WeightSource(p)}, {BiasSource(p)}, {from}, {to});";
+
+    /// <summary>Where a layer's kernel reads its weights: the parameters, or the transformed buffer when a batch normalisation is folded in.</summary>
+    private static string WeightSource(LayerPlan p) => p.ReadsFoldedWeights
+        ? $"ref Unsafe.Add(ref transformed, {I(p.FoldedOffset)})"
+        : $"ref Unsafe.Add(ref parameters, {I(p.WeightOffset)})";
+
+    private static string BiasSource(LayerPlan p) => p.ReadsFoldedWeights
+        ? $"ref Unsafe.Add(ref transformed, {I(p.FoldedOffset + p.WeightLength)})"
+        : $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})";
 
     /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
     private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to) =>
-        WinogradEmitter.Call(kernel, input, output, $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})", $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})", scratch, from, to);
+        WinogradEmitter.Call(kernel, input, output, $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})", BiasSource(p), scratch, from, to);
 
     private static void ActivationPass(CodeWriter w, VectorIsa v, LayerPlan p)
     {
@@ -822,7 +857,7 @@ internal static class NetworkEmitter
         {
             if (!names.ContainsKey(p.KernelKey))
             {
-                names.Add(p.KernelKey, $"{p.Layer.KindName}_{p.Layer.Name}{(p.In.Planar ? "_Planar" : "")}");
+                names.Add(p.KernelKey, $"{p.Layer.KindName}_{p.Layer.Name}{(p.In.Planar ? "_Planar" : "")}{(p.ReadsFoldedWeights ? "_Folded" : "")}");
                 emitted.Add(p);
             }
         }

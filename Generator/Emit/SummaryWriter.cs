@@ -12,26 +12,62 @@ internal static class SummaryWriter
 
     public static string Summary(NetworkModel model)
     {
-        const int nameWidth = 34, shapeWidth = 26;
+        // A graph (a layer reading something other than the layer before it) gets Keras's "Connected to" column; a block's
+        // layers follow a row naming the block, indented under it.
+        bool graph = !model.IsChain;
+        const int shapeWidth = 26, paramWidth = 12;
+        int nameWidth = 34;
+        foreach (LayerModel layer in model.Layers)
+            nameWidth = Math.Max(nameWidth, layer.Name.Length + layer.KindName.Length + 8 + (layer.Block.Length > 0 ? 2 : 0));
+        int width = nameWidth + shapeWidth + (graph ? paramWidth + 24 : 16);
         var text = new StringBuilder();
-        string rule = new('_', 76), doubleRule = new('=', 76);
+        string rule = new('_', width), doubleRule = new('=', width);
         text.Append("Model: \"").Append(model.ClassName).Append("\"\n");
         text.Append(rule).Append('\n');
-        text.Append(Pad(" Layer (type)", nameWidth)).Append(Pad("Output Shape", shapeWidth)).Append("Param #\n");
+        text.Append(Pad(" Layer (type)", nameWidth)).Append(Pad("Output Shape", shapeWidth)).Append(graph ? Pad("Param #", paramWidth) + "Connected to\n" : "Param #\n");
         text.Append(doubleRule).Append('\n');
         text.Append(Pad(" input (Input)", nameWidth)).Append(Pad(model.Input.Keras, shapeWidth)).Append("0\n");
         long total = 0;
-        foreach (LayerModel layer in model.Layers)
+        string block = "";
+        for (int i = 0; i < model.Layers.Count; i++)
         {
+            LayerModel layer = model.Layers[i];
+            if (layer.Block != block)
+            {
+                block = layer.Block;
+                if (block.Length > 0)
+                {
+                    long blockParameters = 0;
+                    foreach (LayerModel inner in model.Layers)
+                        if (inner.Block == block)
+                            blockParameters += inner.ParameterCount;
+                    text.Append(Pad(" " + block, nameWidth + shapeWidth)).Append(N(blockParameters)).Append('\n');
+                }
+            }
             string type = layer.KindName + (layer.Activation != Front.ActivationKind.None && layer.Op != Front.OpKind.Activation ? ", " + layer.Activation.ToString().ToLowerInvariant() : "")
                 + (layer.Op == Front.OpKind.Activation ? ": " + layer.Activation.ToString().ToLowerInvariant() : "");
-            text.Append(Pad($" {layer.Name} ({type})", nameWidth)).Append(Pad(layer.Output.Keras, shapeWidth)).Append(N(layer.ParameterCount)).Append('\n');
+            string indent = layer.Block.Length > 0 ? "   " : " ";
+            text.Append(Pad($"{indent}{layer.Name} ({type})", nameWidth)).Append(Pad(layer.Output.Keras, shapeWidth));
+            if (graph)
+            {
+                var inputs = new System.Collections.Generic.List<string>();
+                foreach (int j in layer.Inputs)
+                    inputs.Add(model.NameOf(j));
+                text.Append(Pad(N(layer.ParameterCount), paramWidth)).Append(string.Join(", ", inputs)).Append('\n');
+            }
+            else
+                text.Append(N(layer.ParameterCount)).Append('\n');
             total += layer.ParameterCount;
         }
         text.Append(doubleRule).Append('\n');
-        text.Append("Total params: ").Append(N(total)).Append(" (").Append(Bytes(total * 4)).Append(")\n");
+        // Non-trainable: batch normalisations' running statistics (kept and saved, trained by no optimizer).
+        long state = 0;
+        foreach (LayerModel layer in model.Layers)
+            if (layer.Op == Front.OpKind.BatchNorm)
+                state += 2L * layer.Output.C;
+        text.Append("Total params: ").Append(N(total + state)).Append(" (").Append(Bytes((total + state) * 4)).Append(")\n");
         text.Append("Trainable params: ").Append(N(total)).Append('\n');
-        text.Append("Non-trainable params: 0\n");
+        text.Append("Non-trainable params: ").Append(N(state)).Append('\n');
         long flops = 0;
         foreach (LayerModel layer in model.Layers)
             flops += layer.Flops;

@@ -12,6 +12,16 @@ internal static class AttributeNames
     public const string Concat = "Unroll.ConcatAttribute";
     public const string GlobalAvgPool = "Unroll.GlobalAvgPoolAttribute";
     public const string BatchNorm = "Unroll.BatchNormAttribute";
+    public const string Block = "Unroll.BlockAttribute";
+    public const string ResidualBlock = "Unroll.ResidualBlockAttribute";
+    public const string BottleneckBlock = "Unroll.BottleneckBlockAttribute";
+    public const string Inception = "Unroll.InceptionAttribute";
+
+    /// <summary>The name by which a block template's layers refer to the block's input (Unroll.Block.Input).</summary>
+    public const string BlockInput = "@block";
+
+    /// <summary>The value of Unroll.Block.Channels and Unroll.Block.Stride: counts and strides from it on stand for the block's.</summary>
+    public const int BlockParameter = 1 << 20;
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
     public const string Tanh = "Unroll.TanhAttribute";

@@ -50,6 +50,14 @@ internal static class NetworkParser
         foreach (IPropertySymbol property in properties)
         {
             cancellation.ThrowIfCancellationRequested();
+            if (BlockExpander.BlockAttribute(property) is { } block)
+            {
+                if (MemberProblem(property, cancellation, template: false) is { } problem)
+                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadLayerMember, LocationInfo.From(property.Locations.FirstOrDefault()), property.Name, problem));
+                else
+                    layers.AddRange(BlockExpander.Expand(property, block, layers.Count > 0 ? layers[layers.Count - 1].Name : AttributeNames.NetworkInput, diagnostics, cancellation));
+                continue;
+            }
             LayerSpec? layer = ParseLayer(property, diagnostics, cancellation);
             if (layer is not null)
                 layers.Add(layer);
@@ -61,7 +69,11 @@ internal static class NetworkParser
             layers.ToEquatableArray(), diagnostics.ToEquatableArray());
     }
 
-    private static LayerSpec? ParseLayer(IPropertySymbol property, List<DiagnosticInfo> diagnostics, CancellationToken cancellation)
+    /// <summary>
+    /// Reads one layer property. In a block template (<paramref name="template"/>) the property may be any property of type
+    /// Layer (usually <c>abstract Layer X { get; }</c>); in a network it must be <c>partial Layer X { get; }</c>.
+    /// </summary>
+    internal static LayerSpec? ParseLayer(IPropertySymbol property, List<DiagnosticInfo> diagnostics, CancellationToken cancellation, bool template = false)
     {
         AttributeData? op = null;
         AttributeData? activation = null;
@@ -88,15 +100,7 @@ internal static class NetworkParser
             return null;
 
         var syntax = property.DeclaringSyntaxReferences[0].GetSyntax(cancellation) as PropertyDeclarationSyntax;
-        string? problem = syntax is null ? "it is not a property"
-            : !syntax.Modifiers.Any(SyntaxKind.PartialKeyword) ? "it is not partial"
-            : syntax.Modifiers.Any(SyntaxKind.StaticKeyword) ? "it is static"
-            : property.Type.ToDisplayString() != AttributeNames.LayerType ? $"its type is '{property.Type.ToDisplayString()}'"
-            : syntax.ExpressionBody is not null || syntax.AccessorList is null
-              || syntax.AccessorList.Accessors.Count != 1 || !syntax.AccessorList.Accessors[0].IsKind(SyntaxKind.GetAccessorDeclaration)
-              || syntax.AccessorList.Accessors[0].Body is not null || syntax.AccessorList.Accessors[0].ExpressionBody is not null
-                ? "it needs exactly '{ get; }'"
-                : null;
+        string? problem = MemberProblem(property, cancellation, template);
         if (problem is not null)
         {
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadLayerMember,
@@ -157,13 +161,32 @@ internal static class NetworkParser
                     if (named.Key == "Name" && named.Value.Value is string n)
                         layerName = n;
 
-        string modifiers = string.Join(" ", syntax!.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+        string modifiers = template ? "" : string.Join(" ", syntax!.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
         return new LayerSpec(property.Name, layerName, modifiers, kind, count,
             kernelH > 0 ? kernelH : kernel, kernelW > 0 ? kernelW : kernel,
             stride, strideSet, same, pad, padSet,
             Named(op, "Bias", true), Named(op, "CountIncludePad", false), act, alpha,
             LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray(), inputs.ToEquatableArray(),
-            Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f));
+            Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f), Named(op, "Project", false));
+    }
+
+    /// <summary>What is wrong with a layer property's declaration, or null.</summary>
+    internal static string? MemberProblem(IPropertySymbol property, CancellationToken cancellation, bool template)
+    {
+        var syntax = property.DeclaringSyntaxReferences[0].GetSyntax(cancellation) as PropertyDeclarationSyntax;
+        if (syntax is null)
+            return "it is not a property";
+        if (property.Type.ToDisplayString() != AttributeNames.LayerType)
+            return $"its type is '{property.Type.ToDisplayString()}'";
+        if (template)
+            return null;
+        return !syntax.Modifiers.Any(SyntaxKind.PartialKeyword) ? "it is not partial"
+            : syntax.Modifiers.Any(SyntaxKind.StaticKeyword) ? "it is static"
+            : syntax.ExpressionBody is not null || syntax.AccessorList is null
+              || syntax.AccessorList.Accessors.Count != 1 || !syntax.AccessorList.Accessors[0].IsKind(SyntaxKind.GetAccessorDeclaration)
+              || syntax.AccessorList.Accessors[0].Body is not null || syntax.AccessorList.Accessors[0].ExpressionBody is not null
+                ? "it needs exactly '{ get; }'"
+                : null;
     }
 
     private static void Collect(AttributeData? attribute, List<ArgumentLocation> into, CancellationToken cancellation)
@@ -179,10 +202,10 @@ internal static class NetworkParser
         }
     }
 
-    private static bool HasNamed(AttributeData? attribute, string name) =>
+    internal static bool HasNamed(AttributeData? attribute, string name) =>
         attribute is not null && attribute.NamedArguments.Any(a => a.Key == name);
 
-    private static T Named<T>(AttributeData? attribute, string name, T fallback)
+    internal static T Named<T>(AttributeData? attribute, string name, T fallback)
     {
         if (attribute is not null)
             foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)

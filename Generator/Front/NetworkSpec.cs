@@ -35,6 +35,9 @@ internal sealed record ArgumentLocation(string Name, LocationInfo Location);
 /// The layers named as inputs, as written: a merge's constructor arguments, or the <c>From</c> argument of any other layer;
 /// empty when the layer reads the one declared before it.
 /// </param>
+/// <param name="Member">The property that declares the layer; empty for the inner layers of a block (the block's property is its last layer).</param>
+/// <param name="Project">For a sum: pass inputs of another shape through a projection (1x1 convolution and batch normalisation).</param>
+/// <param name="Block">For a block's layers: the block, as the summary shows it (e.g. "Stage1: ResidualBlock(128, stride 2) x 2"); empty otherwise.</param>
 internal sealed record LayerSpec(
     string Member,
     string Name,
@@ -56,7 +59,9 @@ internal sealed record LayerSpec(
     EquatableArray<ArgumentLocation> Arguments,
     EquatableArray<string> Inputs,
     float Epsilon = 1e-5f,
-    float Momentum = 0.1f)
+    float Momentum = 0.1f,
+    bool Project = false,
+    string Block = "")
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

@@ -28,7 +28,8 @@ internal sealed record LayerModel(
     long Flops,
     EquatableArray<int> Inputs,
     float Epsilon = 1e-5f,
-    float Momentum = 0.1f)
+    float Momentum = 0.1f,
+    string Block = "")
 {
     /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
     public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;

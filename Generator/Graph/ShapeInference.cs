@@ -51,36 +51,44 @@ internal static class ShapeInference
         int[][]? inputs = ResolveInputs(spec, diagnostics);
         ok &= inputs is not null;
 
-        // Shape inference continues only while shapes are known; every layer's own argument checks always run.
+        // Shape inference continues only while shapes are known; every layer's own argument checks always run. A sum that
+        // projects mismatched inputs gets its projections inserted before it, so model indices run ahead of spec indices.
         var layers = new List<LayerModel>();
         var shapes = new TensorShape?[spec.Layers.Count];
+        var modelIndex = new int[spec.Layers.Count];
         for (int i = 0; i < spec.Layers.Count; i++)
         {
             LayerSpec layer = spec.Layers[i];
             var inputShapes = new List<TensorShape>();
+            var sources = new List<int>();
             bool known = ok;
             if (inputs is not null)
                 foreach (int j in inputs[i])
                 {
                     TensorShape? shape = j < 0 ? input : shapes[j];
+                    sources.Add(j < 0 ? -1 : modelIndex[j]);
                     if (shape is TensorShape s)
                         inputShapes.Add(s);
                     else
                         known = false;
                 }
-            LayerModel? model = InferLayer(spec, layer, inputs?[i] ?? Array.Empty<int>(), known ? inputShapes : null, diagnostics);
+            if (known && layer.Op == OpKind.Add && layer.Project)
+                Project(layer, layers, sources, inputShapes, diagnostics);
+            LayerModel? model = InferLayer(spec, layer, sources.ToArray(), known ? inputShapes : null, diagnostics,
+                k => sources[k] < 0 ? AttributeNames.NetworkInput : layers[sources[k]].Name);
             if (model is null)
             {
                 ok = false;
                 continue;
             }
+            modelIndex[i] = layers.Count;
             layers.Add(model);
             shapes[i] = model.Output;
         }
 
-        if (ok && inputs is not null && layers.Count == spec.Layers.Count)
+        if (ok && inputs is not null)
             WarnUnused(spec, inputs, diagnostics);
-        if (!ok || layers.Count != spec.Layers.Count)
+        if (!ok)
             return (null, diagnostics.ToEquatableArray());
         return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray()), diagnostics.ToEquatableArray());
     }
@@ -96,7 +104,8 @@ internal static class ShapeInference
         for (int i = 0; i < spec.Layers.Count; i++)
             index[spec.Layers[i].Name] = i;
         for (int i = 0; i < spec.Layers.Count; i++)
-            index[spec.Layers[i].Member] = i;
+            if (spec.Layers[i].Member.Length > 0)
+                index[spec.Layers[i].Member] = i;
 
         var result = new int[spec.Layers.Count][];
         var forward = new List<(int Layer, int Argument, int Target)>();
@@ -120,7 +129,7 @@ internal static class ShapeInference
                     resolved.Add(-1);
                 else if (!index.TryGetValue(name, out int j))
                 {
-                    string before = i == 0 ? "none" : string.Join(", ", System.Linq.Enumerable.Select(System.Linq.Enumerable.Take(spec.Layers, i), l => l.Member));
+                    string before = i == 0 ? "none" : string.Join(", ", System.Linq.Enumerable.Select(System.Linq.Enumerable.Take(spec.Layers, i), l => l.Member.Length > 0 ? l.Member : l.Name));
                     diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnknownInput, at, layer.Name, name, before));
                     ok = false;
                 }
@@ -202,9 +211,49 @@ internal static class ShapeInference
         return true;
     }
 
-    /// <param name="inputIndices">The layer's inputs (-1: the network's input).</param>
+    /// <summary>
+    /// ResNet's projection shortcut: each input of a projecting sum whose shape differs from the first input's goes through a
+    /// 1x1 convolution without bias (to the first input's channels, with the stride that gives its size) and a batch
+    /// normalisation, inserted as layers named after the sum. An input that no stride can bring to size stays as it is, and
+    /// the sum reports the mismatch.
+    /// </summary>
+    private static void Project(LayerSpec sum, List<LayerModel> layers, List<int> sources, List<TensorShape> shapes, List<DiagnosticInfo> diagnostics)
+    {
+        TensorShape target = shapes[0];
+        for (int k = 1; k < shapes.Count; k++)
+        {
+            TensorShape from = shapes[k];
+            if (from == target || from.Flat || target.Flat)
+                continue;
+            int stride = Math.Max(1, from.H / target.H);
+            if ((from.H - 1) / stride + 1 != target.H || (from.W - 1) / stride + 1 != target.W)
+                continue;
+            string name = sum.Name + (shapes.Count > 2 ? "_Projection" + k.ToString(CultureInfo.InvariantCulture) : "_Projection");
+            LayerSpec Inner(string suffix, OpKind op, int count, string input) => sum with
+            {
+                Member = "", Name = name + suffix, Modifiers = "", Op = op, Count = count, KernelHeight = 1, KernelWidth = 1, Stride = stride,
+                StrideSet = true, SamePadding = false, Pad = 0, PadSet = false, Bias = false, Activation = ActivationKind.None,
+                Inputs = new[] { input }.ToEquatableArray(), Project = false, Epsilon = 1e-5f, Momentum = 0.1f,
+            };
+            string Source(int index) => index < 0 ? AttributeNames.NetworkInput : layers[index].Name;
+            LayerModel? conv = InferLayer(null, Inner("", OpKind.Conv, target.C, Source(sources[k])), new[] { sources[k] }, new List<TensorShape> { from }, diagnostics, Source);
+            if (conv is null)
+                return;
+            layers.Add(conv);
+            LayerModel? norm = InferLayer(null, Inner("BN", OpKind.BatchNorm, 0, conv.Name) with { Stride = 1 }, new[] { layers.Count - 1 }, new List<TensorShape> { conv.Output }, diagnostics, Source);
+            if (norm is null)
+                return;
+            layers.Add(norm);
+            sources[k] = layers.Count - 1;
+            shapes[k] = norm.Output;
+        }
+    }
+
+    /// <param name="inputIndices">The layer's inputs as model indices (-1: the network's input).</param>
     /// <param name="inputShapes">Their shapes, or null when some is unknown (only the checks that need no shape run).</param>
-    private static LayerModel? InferLayer(NetworkSpec spec, LayerSpec layer, int[] inputIndices, List<TensorShape>? inputShapes, List<DiagnosticInfo> diagnostics)
+    /// <param name="inputName">The name of input k, for diagnostics.</param>
+    private static LayerModel? InferLayer(NetworkSpec? spec, LayerSpec layer, int[] inputIndices, List<TensorShape>? inputShapes, List<DiagnosticInfo> diagnostics,
+        Func<int, string> inputName)
     {
         TensorShape? input = inputShapes is { Count: > 0 } ? inputShapes[0] : null;
         int before = diagnostics.Count;
@@ -236,9 +285,13 @@ internal static class ShapeInference
             if (pool && layer.KernelHeight > 0 && layer.Pad > layer.KernelHeight / 2)
                 Report(Diagnostics.PoolPaddingTooLarge, layer.At("Pad"), layer.Name, layer.Pad, layer.KernelHeight);
         }
+        if (layer.Op == OpKind.BatchNorm && !(layer.Epsilon > 0))
+            Report(Diagnostics.BadBatchNorm, layer.At("Epsilon"), layer.Name, "Epsilon", "above 0", layer.Epsilon.ToString("R", CultureInfo.InvariantCulture));
+        if (layer.Op == OpKind.BatchNorm && !(layer.Momentum >= 0 && layer.Momentum <= 1))
+            Report(Diagnostics.BadBatchNorm, layer.At("Momentum"), layer.Name, "Momentum", "between 0 and 1", layer.Momentum.ToString("R", CultureInfo.InvariantCulture));
         if (diagnostics.Count != before || input is not TensorShape x)
             return null;
-        if (layer.IsMerge && !CheckMerge(spec, layer, inputIndices, inputShapes!, diagnostics))
+        if (layer.IsMerge && !CheckMerge(layer, inputShapes!, diagnostics, inputName))
             return null;
 
         int kh = layer.KernelHeight, kw = layer.KernelWidth;
@@ -345,16 +398,15 @@ internal static class ShapeInference
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
             kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray(),
-            layer.Epsilon, layer.Momentum);
+            layer.Epsilon, layer.Momentum, layer.Block);
     }
 
     /// <summary>
     /// Checks that a merge's inputs fit together: one shape for a sum; one height and width (or all flat) for a
     /// concatenation. Reports the first misfit on its argument, naming it and the first input with their shapes.
     /// </summary>
-    private static bool CheckMerge(NetworkSpec spec, LayerSpec layer, int[] inputs, List<TensorShape> shapes, List<DiagnosticInfo> diagnostics)
+    private static bool CheckMerge(LayerSpec layer, List<TensorShape> shapes, List<DiagnosticInfo> diagnostics, Func<int, string> name)
     {
-        string Name(int j) => j < 0 ? AttributeNames.NetworkInput : spec.Layers[j].Name;
         // With one name given, the first input is the implicit previous layer and the name is argument 0.
         int firstArgument = layer.Inputs.Count == 1 ? 1 : 0;
         for (int k = 1; k < shapes.Count; k++)
@@ -365,7 +417,7 @@ internal static class ShapeInference
                 continue;
             string need = layer.Op == OpKind.Add ? "inputs of one shape" : "inputs of one height and width (or all flat)";
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.MergeShapeMismatch, layer.At((k - firstArgument).ToString(CultureInfo.InvariantCulture)),
-                layer.Name, MergeWord(layer.Op), need, Name(inputs[0]), a.ToString(), Name(inputs[k]), b.ToString()));
+                layer.Name, MergeWord(layer.Op), need, name(0), a.ToString(), name(k), b.ToString()));
             return false;
         }
         return true;

@@ -33,9 +33,19 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// transformed-weight buffer, computed from gamma, beta and the running statistics; -1 otherwise.
 /// </param>
 /// <param name="StatisticsOffset">For batch normalisation in training: its block in the batch-statistics buffer (<see cref="Schedule.BatchNormStatistics"/>); -1 otherwise.</param>
+/// <param name="FoldedOffset">
+/// For a convolution at inference whose output only a batch normalisation reads: where the weights with the normalisation
+/// folded in (scaled per output channel) lie in the transformed buffer, the bias right after them; -1 otherwise. Its
+/// <paramref name="Layer"/> then carries the normalisation's activation and a bias.
+/// </param>
+/// <param name="Folded">For a batch normalisation at inference folded into the convolution before it: it has no step of its own.</param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
-    int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1)
+    int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1,
+    int FoldedOffset = -1, bool Folded = false)
 {
+    /// <summary>Whether the kernel reads its weights and bias from the transformed buffer (a convolution with a batch normalisation folded in).</summary>
+    public bool ReadsFoldedWeights => FoldedOffset >= 0;
+
     /// <summary>Output channels rounded up to 16: the row length of the packed weights.</summary>
     public int PaddedOutputs => Planner.Pad(Layer.Output.C);
 

@@ -89,6 +89,21 @@ internal static class Planner
         }
         int workspace = arena.Length;
 
+        // A batch normalisation that alone reads a convolution's output is folded into it at inference: the convolution
+        // runs with scaled weights and a bias (computed from the parameters into the transformed buffer, after the Winograd
+        // kernels) and the normalisation's activation, in the slot the normalisation would have overwritten in place.
+        var folds = new List<int>();
+        for (int j = 0; j < n; j++)
+        {
+            LayerModel bn = model.Layers[j];
+            int i = bn.Inputs[0];
+            if (bn.Op != OpKind.BatchNorm || i < 0 || model.Layers[i].Op != OpKind.Conv || readers[i + 1].Count != 1 || plans[j].Out != plans[i].Out)
+                continue;
+            plans[i] = plans[i] with { Layer = model.Layers[i] with { Activation = bn.Activation, Alpha = bn.Alpha, Bias = true } };
+            plans[j] = plans[j] with { Folded = true };
+            folds.Add(i);
+        }
+
         // Winograd layers: their transformed kernels one after another in a buffer of their own, and one scratch
         // area at the end of the workspace that they take in turn.
         int winograd = 0, scratch = 0;
@@ -103,11 +118,16 @@ internal static class Planner
         int scratchOffset = workspace;
         workspace += scratch;
 
-        // Batch normalisations at inference: a per-channel scale and shift each, after the Winograd kernels.
+        // Folded convolutions, then the other batch normalisations' per-channel scale and shift, after the Winograd kernels.
         int transformed = winograd;
+        foreach (int i in folds)
+        {
+            plans[i] = plans[i] with { FoldedOffset = transformed };
+            transformed += plans[i].WeightLength + plans[i].PaddedOutputs;
+        }
         for (int i = 0; i < plans.Count; i++)
         {
-            if (plans[i].Layer.Op != OpKind.BatchNorm)
+            if (plans[i].Layer.Op != OpKind.BatchNorm || plans[i].Folded)
                 continue;
             plans[i] = plans[i] with { ScaleShiftOffset = transformed };
             transformed += 2 * plans[i].PaddedOutputs;
@@ -146,6 +166,8 @@ internal static class Planner
             LayerPlan p = inference[i];
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
+            // Training runs every layer as declared: nothing folded.
+            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1 };
             layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {

@@ -40,6 +40,30 @@ public static class BatchNormKernels
     }
 
     /// <summary>
+    /// Folds an inference-mode batch normalisation into the convolution before it: with s = gamma / sqrt(var + eps) per
+    /// output channel, w' = w s and b' = (b - mean) s + beta (b = 0 for a convolution without bias). The weights are stored
+    /// with the output channel fastest ([..][O padded]), as <paramref name="gamma"/> is long; <paramref name="folded"/>
+    /// receives the weights, then the bias.
+    /// </summary>
+    public static void Fold(ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> folded)
+    {
+        int c = gamma.Length;
+        if (weights.Length % c != 0 || folded.Length != weights.Length + c || !bias.IsEmpty && bias.Length != c)
+            throw new ArgumentException($"Weights must hold whole rows of {c} outputs, and the folded form {weights.Length + c} values.");
+        Span<float> scale = c <= 1024 ? stackalloc float[c] : new float[c];
+        for (int o = 0; o < c; o++)
+        {
+            double s = gamma[o] / Math.Sqrt((double)variance[o] + epsilon);
+            scale[o] = (float)s;
+            folded[weights.Length + o] = (float)(((bias.IsEmpty ? 0 : bias[o]) - mean[o]) * s + beta[o]);
+        }
+        for (int row = 0; row < weights.Length; row += c)
+            for (int o = 0; o < c; o++)
+                folded[row + o] = weights[row + o] * scale[o];
+    }
+
+    /// <summary>
     /// After every sample's sums of x and x² are in: the batch mean and variance (over samples and positions), the rows
     /// the forward pass normalises with (scale, shift, mean, 1 / sd), and the running averages updated with the
     /// momentum (the running variance takes the unbiased batch variance, as PyTorch does).

@@ -346,6 +346,25 @@ public class DiagnosticTests
         """, "UNR0009", "Layer name 'input' is already used by member 'Layer.NetworkInput'; layer names must be unique within network 'Net'");
 
     [Fact]
+    public void EmptyBlockTemplate() => Check("""
+        public abstract class Nothing { }
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [[|Block(typeof(Nothing), 8)|]] public partial Layer A { get; }
+        }
+        """, "UNR0024", "Block 'A': template 'Nothing' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
+
+    [Fact]
+    public void BatchNormMomentumOutOfRange() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [BatchNorm([|Momentum = 1.5f|])] public partial Layer A { get; }
+        }
+        """, "UNR0025", "Layer 'A': Momentum must be between 0 and 1, but is 1.5");
+
+    [Fact]
     public void UnusedLayerIsAWarning()
     {
         MarkedSource source = MarkedSource.Parse("""
@@ -388,7 +407,7 @@ public class DiagnosticTests
         var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
             .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
-        Assert.Equal(24, ids.Count);
+        Assert.Equal(26, ids.Count);
         foreach (string id in ids)
             Assert.Contains(id + " ", notes);
     }

@@ -90,6 +90,8 @@ public enum RefOp
     Concat,
     /// <summary>The mean of each channel over all positions, as a flat vector of C features.</summary>
     GlobalAvgPool,
+    /// <summary>Batch normalisation in inference mode: gamma (x - running mean) / sqrt(running variance + eps) + beta.</summary>
+    BatchNorm,
 }
 
 /// <summary>
@@ -115,7 +117,10 @@ public sealed record RefLayer(
     int PadRight = 0,
     bool Bias = true,
     bool CountIncludePad = false,
-    IReadOnlyList<int>? Inputs = null)
+    IReadOnlyList<int>? Inputs = null,
+    IReadOnlyList<double>? RunningMean = null,
+    IReadOnlyList<double>? RunningVariance = null,
+    double Epsilon = 1e-5)
 {
     /// <summary>The index that stands for the network's input in <see cref="Inputs"/>.</summary>
     public const int NetworkInput = -1;
@@ -227,6 +232,14 @@ public sealed record RefLayer(
                 return new RefLayer(RefOp.GlobalAvgPool, info.Activation, alpha);
             case LayerKind.Activation:
                 return new RefLayer(RefOp.Activation, info.Activation, alpha);
+            case LayerKind.BatchNorm:
+            {
+                // "eps 1E-05 momentum 0.1"; the running statistics are values, not description: see ReferenceOps.Run(Network).
+                string[] words = info.Details.Split(' ');
+                if (words.Length != 4 || words[0] != "eps" || words[2] != "momentum")
+                    throw new FormatException($"Layer {info.Name}: cannot read details '{info.Details}'.");
+                return new RefLayer(RefOp.BatchNorm, info.Activation, alpha, info.OutputShape.Channels, Epsilon: double.Parse(words[1], CultureInfo.InvariantCulture));
+            }
             default: // a shape-keeping kind read as an activation would pass every shape check and judge nothing
                 throw new NotSupportedException($"Layer {info.Name}: the reference has no {info.Kind}.");
         }
@@ -612,8 +625,31 @@ public static class ReferenceOps
         RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
         RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
         RefOp.GlobalAvgPool => GlobalAvgPool(x),
+        RefOp.BatchNorm => BatchNorm(x, weights ?? throw new ArgumentNullException(nameof(weights)), bias ?? throw new ArgumentNullException(nameof(bias)),
+            layer.RunningMean ?? throw new ArgumentException("A batch normalisation needs its running mean."),
+            layer.RunningVariance ?? throw new ArgumentException("A batch normalisation needs its running variance."), layer.Epsilon),
         _ => x,
     };
+
+    /// <summary>
+    /// Inference-mode batch normalisation per channel: y = gamma (x - mean) / sqrt(variance + eps) + beta. The scale of y
+    /// is |gamma / sd| times the scale of x plus |gamma mean / sd| and |beta| (the terms of the float form x a + b).
+    /// </summary>
+    public static RefTensor BatchNorm(RefTensor x, double[] gamma, double[] beta, IReadOnlyList<double> mean, IReadOnlyList<double> variance, double epsilon)
+    {
+        var y = new RefTensor(x.C, x.H, x.W, x.Flat);
+        int positions = x.Flat ? 1 : x.H * x.W;
+        for (int ch = 0; ch < x.C; ch++)
+        {
+            double a = gamma[ch] / Math.Sqrt(variance[ch] + epsilon);
+            for (int at = ch * positions; at < (ch + 1) * positions; at++)
+            {
+                y.Value[at] = a * (x.Value[at] - mean[ch]) + beta[ch];
+                y.Scale[at] = Math.Abs(a) * x.Scale[at] + Math.Abs(a * mean[ch]) + Math.Abs(beta[ch]);
+            }
+        }
+        return y;
+    }
 
     /// <summary>
     /// Runs one sample through <paramref name="layers"/> (canonical parameters in double, null where a layer has none) in
@@ -693,7 +729,21 @@ public static class ReferenceOps
 
     /// <summary>Runs <paramref name="network"/>'s description on its current parameters.</summary>
     public static RefTensor[] Run(Network network, ReadOnlySpan<float> input, int batch, Func<LayerInfo, float>? alpha = null) =>
-        Run(network.Info, CanonicalParameters(network), input, batch, alpha);
+        Run(WithRunningStatistics(RefLayer.FromInfo(network.Info, alpha), network), network.Info.InputShape, CanonicalParameters(network), input, batch);
+
+    /// <summary>The layers with every batch normalisation's running mean and variance read from <paramref name="network"/>.</summary>
+    public static RefLayer[] WithRunningStatistics(RefLayer[] layers, Network network)
+    {
+        for (int i = 0; i < layers.Length; i++)
+        {
+            if (layers[i].Op != RefOp.BatchNorm)
+                continue;
+            TensorInfo[] state = network.Info.Layers[i].State!.ToArray();
+            double[] Read(TensorInfo t) => network.Parameters.Slice(t.Offset, t.Count).ToArray().Select(v => (double)v).ToArray();
+            layers[i] = layers[i] with { RunningMean = Read(state[0]), RunningVariance = Read(state[1]) };
+        }
+        return layers;
+    }
 }
 
 /// <summary>
@@ -747,6 +797,28 @@ public static class Tolerance
     }
 
     /// <summary>The largest |actual - reference| / allowed over a batch (below 1 passes): how close the run came to the tolerance.</summary>
+    /// <summary>
+    /// A plain relative error per sample, for deep networks where the element-wise bound (which adds every layer's worst
+    /// case) is loose: the largest |actual - expected| over the largest |expected|, the worst over the samples.
+    /// </summary>
+    public static double RelativeToLargest(ReadOnlySpan<float> actual, IReadOnlyList<RefTensor> expected)
+    {
+        double worst = 0;
+        int offset = 0;
+        foreach (RefTensor sample in expected)
+        {
+            double largest = 0, difference = 0;
+            for (int i = 0; i < sample.Length; i++)
+            {
+                largest = Math.Max(largest, Math.Abs(sample.Value[i]));
+                difference = Math.Max(difference, Math.Abs(actual[offset + i] - sample.Value[i]));
+            }
+            worst = Math.Max(worst, largest == 0 ? difference : difference / largest);
+            offset += sample.Length;
+        }
+        return worst;
+    }
+
     public static double WorstRatio(ReadOnlySpan<float> actual, IReadOnlyList<RefTensor> expected)
     {
         double worst = 0;
