@@ -12,6 +12,9 @@ internal static class AttributeNames
     public const string Concat = "Unroll.ConcatAttribute";
     public const string GlobalAvgPool = "Unroll.GlobalAvgPoolAttribute";
     public const string BatchNorm = "Unroll.BatchNormAttribute";
+    public const string Dropout = "Unroll.DropoutAttribute";
+    public const string LRN = "Unroll.LRNAttribute";
+    public const string ZeroPad = "Unroll.ZeroPadAttribute";
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
     public const string Tanh = "Unroll.TanhAttribute";
