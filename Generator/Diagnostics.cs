@@ -106,13 +106,21 @@ internal static class Diagnostics
         "A layer's output is never used",
         "Layer '{0}' is computed but its output reaches neither another layer nor the network's output '{1}'");
 
-    public static readonly DiagnosticDescriptor EmptyBlock = Error("UNR0024", Declaration,
+    public static readonly DiagnosticDescriptor ArgumentOutOfRange = Error("UNR0024", Shape,
+        "A layer argument is out of range",
+        "Layer '{0}': {1} must be {2}, but is {3}");
+
+    public static readonly DiagnosticDescriptor NeedsSpatialInput = Error("UNR0025", Shape,
+        "A layer needs a spatial input",
+        "Layer '{0}': {1} needs a spatial input (C x H x W), but its input is the flat vector {2}");
+
+    public static readonly DiagnosticDescriptor DropoutActivation = Error("UNR0026", Declaration,
+        "Dropout takes no activation",
+        "Layer '{0}': Dropout takes no activation; put [{1}] on the layer before it, or on a member of its own");
+
+    public static readonly DiagnosticDescriptor EmptyBlock = Error("UNR0027", Declaration,
         "A block template declares no layers",
         "Block '{0}': template '{1}' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
-
-    public static readonly DiagnosticDescriptor BadBatchNorm = Error("UNR0025", Shape,
-        "Batch normalisation settings out of range",
-        "Layer '{0}': {1} must be {2}, but is {3}");
 
     public static readonly DiagnosticDescriptor InternalError = Error("UNR9999", "Unroll.Generator",
         "Internal generator error",

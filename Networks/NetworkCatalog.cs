@@ -10,6 +10,7 @@ public static class NetworkCatalog
         new(StringComparer.OrdinalIgnoreCase)
         {
             ["LeNet5"] = (LeNet5.Description, options => new LeNet5(options)),
+            ["AlexNet"] = (AlexNet.Description, options => new AlexNet(options)),
             ["VGG16"] = (VGG16.Description, options => new VGG16(options)),
             ["VGG19"] = (VGG19.Description, options => new VGG19(options)),
             ["ResNet18"] = (ResNet18.Description, options => new ResNet18(options)),
@@ -17,6 +18,7 @@ public static class NetworkCatalog
             ["ResNet50"] = (ResNet50.Description, options => new ResNet50(options)),
             ["ResNet101"] = (ResNet101.Description, options => new ResNet101(options)),
             ["ResNet152"] = (ResNet152.Description, options => new ResNet152(options)),
+            ["GoogLeNet"] = (GoogLeNet.Description, options => new GoogLeNet(options)),
             ["NiN"] = (NiN.Description, options => new NiN(options)),
         };
 

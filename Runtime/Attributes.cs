@@ -266,6 +266,68 @@ public sealed class InceptionAttribute : LayerAttribute
     public int PoolProjection { get; }
 }
 
+/// <summary>
+/// Inverted dropout (Srivastava et al., 2014): in training, each value is kept with probability 1 - <see cref="Rate"/> and
+/// scaled by 1 / (1 - rate), or set to 0; at inference the layer is the identity and costs nothing (its output is its input,
+/// in the same memory). The keep-or-drop choice of a value is a hash of the training step, the sample's index in its batch,
+/// the layer's index and the value's index (see <see cref="Kernels.DropoutNoise"/>), so the backward pass recomputes the
+/// same mask and the result does not depend on the thread count. Takes no activation.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class DropoutAttribute : LayerAttribute
+{
+    /// <summary>Creates a dropout layer that drops values with probability <paramref name="rate"/> in training.</summary>
+    /// <param name="rate">Probability that a value is dropped: at least 0 and below 1.</param>
+    public DropoutAttribute(float rate) => Rate = rate;
+    /// <summary>Probability that a value is dropped in training (0 &lt;= rate &lt; 1).</summary>
+    public float Rate { get; }
+}
+
+/// <summary>
+/// Local response normalisation across channels (Krizhevsky et al., 2012), as PyTorch's <c>LocalResponseNorm</c> computes
+/// it: b[c] = a[c] / (K + Alpha / Size x sum of a[j]² over j in [c - Size / 2, c + (Size - 1) / 2])^Beta at every position,
+/// where channels outside [0, C) count as 0 and Size / 2 rounds down (so an even window reaches one channel further down
+/// than up). The divisor is always Size, also where the window is clipped. No parameters. An activation on the same member
+/// follows the normalisation.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class LRNAttribute : LayerAttribute
+{
+    /// <summary>Channels in the window, at least 1; 5 by default (AlexNet's).</summary>
+    public int Size { get; set; } = 5;
+    /// <summary>Scale of the windowed sum of squares (divided by <see cref="Size"/>), 0 or more; 1e-4 by default.</summary>
+    public float Alpha { get; set; } = 1e-4f;
+    /// <summary>Exponent of the divisor, 0 or more; 0.75 by default.</summary>
+    public float Beta { get; set; } = 0.75f;
+    /// <summary>Additive constant of the divisor, above 0; 2 by default (AlexNet's; PyTorch's default is 1).</summary>
+    public float K { get; set; } = 2f;
+}
+
+/// <summary>
+/// Zero padding of height and width (Keras' <c>ZeroPadding2D</c>): the input in the middle of an output that is
+/// <see cref="Top"/> + <see cref="Bottom"/> rows taller and <see cref="Left"/> + <see cref="Right"/> columns wider, zeros
+/// around it. Needs a spatial input. An activation on the same member applies to the whole output, the zeros included.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ZeroPadAttribute : LayerAttribute
+{
+    /// <summary>Creates a padding of no rows and columns; set the sides by name.</summary>
+    public ZeroPadAttribute()
+    {
+    }
+
+    /// <summary>Creates a padding of <paramref name="padding"/> rows and columns on every side (named sides override it).</summary>
+    public ZeroPadAttribute(int padding) => Top = Left = Bottom = Right = padding;
+    /// <summary>Rows of zeros above the input, 0 or more.</summary>
+    public int Top { get; set; }
+    /// <summary>Columns of zeros left of the input, 0 or more.</summary>
+    public int Left { get; set; }
+    /// <summary>Rows of zeros below the input, 0 or more.</summary>
+    public int Bottom { get; set; }
+    /// <summary>Columns of zeros right of the input, 0 or more.</summary>
+    public int Right { get; set; }
+}
+
 /// <summary>Global average pooling: the mean of each channel over all positions, giving a flat vector of C features.</summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class GlobalAvgPoolAttribute : LayerAttribute

@@ -24,6 +24,12 @@ public enum LayerKind
     GlobalAvgPool2D,
     /// <summary>Batch normalisation.</summary>
     BatchNorm,
+    /// <summary>Inverted dropout: the identity at inference.</summary>
+    Dropout,
+    /// <summary>Local response normalisation across channels.</summary>
+    LRN,
+    /// <summary>Zero padding of height and width.</summary>
+    ZeroPad2D,
 }
 
 /// <summary>An element-wise (or, for softmax, per-sample) non-linearity.</summary>

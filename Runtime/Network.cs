@@ -37,6 +37,7 @@ public abstract class Network : IDisposable
     private long _transformedVersion = -1;
     private float[]? _transformed;
     private readonly object _transformLock = new();
+    private readonly ulong _seedNoise;
 
     /// <summary>Creates the instance for the generated description <paramref name="info"/>.</summary>
     /// <exception cref="NotSupportedException">The requested instruction set is not supported by this machine.</exception>
@@ -63,6 +64,7 @@ public abstract class Network : IDisposable
         _flopsPerSample = info.Flops;
         _forwardPart = ForwardPart;
         _trainPart = TrainPart;
+        _seedNoise = DropoutNoise.SeedNoise(options.Seed);
         InitializeParameters(options.Seed);
     }
 
@@ -322,7 +324,11 @@ public abstract class Network : IDisposable
     /// a batch runs a segment before any runs the next, each segment but the last adding the sample's sums to
     /// <paramref name="sums"/>, and the next reading the batch's statistics from <paramref name="statistics"/>.
     /// </summary>
-    protected abstract void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics);
+    /// <remarks>
+    /// <paramref name="noise"/> is the sample's dropout noise (see <see cref="DropoutNoise"/>): the same value for every segment
+    /// of the sample and for its <see cref="BackwardSample"/>, which recomputes the dropout masks from it.
+    /// </remarks>
+    protected abstract void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
 
     /// <summary>The batch normalisations of the generated network, in layer order (empty: none).</summary>
     protected virtual BatchNormSite[] BatchNorms => [];
@@ -339,13 +345,22 @@ public abstract class Network : IDisposable
     /// <remarks>
     /// With batch normalisation, segments run from the last down to 0, each for every sample before the next; each but the
     /// first ends by adding the sample's sums to <paramref name="sums"/>, from which the runtime computes the coefficients
-    /// the next segment reads from <paramref name="statistics"/>.
+    /// the next segment reads from <paramref name="statistics"/>. <paramref name="noise"/> is the one the sample's
+    /// <see cref="TrainSample"/> had.
     /// </remarks>
     protected abstract void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax,
-        Span<double> sums, ReadOnlySpan<float> statistics);
+        Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
 
     /// <summary>Writes every convolution kernel, transposed for the input-gradient pass, into <paramref name="transposed"/>.</summary>
     protected abstract void PrepareBackward(Span<float> transposed);
+
+    /// <summary>
+    /// Training steps taken: the number of <see cref="ComputeGradients"/> calls so far (0 for a new network). Each call draws its
+    /// dropout masks from this number, <see cref="NetworkOptions.Seed"/> and each sample's index in the batch (see
+    /// <see cref="DropoutNoise"/>), then adds 1. Setting it replays a step's masks: a gradient check sets it back before each
+    /// call so that every call sees the same masks; resuming training from a checkpoint sets it to the steps taken.
+    /// </summary>
+    public long TrainingStep { get; set; }
 
     /// <summary>The parameter gradients of the last <see cref="ComputeGradients"/> call, in storage order (same layout as <see cref="Parameters"/>).</summary>
     public Span<float> Gradients => _training is null ? Span<float>.Empty : _training.Gradients.AsSpan(_training.GradientStart, Info.ParameterStorageLength);
@@ -379,6 +394,8 @@ public abstract class Network : IDisposable
             throw new ArgumentException($"The input gradient must be empty or hold batch x {InputLength} = {batch * InputLength} values; it holds {inputGradient.Length}.", nameof(inputGradient));
         int parts = Math.Max(1, Math.Min(_threads, batch));
         TrainingState state = Training(parts);
+        state.Step = TrainingStep++;
+        state.SeedNoise = _seedNoise;
         PrepareBackward(state.Transposed);
         state.Loss = loss;
         unsafe
@@ -432,12 +449,13 @@ public abstract class Network : IDisposable
         double loss = 0;
         for (int n = start; n < end; n++)
         {
-            TrainSample(0, input.Slice(n * InputLength, InputLength), output, workspace, Span<double>.Empty, ReadOnlySpan<float>.Empty);
+            ulong noise = state.Noise(n);
+            TrainSample(0, input.Slice(n * InputLength, InputLength), output, workspace, Span<double>.Empty, ReadOnlySpan<float>.Empty, noise);
             outputGradient.Clear();
             loss += state.Loss!(n, output, outputGradient);
             BackwardSample(0, outputGradient, gradients, state.Transposed, workspace,
                 state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax,
-                Span<double>.Empty, ReadOnlySpan<float>.Empty);
+                Span<double>.Empty, ReadOnlySpan<float>.Empty, noise);
         }
         state.PartLoss[part] = loss;
     }
@@ -489,7 +507,7 @@ public abstract class Network : IDisposable
                 for (int n = start; n < end; n++)
                 {
                     Span<float> output = state.SampleOutput(n), outputGradient = state.SampleOutputGradient(n);
-                    TrainSample(current, input.Slice(n * InputLength, InputLength), output, state.SampleWorkspace(n), sums, state.Statistics);
+                    TrainSample(current, input.Slice(n * InputLength, InputLength), output, state.SampleWorkspace(n), sums, state.Statistics, state.Noise(n));
                     if (current == segments - 1)
                     {
                         outputGradient.Clear();
@@ -513,7 +531,7 @@ public abstract class Network : IDisposable
                 var inputGradient = state.WantInputGradient ? new Span<float>(state.InputGradient, batch * InputLength) : Span<float>.Empty;
                 for (int n = start; n < end; n++)
                     BackwardSample(current, state.SampleOutputGradient(n), gradients, state.Transposed, state.SampleWorkspace(n),
-                        state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax, sums, state.Statistics);
+                        state.WantInputGradient ? inputGradient.Slice(n * InputLength, InputLength) : Span<float>.Empty, state.FoldSoftmax, sums, state.Statistics, state.Noise(n));
             });
             if (segment > 0)
                 BatchNormKernels.Coefficients(sites[segment - 1], Reduce(), batch, StoredParameters, state.PartGradients(0), state.Statistics);
@@ -567,6 +585,11 @@ public abstract class Network : IDisposable
         public bool WantInputGradient { get; set; }
         public bool FoldSoftmax { get; set; }
         public int Batch { get; set; }
+        public long Step { get; set; }
+        public ulong SeedNoise { get; set; }
+
+        /// <summary>Sample <paramref name="n"/>'s dropout noise in this step: a function of the seed, the step and n only.</summary>
+        public ulong Noise(int n) => DropoutNoise.SampleNoise(SeedNoise, Step, n);
 
         public Span<float> PartGradients(int part) => _gradients[part].AsSpan(AlignedStart(_gradients[part]), _parameterLength);
 

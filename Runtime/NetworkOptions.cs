@@ -9,6 +9,6 @@ public sealed class NetworkOptions
     /// <summary>Threads a forward pass splits the batch over; by default the processor count.</summary>
     public int? Threads { get; set; }
 
-    /// <summary>Seed of the parameter initialisation; 0 by default.</summary>
+    /// <summary>Seed of the parameter initialisation and of the dropout masks in training (see <see cref="Kernels.DropoutNoise"/>); 0 by default.</summary>
     public int Seed { get; set; }
 }

@@ -41,6 +41,12 @@ internal static class BackwardEmitter
             case OpKind.GlobalAvgPool:
                 MergeEmitter.EmitGlobalAvgPoolBackward(w, p, v, name);
                 break;
+            case OpKind.LRN:
+                LrnEmitter.EmitBackward(w, p, v, name);
+                break;
+            case OpKind.ZeroPad:
+                ZeroPadEmitter.EmitBackward(w, p, v, name);
+                break;
         }
     }
 

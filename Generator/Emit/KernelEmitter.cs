@@ -54,6 +54,15 @@ internal static class KernelEmitter
             case OpKind.BatchNorm:
                 BatchNormEmitter.Emit(w, p, v, name);
                 break;
+            case OpKind.Dropout:
+                DropoutEmitter.Emit(w, p, v, name);
+                break;
+            case OpKind.LRN:
+                LrnEmitter.Emit(w, p, v, name);
+                break;
+            case OpKind.ZeroPad:
+                ZeroPadEmitter.Emit(w, p, v, name);
+                break;
             default:
                 EmitActivation(w, p, v, name);
                 break;

@@ -175,13 +175,13 @@ internal static class NetworkEmitter
         }
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics)");
-        IsaSwitch(w, "TrainForward", "segment, input, output, ref ParameterBase, workspace, sums, statistics");
+        w.Open("protected override void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)");
+        IsaSwitch(w, "TrainForward", "segment, input, output, ref ParameterBase, workspace, sums, statistics, noise");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Open("protected override void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics)");
-        IsaSwitch(w, "Backward", "segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics");
+        w.Open("protected override void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)");
+        IsaSwitch(w, "Backward", "segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise");
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc />");
@@ -232,9 +232,9 @@ internal static class NetworkEmitter
         return w.ToString();
     }
 
-    private const string TrainForwardParameters = "int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics";
+    private const string TrainForwardParameters = "int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise";
 
-    private const string BackwardParameters = "int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics";
+    private const string BackwardParameters = "int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise";
 
     /// <summary>Whether the inference pass runs some convolution with Winograd, so that its methods take the transformed weights.</summary>
     private static bool HasWinograd(NetworkPlan plan) => plan.WinogradLength > 0;
@@ -382,12 +382,34 @@ internal static class NetworkEmitter
         if (!layers[0].In.Planar)
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
                 w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
-        foreach (LayerPlan p in layers)
+        for (int index = 0; index < layers.Count; index++)
         {
+            LayerPlan p = layers[index];
+            int layerIndex = index;
             string kernel = names[p.KernelKey];
             string comment = $"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}";
             switch (p.Layer.Op)
             {
+                case OpKind.Dropout when training is null:
+                    // The identity at inference: the output shares the input's slot, and there is nothing to run.
+                    break;
+                case OpKind.Dropout:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment + " (training: the sample's mask)");
+                        w.Line(DropoutEmitter.Call(kernel, layerIndex, Ws(p.In.Offset), Ws(p.Out.Offset)));
+                    }, Segment(p)));
+                    break;
+                case OpKind.GlobalAvgPool:
+                case OpKind.LRN:
+                case OpKind.ZeroPad:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment);
+                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
+                        ActivationPass(w, v, p);
+                    }, Segment(p)));
+                    break;
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradTileRows(p) : 0, Schedule.WinogradTileRows(p), (from, to) =>
                     {
@@ -420,14 +442,6 @@ internal static class NetworkEmitter
                     {
                         w.Line(comment);
                         w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset)));
-                        ActivationPass(w, v, p);
-                    }, Segment(p)));
-                    break;
-                case OpKind.GlobalAvgPool:
-                    steps.Add(new Step(0, 0, (_, _) =>
-                    {
-                        w.Line(comment);
-                        w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -473,7 +487,10 @@ internal static class NetworkEmitter
         steps = steps.OrderBy(step => step.Segment).ToList();
 
         bool anySplit = split && steps.Any(s => s.Units > 1);
+        string dropouts = string.Join(", ", layers.Where(p => p.Layer.Op == OpKind.Dropout).Select(p => p.Layer.Name));
         w.Line($"/// <summary>{summary}</summary>");
+        if (training is null && dropouts.Length > 0)
+            w.Line($"/// <remarks>Dropout ({dropouts}) is the identity here: its output shares its input's slot, and it has no step.</remarks>");
         if (split)
         {
             w.Line(anySplit
@@ -482,9 +499,12 @@ internal static class NetworkEmitter
         }
         if (training is not null)
         {
-            w.Line(training.Segments > 1
-                ? $"/// <remarks>Batch normalisation splits the pass into {I(training.Segments)} segments: every sample of a batch runs segment k before any runs k + 1, each ending with its sums for the next segment's batch statistics.</remarks>"
-                : "/// <remarks>One segment (no batch normalisation): <paramref name=\"segment\"/>, <paramref name=\"sums\"/> and <paramref name=\"statistics\"/> are not used.</remarks>");
+            w.Line("/// <remarks>" + (training.Segments > 1
+                ? $"Batch normalisation splits the pass into {I(training.Segments)} segments: every sample of a batch runs segment k before any runs k + 1, each ending with its sums for the next segment's batch statistics."
+                : "One segment (no batch normalisation): <paramref name=\"segment\"/>, <paramref name=\"sums\"/> and <paramref name=\"statistics\"/> are not used.")
+                + (dropouts.Length > 0
+                    ? $" Dropout ({dropouts}) draws its masks from <paramref name=\"noise\"/>, the sample's (see DropoutNoise), which Backward is given again to recompute them."
+                    : " No dropout: <paramref name=\"noise\"/> is not used.") + "</remarks>");
             w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
             w.Open($"public static void {method}({TrainForwardParameters})");
         }
@@ -576,6 +596,9 @@ internal static class NetworkEmitter
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
             switch (p.Layer.Op)
             {
+                case OpKind.Dropout:
+                    w.Line("// The identity at inference: the output shares the input's slot, nothing runs.");
+                    break;
                 case OpKind.Dense:
                     w.Line($"{kernel}_Group({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {Ws(plan.GroupSize * stride)}, (count + {I(Schedule.GroupTileSamples - 1)}) / {I(Schedule.GroupTileSamples)});");
                     if (pass.Length > 0)
@@ -604,6 +627,8 @@ internal static class NetworkEmitter
                             w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})"));
                             break;
                         case OpKind.GlobalAvgPool:
+                        case OpKind.LRN:
+                        case OpKind.ZeroPad:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
                             break;
                         case OpKind.BatchNorm when p.Folded:
@@ -675,10 +700,15 @@ internal static class NetworkEmitter
             w.Line("ref float st = ref MemoryMarshal.GetReference(statistics);");
         w.Line("bool wantInput = !inputGradient.IsEmpty;");
 
-        // The activation derivative, applied in place to the gradient of layer i's output.
+        // The activation derivative (or a dropout's mask and scale), applied in place to the gradient of layer i's output.
         void Derivative(int i)
         {
             LayerPlan p = t.Layers[i];
+            if (p.Layer.Op == OpKind.Dropout)
+            {
+                int dy = t.Gradients[i].Output.Offset;
+                w.Line(DropoutEmitter.Call(names[p.KernelKey], i, Ws(dy), Ws(dy)) + " // the forward mask and scale, again");
+            }
             if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(t.Gradients[i].Output.Offset)})", p.Out) is { } activation)
             {
                 bool folded = i == n - 1 && p.Layer.Activation == ActivationKind.Softmax;
@@ -788,7 +818,11 @@ internal static class NetworkEmitter
                 Guarded($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {Ws(dy)}, {Ws(dx)});");
                 break;
             case OpKind.GlobalAvgPool:
+            case OpKind.ZeroPad:
                 Guarded($"{kernel}_Backward({Ws(dy)}, {Ws(dx)});");
+                break;
+            case OpKind.LRN:
+                Guarded($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)});");
                 break;
             case OpKind.BatchNorm:
                 Guarded($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref st, {I(p.StatisticsOffset)}));");
@@ -803,7 +837,7 @@ internal static class NetworkEmitter
                 return;
             }
             default:
-                // Add and stand-alone activations pass the (already scaled) output gradient through.
+                // Add, stand-alone activations and dropout pass the (already scaled) output gradient through.
                 if (target.Mode == GradientMode.Write)
                     Guarded($"workspace.Slice({I(dy)}, {I(length)}).CopyTo(workspace.Slice({I(target.Slot.Offset)}, {I(length)}));");
                 else if (target.Mode == GradientMode.Accumulate)
@@ -840,10 +874,10 @@ internal static class NetworkEmitter
             w.Line();
         }
         w.Line($"static partial void TrainForward{v.Name}({TrainForwardParameters}) =>");
-        w.Line($"    {v.Name}Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics);");
+        w.Line($"    {v.Name}Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics, noise);");
         w.Line();
         w.Line($"static partial void Backward{v.Name}({BackwardParameters}) =>");
-        w.Line($"    {v.Name}Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);");
+        w.Line($"    {v.Name}Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);");
         w.Line();
         w.Line($"/// <summary>The {v.Name} kernels of {model.ClassName}, each specialised to one layer's shapes.</summary>");
         w.Open($"private static class {v.Name}Kernels");
@@ -888,7 +922,8 @@ internal static class NetworkEmitter
                 w.Line();
                 KernelEmitter.EmitDenseGroup(w, p, v, names[p.KernelKey], plan.WorkspaceLength);
             }
-            if (p.Layer.Op != OpKind.Activation && !p.In.Planar)
+            // A dropout's backward pass is its forward kernel applied to the gradient.
+            if (p.Layer.Op is not (OpKind.Activation or OpKind.Dropout) && !p.In.Planar)
             {
                 w.Line();
                 BackwardEmitter.Emit(w, p, v, names[p.KernelKey]);

@@ -38,7 +38,11 @@ internal sealed class VectorIsa
 
     private bool Scalar => Lanes == 1;
 
-    private string VectorClass => Lanes == 16 ? "Vector512" : "Vector256";
+    /// <summary>The static class of the vector type's operations ("Vector512" or "Vector256"; not for the portable path).</summary>
+    public string VectorClass => Lanes == 16 ? "Vector512" : "Vector256";
+
+    /// <summary>Whether a vector holds one float: the portable path, where vectors are plain floats.</summary>
+    public bool IsScalar => Scalar;
 
     /// <summary>Loads one vector at element offset <paramref name="offset"/> from <paramref name="reference"/>.</summary>
     public string Load(string reference, string offset) =>

@@ -22,6 +22,9 @@ internal static class AttributeNames
 
     /// <summary>The value of Unroll.Block.Channels and Unroll.Block.Stride: counts and strides from it on stand for the block's.</summary>
     public const int BlockParameter = 1 << 20;
+    public const string Dropout = "Unroll.DropoutAttribute";
+    public const string LRN = "Unroll.LRNAttribute";
+    public const string ZeroPad = "Unroll.ZeroPadAttribute";
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
     public const string Tanh = "Unroll.TanhAttribute";

@@ -81,7 +81,8 @@ internal static class NetworkParser
         {
             string? name = attribute.AttributeClass?.ToDisplayString();
             bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense
-                or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool or AttributeNames.BatchNorm;
+                or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool or AttributeNames.BatchNorm
+                or AttributeNames.Dropout or AttributeNames.LRN or AttributeNames.ZeroPad;
             bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
             if (!isOp && !isActivation)
                 continue;
@@ -123,6 +124,9 @@ internal static class NetworkParser
             "Concat" => OpKind.Concat,
             "GlobalAvgPool" => OpKind.GlobalAvgPool,
             "BatchNorm" => OpKind.BatchNorm,
+            "Dropout" => OpKind.Dropout,
+            "LRN" => OpKind.LRN,
+            "ZeroPad" => OpKind.ZeroPad,
             _ => OpKind.Dense,
         };
         int count = op is not null && op.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Kind != TypedConstantKind.Array && op.ConstructorArguments[0].Value is int c ? c : 0;
@@ -167,7 +171,10 @@ internal static class NetworkParser
             stride, strideSet, same, pad, padSet,
             Named(op, "Bias", true), Named(op, "CountIncludePad", false), act, alpha,
             LocationInfo.From(main.ApplicationSyntaxReference?.GetSyntax(cancellation)), arguments.ToEquatableArray(), inputs.ToEquatableArray(),
-            Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f), Named(op, "Project", false));
+            Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f), Named(op, "Project", false), "",
+            kind == OpKind.Dropout && op!.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Value is float rate ? rate : 0f,
+            kind == OpKind.LRN ? new LrnParameters(Named(op, "Size", 5), Named(op, "Alpha", 1e-4f), Named(op, "Beta", 0.75f), Named(op, "K", 2f)) : null,
+            kind == OpKind.ZeroPad ? new Sides(Named(op, "Top", count), Named(op, "Left", count), Named(op, "Bottom", count), Named(op, "Right", count)) : null);
     }
 
     /// <summary>What is wrong with a layer property's declaration, or null.</summary>

@@ -14,6 +14,9 @@ internal enum OpKind
     Concat,
     GlobalAvgPool,
     BatchNorm,
+    Dropout,
+    LRN,
+    ZeroPad,
 }
 
 /// <summary>Activation kinds; the names match Unroll.Activation in the runtime.</summary>
@@ -30,7 +33,16 @@ internal enum ActivationKind
 /// <summary>A named attribute argument's location, for diagnostics that point at the argument at fault.</summary>
 internal sealed record ArgumentLocation(string Name, LocationInfo Location);
 
+/// <summary>A local response normalisation's arguments, as declared (see Unroll.LRNAttribute).</summary>
+internal sealed record LrnParameters(int Size, float Alpha, float Beta, float K);
+
+/// <summary>A zero padding's rows and columns on each side, as declared.</summary>
+internal sealed record Sides(int Top, int Left, int Bottom, int Right);
+
 /// <summary>One layer as declared: the raw attribute values, not yet checked.</summary>
+/// <param name="Rate">A dropout's rate.</param>
+/// <param name="Lrn">A local response normalisation's arguments; null for other layers.</param>
+/// <param name="ZeroPad">A zero padding's sides; null for other layers.</param>
 /// <param name="Inputs">
 /// The layers named as inputs, as written: a merge's constructor arguments, or the <c>From</c> argument of any other layer;
 /// empty when the layer reads the one declared before it.
@@ -61,7 +73,10 @@ internal sealed record LayerSpec(
     float Epsilon = 1e-5f,
     float Momentum = 0.1f,
     bool Project = false,
-    string Block = "")
+    string Block = "",
+    float Rate = 0f,
+    LrnParameters? Lrn = null,
+    Sides? ZeroPad = null)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

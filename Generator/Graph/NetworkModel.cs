@@ -29,7 +29,9 @@ internal sealed record LayerModel(
     EquatableArray<int> Inputs,
     float Epsilon = 1e-5f,
     float Momentum = 0.1f,
-    string Block = "")
+    string Block = "",
+    float Rate = 0f,
+    LrnParameters? Lrn = null)
 {
     /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
     public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;
@@ -47,6 +49,9 @@ internal sealed record LayerModel(
         OpKind.Concat => "Concatenate",
         OpKind.GlobalAvgPool => "GlobalAvgPool2D",
         OpKind.BatchNorm => "BatchNorm",
+        OpKind.Dropout => "Dropout",
+        OpKind.LRN => "LRN",
+        OpKind.ZeroPad => "ZeroPad2D",
         _ => "Activation",
     };
 
@@ -58,9 +63,14 @@ internal sealed record LayerModel(
         OpKind.Dense => $"{Input.Length}->{Output.C}",
         OpKind.Add or OpKind.Concat => $"{Inputs.Count} inputs",
         OpKind.GlobalAvgPool => $"{KernelH}x{KernelW}",
-        OpKind.BatchNorm => $"eps {Epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} momentum {Momentum.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}",
+        OpKind.BatchNorm => $"eps {R(Epsilon)} momentum {R(Momentum)}",
+        OpKind.Dropout => $"rate {R(Rate)}",
+        OpKind.LRN when Lrn is { } n => $"size {n.Size} alpha {R(n.Alpha)} beta {R(n.Beta)} k {R(n.K)}",
+        OpKind.ZeroPad => $"p{PadTop},{PadLeft},{PadBottom},{PadRight}",
         _ => Activation.ToString(),
     };
+
+    private static string R(float value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>A checked network: layers in execution order with shapes, parameter and FLOP counts.</summary>

@@ -285,10 +285,7 @@ internal static class ShapeInference
             if (pool && layer.KernelHeight > 0 && layer.Pad > layer.KernelHeight / 2)
                 Report(Diagnostics.PoolPaddingTooLarge, layer.At("Pad"), layer.Name, layer.Pad, layer.KernelHeight);
         }
-        if (layer.Op == OpKind.BatchNorm && !(layer.Epsilon > 0))
-            Report(Diagnostics.BadBatchNorm, layer.At("Epsilon"), layer.Name, "Epsilon", "above 0", layer.Epsilon.ToString("R", CultureInfo.InvariantCulture));
-        if (layer.Op == OpKind.BatchNorm && !(layer.Momentum >= 0 && layer.Momentum <= 1))
-            Report(Diagnostics.BadBatchNorm, layer.At("Momentum"), layer.Name, "Momentum", "between 0 and 1", layer.Momentum.ToString("R", CultureInfo.InvariantCulture));
+        CheckArguments(layer, Report);
         if (diagnostics.Count != before || input is not TensorShape x)
             return null;
         if (layer.IsMerge && !CheckMerge(layer, inputShapes!, diagnostics, inputName))
@@ -371,6 +368,34 @@ internal static class ShapeInference
                 flops = 2 * x.Length;
                 kh = kw = stride = 1;
                 break;
+            case OpKind.Dropout:
+                // The identity at inference; in training, one hash, compare and multiply per value.
+                output = x;
+                flops = x.Length;
+                kh = kw = stride = 1;
+                break;
+            case OpKind.LRN:
+            {
+                // Per value: its square, the window's sum, the power (counted as 2) and the division.
+                output = x;
+                flops = (layer.Lrn!.Size + 4) * x.Length;
+                kh = kw = stride = 1;
+                break;
+            }
+            case OpKind.ZeroPad:
+            {
+                if (x.Flat)
+                {
+                    Report(Diagnostics.NeedsSpatialInput, layer.Location, layer.Name, "ZeroPad", x.ToString());
+                    return null;
+                }
+                Sides s = layer.ZeroPad!;
+                (pt, pl, pb, pr) = (s.Top, s.Left, s.Bottom, s.Right);
+                output = x with { H = x.H + pt + pb, W = x.W + pl + pr };
+                flops = 0;
+                kh = kw = stride = 1;
+                break;
+            }
             case OpKind.Dense:
                 output = new TensorShape(layer.Count, 1, 1, true);
                 weights = (long)layer.Count * x.Length;
@@ -398,7 +423,49 @@ internal static class ShapeInference
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
             kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray(),
-            layer.Epsilon, layer.Momentum, layer.Block);
+            layer.Epsilon, layer.Momentum, layer.Block, layer.Rate, layer.Lrn);
+    }
+
+    /// <summary>The argument checks of dropout, local response normalisation and zero padding, which need no input shape.</summary>
+    private static void CheckArguments(LayerSpec layer, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, LocationInfo?, object[]> report)
+    {
+        static string R(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+        switch (layer.Op)
+        {
+            case OpKind.Dropout:
+                // Written so that NaN fails too.
+                if (!(layer.Rate >= 0f && layer.Rate < 1f))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("0"), new object[] { layer.Name, "the dropout rate", "at least 0 and below 1", R(layer.Rate) });
+                if (layer.Activation != ActivationKind.None)
+                    report(Diagnostics.DropoutActivation, layer.At("@activation"), new object[] { layer.Name, layer.Activation.ToString() });
+                break;
+            case OpKind.LRN:
+                LrnParameters n = layer.Lrn!;
+                if (n.Size <= 0)
+                    report(Diagnostics.NonPositiveKernel, layer.At("Size"), new object[] { layer.Name, "the window size", n.Size });
+                if (!(n.Alpha >= 0f) || float.IsInfinity(n.Alpha))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("Alpha"), new object[] { layer.Name, "alpha", "finite and 0 or more", R(n.Alpha) });
+                if (!(n.Beta >= 0f) || float.IsInfinity(n.Beta))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("Beta"), new object[] { layer.Name, "beta", "finite and 0 or more", R(n.Beta) });
+                if (!(n.K > 0f) || float.IsInfinity(n.K))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("K"), new object[] { layer.Name, "k", "finite and above 0", R(n.K) });
+                break;
+            case OpKind.BatchNorm:
+                if (!(layer.Epsilon > 0f) || float.IsInfinity(layer.Epsilon))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("Epsilon"), new object[] { layer.Name, "Epsilon", "finite and above 0", R(layer.Epsilon) });
+                if (!(layer.Momentum >= 0f && layer.Momentum <= 1f))
+                    report(Diagnostics.ArgumentOutOfRange, layer.At("Momentum"), new object[] { layer.Name, "Momentum", "between 0 and 1", R(layer.Momentum) });
+                break;
+            case OpKind.ZeroPad:
+                Sides s = layer.ZeroPad!;
+                foreach ((string side, int value) in new[] { ("Top", s.Top), ("Left", s.Left), ("Bottom", s.Bottom), ("Right", s.Right) })
+                    if (value < 0)
+                    {
+                        report(Diagnostics.NegativePadding, layer.At(side, "0"), new object[] { layer.Name, value });
+                        break;
+                    }
+                break;
+        }
     }
 
     /// <summary>

@@ -43,10 +43,21 @@ internal static class Planner
         // channels-last, and gains far more than the conversion costs.
         bool planarInput = first.Op == OpKind.Conv && readers[0].Count == 1 && readers[0][0] == 0 && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
 
+        // A dropout is the identity at inference: its output is its input, in the same slot, with no step at all. Tensors
+        // that share a slot this way form a group under the first of them (its root), which lives until the last reader
+        // of any of them.
+        var root = new int[n + 1];
+        var groupLast = new int[n + 1];
+        for (int t = 0; t <= n; t++)
+        {
+            root[t] = t > 0 && model.Layers[t - 1].Op == OpKind.Dropout ? root[model.Layers[t - 1].Inputs[0] + 1] : t;
+            groupLast[root[t]] = Math.Max(groupLast[root[t]], t == n ? n : LastReader(readers[t], n));
+        }
+
         // Outputs are placed by liveness: a tensor's room is free again once its last reader has run (the network's
         // output is kept to the end). A stand-alone activation that is its input's last reader works in place.
         var arena = new Arena();
-        arena.Place(0, inputLength, LastReader(readers[0], n));
+        arena.Place(0, inputLength, groupLast[0]);
         var slots = new TensorSlot[n + 1];
         slots[0] = planarInput ? inputSlot with { Planar = true } : inputSlot;
         var plans = new List<LayerPlan>();
@@ -55,11 +66,14 @@ internal static class Planner
         {
             LayerModel layer = model.Layers[i];
             arena.Release(i);
-            int source = layer.Inputs[0] + 1, lastRead = i + 1 == n ? n : LastReader(readers[i + 1], n);
-            if (layer.Op is OpKind.Activation or OpKind.BatchNorm && LastReader(readers[source], n) == i)
-            {
+            int source = layer.Inputs[0] + 1, lastRead = groupLast[root[i + 1]];
+            if (layer.Op == OpKind.Dropout)
                 slots[i + 1] = slots[source] with { };
-                arena.HandOver(source, i + 1, lastRead);
+            else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i)
+            {
+                // The block belongs to the source's root (the tensor it was placed or last handed over for).
+                slots[i + 1] = slots[source] with { };
+                arena.HandOver(root[source], i + 1, lastRead);
             }
             else
                 slots[i + 1] = new TensorSlot(arena.Place(i + 1, SlotLength(layer.Output), lastRead), layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
@@ -205,12 +219,13 @@ internal static class Planner
                 if (gradients[t] is { } existing)
                 {
                     // A later contribution: kernels that can only write go through a temporary of one step.
-                    bool writesOnly = layer.Op is not (OpKind.Add or OpKind.Concat or OpKind.Activation);
+                    bool writesOnly = layer.Op is not (OpKind.Add or OpKind.Concat or OpKind.Activation or OpKind.Dropout);
                     inputs.Add(new InputGradient(existing, GradientMode.Accumulate, writesOnly ? arena.Place(-1, SlotLength(slots[t]), k) : -1));
                 }
-                else if (!aliased && readers[t].Count == 1 && layer.Op is OpKind.Activation or OpKind.Add)
+                else if (!aliased && readers[t].Count == 1 && layer.Op is OpKind.Activation or OpKind.Add or OpKind.Dropout)
                 {
-                    // The input's only reader passes the gradient through unchanged: it takes over the output gradient's slot.
+                    // The input's only reader passes the gradient through (a dropout, like an activation, has scaled it in
+                    // place first): it takes over the output gradient's slot.
                     aliased = true;
                     gradients[t] = output with { };
                     arena.HandOver(i + 1, t, dies);

@@ -353,7 +353,7 @@ public class DiagnosticTests
         {
             [[|Block(typeof(Nothing), 8)|]] public partial Layer A { get; }
         }
-        """, "UNR0024", "Block 'A': template 'Nothing' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
+        """, "UNR0027", "Block 'A': template 'Nothing' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
 
     [Fact]
     public void BatchNormMomentumOutOfRange() => Check("""
@@ -362,7 +362,7 @@ public class DiagnosticTests
         {
             [BatchNorm([|Momentum = 1.5f|])] public partial Layer A { get; }
         }
-        """, "UNR0025", "Layer 'A': Momentum must be between 0 and 1, but is 1.5");
+        """, "UNR0024", "Layer 'A': Momentum must be between 0 and 1, but is 1.5");
 
     [Fact]
     public void UnusedLayerIsAWarning()
@@ -400,6 +400,73 @@ public class DiagnosticTests
         Assert.Same(run.Input.SyntaxTrees.Single(), diagnostic.Location.SourceTree);
     }
 
+    [Theory]
+    [InlineData("1f", "1")]
+    [InlineData("-0.5f", "-0.5")]
+    [InlineData("float.NaN", "NaN")]
+    public void DropoutRateOutOfRange(string rate, string shown) => Check($$"""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dropout([|{{rate}}|])] public partial Layer A { get; }
+        }
+        """, "UNR0024", $"Layer 'A': the dropout rate must be at least 0 and below 1, but is {shown}");
+
+    [Fact]
+    public void LrnConstantNotPositive() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [LRN(Size = 3, [|K = 0f|])] public partial Layer A { get; }
+        }
+        """, "UNR0024", "Layer 'A': k must be finite and above 0, but is 0");
+
+    [Fact]
+    public void LrnNegativeBeta() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [LRN([|Beta = -1f|])] public partial Layer A { get; }
+        }
+        """, "UNR0024", "Layer 'A': beta must be finite and 0 or more, but is -1");
+
+    [Fact]
+    public void LrnEmptyWindow() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [LRN([|Size = 0|])] public partial Layer A { get; }
+        }
+        """, "UNR0005", "Layer 'A': the window size must be at least 1, but is 0");
+
+    [Fact]
+    public void ZeroPadNegative() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [ZeroPad(1, [|Left = -2|])] public partial Layer A { get; }
+        }
+        """, "UNR0007", "Layer 'A': padding must be 0 or more, but is -2");
+
+    [Fact]
+    public void ZeroPadOfAFlatVector() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dense(4)] public partial Layer A { get; }
+            [[|ZeroPad(1)|]] public partial Layer B { get; }
+        }
+        """, "UNR0025", "Layer 'B': ZeroPad needs a spatial input (C x H x W), but its input is the flat vector 4");
+
+    [Fact]
+    public void DropoutWithAnActivation() => Check("""
+        [Network(Input = "1x8x8")]
+        public partial class Net
+        {
+            [Dropout(0.5f), [|ReLU|]] public partial Layer A { get; }
+        }
+        """, "UNR0026", "Layer 'A': Dropout takes no activation; put [ReLU] on the layer before it, or on a member of its own");
+
     [Fact]
     public void CatalogueMatchesReleaseNotes()
     {
@@ -407,7 +474,7 @@ public class DiagnosticTests
         var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
             .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
-        Assert.Equal(26, ids.Count);
+        Assert.Equal(28, ids.Count);
         foreach (string id in ids)
             Assert.Contains(id + " ", notes);
     }

@@ -21,6 +21,17 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void PadNormaliseDrop() => VerifyAll("""
+        [Network(Input = "3x4x4")]
+        public partial class PadNet
+        {
+            [ZeroPad(1, Right = 2), ReLU] public partial Layer Pad { get; }
+            [LRN(Size = 3)] public partial Layer Norm { get; }
+            [Dropout(0.25f)] public partial Layer Drop { get; }
+        }
+        """, nameof(PadNormaliseDrop));
+
+    [Fact]
     public void LeNet5() =>
         VerifyAll(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "Networks", "LeNet5.cs")), nameof(LeNet5));
 

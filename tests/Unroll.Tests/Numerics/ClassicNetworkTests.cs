@@ -30,12 +30,39 @@ public class ClassicNetworkTests(ITestOutputHelper output)
         ["ResNet101", 44_549_160L],
         ["ResNet152", 60_192_808L],
         ["NiN", NiNCount()],
+        ["AlexNet", AlexNetCount()],
+        ["GoogLeNet", GoogLeNetCount()],
     ];
+
+    private static long Conv(long cin, long cout, long k) => cin * cout * k * k + cout;
+
+    /// <summary>AlexNet as one tower (no groups), on 227x227: five convolutions with bias, then 9216 -> 4096 -> 4096 -> 1000.</summary>
+    private static long AlexNetCount() =>
+        Conv(3, 96, 11) + Conv(96, 256, 5) + Conv(256, 384, 3) + Conv(384, 384, 3) + Conv(384, 256, 3)
+        + (256 * 6 * 6 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000);
+
+    /// <summary>GoogLeNet as in the paper's table 1 (convolutions with bias, no batch normalisation, no auxiliary classifiers).</summary>
+    private static long GoogLeNetCount()
+    {
+        long count = Conv(3, 64, 7) + Conv(64, 64, 1) + Conv(64, 192, 3);
+        long channels = 192;
+        int[][] table =
+        [
+            [64, 96, 128, 16, 32, 32], [128, 128, 192, 32, 96, 64],
+            [192, 96, 208, 16, 48, 64], [160, 112, 224, 24, 64, 64], [128, 128, 256, 24, 64, 64], [112, 144, 288, 32, 64, 64], [256, 160, 320, 32, 128, 128],
+            [256, 160, 320, 32, 128, 128], [384, 192, 384, 48, 128, 128],
+        ];
+        foreach (int[] w in table)
+        {
+            count += Conv(channels, w[0], 1) + Conv(channels, w[1], 1) + Conv(w[1], w[2], 3) + Conv(channels, w[3], 1) + Conv(w[3], w[4], 5) + Conv(channels, w[5], 1);
+            channels = w[0] + w[2] + w[4] + w[5];
+        }
+        return count + channels * 1000 + 1000;
+    }
 
     /// <summary>NiN's count by its arithmetic: convolutions of (in x out x k x k + out) over the four NiN blocks (two 1x1s each).</summary>
     private static long NiNCount()
     {
-        static long Conv(long cin, long cout, long k) => cin * cout * k * k + cout;
         return Conv(3, 96, 11) + 2 * Conv(96, 96, 1) + Conv(96, 256, 5) + 2 * Conv(256, 256, 1)
             + Conv(256, 384, 3) + 2 * Conv(384, 384, 1) + Conv(384, 10, 3) + 2 * Conv(10, 10, 1);
     }

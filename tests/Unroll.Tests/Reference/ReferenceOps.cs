@@ -92,6 +92,12 @@ public enum RefOp
     GlobalAvgPool,
     /// <summary>Batch normalisation in inference mode: gamma (x - running mean) / sqrt(running variance + eps) + beta.</summary>
     BatchNorm,
+    /// <summary>Dropout in inference mode: the identity.</summary>
+    Dropout,
+    /// <summary>Local response normalisation across channels, PyTorch's window (<see cref="ReferenceOps.Lrn"/>).</summary>
+    LRN,
+    /// <summary>Zero padding of height and width by <see cref="RefLayer.PadTop"/> and the other pads.</summary>
+    ZeroPad,
 }
 
 /// <summary>
@@ -120,7 +126,8 @@ public sealed record RefLayer(
     IReadOnlyList<int>? Inputs = null,
     IReadOnlyList<double>? RunningMean = null,
     IReadOnlyList<double>? RunningVariance = null,
-    double Epsilon = 1e-5)
+    double Epsilon = 1e-5,
+    (int Size, double Alpha, double Beta, double K) Lrn = default)
 {
     /// <summary>The index that stands for the network's input in <see cref="Inputs"/>.</summary>
     public const int NetworkInput = -1;
@@ -187,6 +194,8 @@ public sealed record RefLayer(
             }
             case RefOp.Dense:
                 return Shape.Flat(Units);
+            case RefOp.ZeroPad:
+                return new Shape(input.Channels, input.Height + PadTop + PadBottom, input.Width + PadLeft + PadRight);
             default:
                 return input;
         }
@@ -232,6 +241,23 @@ public sealed record RefLayer(
                 return new RefLayer(RefOp.GlobalAvgPool, info.Activation, alpha);
             case LayerKind.Activation:
                 return new RefLayer(RefOp.Activation, info.Activation, alpha);
+            case LayerKind.Dropout:
+                return new RefLayer(RefOp.Dropout, info.Activation, alpha);
+            case LayerKind.LRN:
+            {
+                // "size 5 alpha 0.0001 beta 0.75 k 2"
+                string[] words = info.Details.Split(' ');
+                if (words.Length != 8 || words[0] != "size" || words[2] != "alpha" || words[4] != "beta" || words[6] != "k")
+                    throw new FormatException($"Layer {info.Name}: cannot read details '{info.Details}'.");
+                double Number(int i) => double.Parse(words[i], CultureInfo.InvariantCulture);
+                return new RefLayer(RefOp.LRN, info.Activation, alpha, Lrn: ((int)Number(1), Number(3), Number(5), Number(7)));
+            }
+            case LayerKind.ZeroPad2D:
+            {
+                // "p1,2,1,2" (top, left, bottom, right)
+                int[] pads = info.Details.TrimStart('p').Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+                return new RefLayer(RefOp.ZeroPad, info.Activation, alpha, PadTop: pads[0], PadLeft: pads[1], PadBottom: pads[2], PadRight: pads[3]);
+            }
             case LayerKind.BatchNorm:
             {
                 // "eps 1E-05 momentum 0.1"; the running statistics are values, not description: see ReferenceOps.Run(Network).
@@ -625,11 +651,50 @@ public static class ReferenceOps
         RefOp.AvgPool => AvgPool(x, Square(layer), layer.Stride, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight, layer.CountIncludePad),
         RefOp.Dense => Dense(x, weights ?? throw new ArgumentNullException(nameof(weights)), layer.Bias ? bias ?? throw new ArgumentNullException(nameof(bias)) : null, layer.Units),
         RefOp.GlobalAvgPool => GlobalAvgPool(x),
+        RefOp.LRN => Lrn(x, layer.Lrn.Size, layer.Lrn.Alpha, layer.Lrn.Beta, layer.Lrn.K),
+        RefOp.ZeroPad => ZeroPad(x, layer.PadTop, layer.PadLeft, layer.PadBottom, layer.PadRight),
         RefOp.BatchNorm => BatchNorm(x, weights ?? throw new ArgumentNullException(nameof(weights)), bias ?? throw new ArgumentNullException(nameof(bias)),
             layer.RunningMean ?? throw new ArgumentException("A batch normalisation needs its running mean."),
             layer.RunningVariance ?? throw new ArgumentException("A batch normalisation needs its running variance."), layer.Epsilon),
         _ => x,
     };
+
+    /// <summary>
+    /// Local response normalisation across channels as PyTorch computes it: y[c] = x[c] / (k + alpha / size x the sum of
+    /// x[j]² over j in [c - size / 2, c + (size - 1) / 2] within [0, C))^beta. The scale of y is the scale of x over the
+    /// divisor (the divisor's own error is second order).
+    /// </summary>
+    public static RefTensor Lrn(RefTensor x, int size, double alpha, double beta, double k)
+    {
+        var y = new RefTensor(x.C, x.H, x.W, x.Flat);
+        int positions = x.Flat ? 1 : x.H * x.W;
+        for (int ch = 0; ch < x.C; ch++)
+            for (int at = 0; at < positions; at++)
+            {
+                double sum = 0;
+                for (int j = Math.Max(0, ch - size / 2); j <= Math.Min(x.C - 1, ch + (size - 1) / 2); j++)
+                    sum += x.Value[j * positions + at] * x.Value[j * positions + at];
+                double divisor = Math.Pow(k + alpha / size * sum, beta);
+                y.Value[ch * positions + at] = x.Value[ch * positions + at] / divisor;
+                y.Scale[ch * positions + at] = x.Scale[ch * positions + at] / divisor;
+            }
+        return y;
+    }
+
+    /// <summary>Zero padding of height and width; padded values are exact zeros.</summary>
+    public static RefTensor ZeroPad(RefTensor x, int top, int left, int bottom, int right)
+    {
+        int h = x.H + top + bottom, w = x.W + left + right;
+        var y = new RefTensor(x.C, h, w);
+        for (int ch = 0; ch < x.C; ch++)
+            for (int r = 0; r < x.H; r++)
+                for (int q = 0; q < x.W; q++)
+                {
+                    y.Value[(ch * h + r + top) * w + q + left] = x.Value[(ch * x.H + r) * x.W + q];
+                    y.Scale[(ch * h + r + top) * w + q + left] = x.Scale[(ch * x.H + r) * x.W + q];
+                }
+        return y;
+    }
 
     /// <summary>
     /// Inference-mode batch normalisation per channel: y = gamma (x - mean) / sqrt(variance + eps) + beta. The scale of y

@@ -16,11 +16,11 @@ public partial class ActNet
     static partial void RunAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, PartBarrier? barrier) =>
         Avx512Kernels.Run(input, output, ref parameters, workspace, part, parts, barrier);
 
-    static partial void TrainForwardAvx512(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics) =>
-        Avx512Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics);
+    static partial void TrainForwardAvx512(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise) =>
+        Avx512Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics, noise);
 
-    static partial void BackwardAvx512(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics) =>
-        Avx512Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);
+    static partial void BackwardAvx512(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise) =>
+        Avx512Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);
 
     /// <summary>The Avx512 kernels of ActNet, each specialised to one layer's shapes.</summary>
     private static class Avx512Kernels
@@ -40,9 +40,9 @@ public partial class ActNet
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
-        /// <remarks>One segment (no batch normalisation): <paramref name="segment"/>, <paramref name="sums"/> and <paramref name="statistics"/> are not used.</remarks>
+        /// <remarks>One segment (no batch normalisation): <paramref name="segment"/>, <paramref name="sums"/> and <paramref name="statistics"/> are not used. No dropout: <paramref name="noise"/> is not used.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void TrainForward(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics)
+        public static void TrainForward(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 3, 4, 4, 16, 0, 4);
@@ -60,7 +60,7 @@ public partial class ActNet
         /// already with respect to the final softmax's input (a cross-entropy loss folded it in).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Backward(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics)
+        public static void Backward(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             ref float g = ref MemoryMarshal.GetReference(gradients);

@@ -111,18 +111,18 @@ ____________________________________________________________________________
     }
 
     /// <inheritdoc />
-    protected override void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics)
+    protected override void TrainSample(int segment, ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
     {
         switch (Isa)
         {
             case global::Unroll.Isa.Avx512:
-                TrainForwardAvx512(segment, input, output, ref ParameterBase, workspace, sums, statistics);
+                TrainForwardAvx512(segment, input, output, ref ParameterBase, workspace, sums, statistics, noise);
                 break;
             case global::Unroll.Isa.Avx2:
-                TrainForwardAvx2(segment, input, output, ref ParameterBase, workspace, sums, statistics);
+                TrainForwardAvx2(segment, input, output, ref ParameterBase, workspace, sums, statistics, noise);
                 break;
             case global::Unroll.Isa.Portable:
-                TrainForwardPortable(segment, input, output, ref ParameterBase, workspace, sums, statistics);
+                TrainForwardPortable(segment, input, output, ref ParameterBase, workspace, sums, statistics, noise);
                 break;
             default:
                 throw new NotSupportedException($"No kernels for {Isa}.");
@@ -130,18 +130,18 @@ ____________________________________________________________________________
     }
 
     /// <inheritdoc />
-    protected override void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics)
+    protected override void BackwardSample(int segment, ReadOnlySpan<float> outputGradient, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
     {
         switch (Isa)
         {
             case global::Unroll.Isa.Avx512:
-                BackwardAvx512(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);
+                BackwardAvx512(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);
                 break;
             case global::Unroll.Isa.Avx2:
-                BackwardAvx2(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);
+                BackwardAvx2(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);
                 break;
             case global::Unroll.Isa.Portable:
-                BackwardPortable(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);
+                BackwardPortable(segment, outputGradient, ref ParameterBase, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);
                 break;
             default:
                 throw new NotSupportedException($"No kernels for {Isa}.");
@@ -158,25 +158,25 @@ ____________________________________________________________________________
     /// <summary>Runs a group of samples with the Avx512 kernels, dense layers over the whole group.</summary>
     static partial void RunGroupAvx512(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Avx512 kernels, keeping every layer's output for the backward pass.</summary>
-    static partial void TrainForwardAvx512(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void TrainForwardAvx512(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
     /// <summary>Backward pass of one sample with the Avx512 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardAvx512(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void BackwardAvx512(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
 
     /// <summary>Runs one sample with the Avx2 kernels (implemented in DenseNet.Avx2.g.cs).</summary>
     static partial void RunAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
     /// <summary>Runs a group of samples with the Avx2 kernels, dense layers over the whole group.</summary>
     static partial void RunGroupAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Avx2 kernels, keeping every layer's output for the backward pass.</summary>
-    static partial void TrainForwardAvx2(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void TrainForwardAvx2(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
     /// <summary>Backward pass of one sample with the Avx2 kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardAvx2(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void BackwardAvx2(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
 
     /// <summary>Runs one sample with the Portable kernels (implemented in DenseNet.Portable.g.cs).</summary>
     static partial void RunPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int part, int parts, global::Unroll.Kernels.PartBarrier? barrier);
     /// <summary>Runs a group of samples with the Portable kernels, dense layers over the whole group.</summary>
     static partial void RunGroupPortable(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count);
     /// <summary>Runs one sample forward with the Portable kernels, keeping every layer's output for the backward pass.</summary>
-    static partial void TrainForwardPortable(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void TrainForwardPortable(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
     /// <summary>Backward pass of one sample with the Portable kernels: accumulates parameter gradients, optionally writes the input gradient.</summary>
-    static partial void BackwardPortable(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics);
+    static partial void BackwardPortable(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise);
 }

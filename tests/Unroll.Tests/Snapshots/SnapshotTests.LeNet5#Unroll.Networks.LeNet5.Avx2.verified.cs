@@ -21,11 +21,11 @@ public partial class LeNet5
     static partial void RunGroupAvx2(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count) =>
         Avx2Kernels.RunGroup(input, output, ref parameters, workspace, count);
 
-    static partial void TrainForwardAvx2(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics) =>
-        Avx2Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics);
+    static partial void TrainForwardAvx2(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise) =>
+        Avx2Kernels.TrainForward(segment, input, output, ref parameters, workspace, sums, statistics, noise);
 
-    static partial void BackwardAvx2(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics) =>
-        Avx2Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics);
+    static partial void BackwardAvx2(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise) =>
+        Avx2Kernels.Backward(segment, outputGradient, ref parameters, gradients, transposed, workspace, inputGradient, foldOutputSoftmax, sums, statistics, noise);
 
     /// <summary>The Avx2 kernels of LeNet5, each specialised to one layer's shapes.</summary>
     private static class Avx2Kernels
@@ -97,9 +97,9 @@ public partial class LeNet5
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
-        /// <remarks>One segment (no batch normalisation): <paramref name="segment"/>, <paramref name="sums"/> and <paramref name="statistics"/> are not used.</remarks>
+        /// <remarks>One segment (no batch normalisation): <paramref name="segment"/>, <paramref name="sums"/> and <paramref name="statistics"/> are not used. No dropout: <paramref name="noise"/> is not used.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void TrainForward(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics)
+        public static void TrainForward(int segment, ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
@@ -129,7 +129,7 @@ public partial class LeNet5
         /// already with respect to the final softmax's input (a cross-entropy loss folded it in).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Backward(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics)
+        public static void Backward(int segment, ReadOnlySpan<float> outputGradient, ref float parameters, Span<float> gradients, ReadOnlySpan<float> transposed, Span<float> workspace, Span<float> inputGradient, bool foldOutputSoftmax, Span<double> sums, ReadOnlySpan<float> statistics, ulong noise)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             ref float g = ref MemoryMarshal.GetReference(gradients);
