@@ -142,21 +142,28 @@ internal static class Schedule
     public static bool StreamsWeights(LayerPlan layer) => layer.Layer.Op == OpKind.Dense && (long)layer.WeightLength * sizeof(float) > 1 << 20;
 
     /// <summary>
-    /// Pixels per tile along a row of <paramref name="width"/>, at most <paramref name="most"/>: the fewest
-    /// tiles per row, and among those the largest last tile (a row of 10 runs as 5 + 5, not 8 + 2: a
-    /// two-pixel tile has too few independent accumulators to hide the multiply-add latency).
+    /// Pixels per tile along a row of <paramref name="width"/>, at most <paramref name="most"/>, for tiles of
+    /// <paramref name="vectors"/> accumulators per pixel: the fewest tiles per row, and among those the largest
+    /// last tile (a row of 10 runs as 5 + 5, not 8 + 2), unless that last tile keeps fewer than
+    /// <see cref="MinAccumulators"/> accumulators while another size does not (55 columns of 4 vectors run as
+    /// 11 x 5, not 9 x 6 + 1): such a tile has too few independent accumulators to hide the multiply-add latency.
     /// </summary>
-    private static int RowTile(int width, int most)
+    private static int RowTile(int width, int most, int vectors)
     {
         int best = most, bestTiles = int.MaxValue, bestLast = 0;
+        bool bestShort = true;
         for (int p = most; p >= (most + 1) / 2; p--)
         {
             int tiles = (width + p - 1) / p, last = width - (tiles - 1) * p;
-            if (tiles < bestTiles || tiles == bestTiles && last > bestLast)
-                (best, bestTiles, bestLast) = (p, tiles, last);
+            bool isShort = last * vectors < MinAccumulators;
+            if (bestShort && !isShort || isShort == bestShort && (tiles < bestTiles || tiles == bestTiles && last > bestLast))
+                (best, bestTiles, bestLast, bestShort) = (p, tiles, last, isShort);
         }
         return best;
     }
+
+    /// <summary>Independent accumulators that hide the multiply-add latency (4 cycles, 2 per cycle).</summary>
+    private const int MinAccumulators = 8;
 
     /// <summary>Chunks of a dense layer's outputs: the full register blocks, then the remainder block if any.</summary>
     public static int DenseChunks(Tile tile) => tile.Blocks + (tile.Remainder > 0 ? 1 : 0);
@@ -173,7 +180,7 @@ internal static class Schedule
                 int block = Math.Min(vectors, isa == TargetIsa.Avx2 ? 2 : 4);
                 // Up to 12 pixels: a single output vector still gets 8 or more independent accumulators.
                 int most = Math.Max(1, Math.Min(Math.Min(AccumulatorBudget(isa) / block, 12), layer.Out.W));
-                return new Tile(lanes, RowTile(layer.Out.W, most), block, vectors);
+                return new Tile(lanes, RowTile(layer.Out.W, most, block), block, vectors);
             }
             case OpKind.Dense:
                 return new Tile(lanes, 1, Math.Min(vectors, isa == TargetIsa.Portable ? 4 : 8), vectors);
