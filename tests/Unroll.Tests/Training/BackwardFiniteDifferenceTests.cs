@@ -90,50 +90,21 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
                 return l;
             }, dx);
             float[] grads = net.Gradients.ToArray();
-            double worst = 0;
-            int checkedCount = 0;
-            // Central differences at two step sizes; where they disagree, a ReLU-family or max-pool kink
-            // lies within the step and the coordinate is skipped (counted, and bounded below).
-            int skipped = 0;
-            void Compare(string what, Func<float> get, Action<float> set, float analytic)
-            {
-                float saved = get();
-                double Numeric(float h)
-                {
-                    set(saved + h);
-                    double up = Loss();
-                    set(saved - h);
-                    double down = Loss();
-                    set(saved);
-                    return (up - down) / (2 * h);
-                }
-                // The training loss is summed in float per sample: larger steps keep its rounding far below the differences.
-                float step = trainingLoss ? 4e-3f : 1e-3f;
-                double n1 = Numeric(step), n2 = Numeric(2 * step);
-                double scale = Math.Max(1e-1, Math.Abs(n1));
-                if (Math.Abs(n1 - n2) > 2e-3 * scale)
-                {
-                    skipped++;
-                    return;
-                }
-                double error = Math.Abs(n1 - analytic) / scale;
-                worst = Math.Max(worst, error);
-                checkedCount++;
-                Assert.True(error < 1e-2, $"{layers} | {isa} {what}: analytic {analytic}, numeric {n1} (2h: {n2})");
-            }
+            // The training loss is summed in float per sample: larger steps keep its rounding far below the differences.
+            var check = new FiniteDifferences(Loss, trainingLoss ? 4e-3f : 1e-3f, 1e-1, $"{layers} | {isa}");
             foreach (TensorInfo tensor in net.Info.Tensors)
             {
                 int[] map = TensorLayouts.StorageIndices(tensor);
                 for (int k = 0; k < Math.Min(tensor.Count, 25); k++)
                 {
                     int index = tensor.Offset + map[(k * 7919) % tensor.Count];
-                    Compare($"{tensor.Name}[{k}]", () => net.Parameters[index], v => net.Parameters[index] = v, grads[index]);
+                    check.Compare($"{tensor.Name}[{k}]", () => net.Parameters[index], v => net.Parameters[index] = v, grads[index]);
                 }
             }
             for (int k = 0; k < x.Length; k += 5)
-                Compare($"input[{k}]", () => x[k], v => x[k] = v, dx[k]);
-            Assert.True(skipped * 10 <= checkedCount, $"{skipped} coordinates skipped as non-smooth, {checkedCount} checked");
-            output.WriteLine($"{isa}: {checkedCount} coordinates checked, {skipped} skipped at kinks, worst relative error {worst:E2}");
+                check.Compare($"input[{k}]", () => x[k], v => x[k] = v, dx[k]);
+            check.AssertFewSkipped();
+            output.WriteLine($"{isa}: {check.Checked} coordinates checked, {check.Skipped} skipped at kinks, worst relative error {check.Worst:E2}");
         }
     }
 }

@@ -137,36 +137,10 @@ public class BatchNormTests(ITestOutputHelper output)
                 if (threads == 2)
                     continue;
 
-                int checkedCount = 0, skipped = 0;
-                double worst = 0;
-                void Compare(string what, Func<float> get, Action<float> set, float analytic)
-                {
-                    float saved = get();
-                    double Numeric(float h)
-                    {
-                        set(saved + h);
-                        double up = Loss();
-                        set(saved - h);
-                        double down = Loss();
-                        set(saved);
-                        return (up - down) / (2 * h);
-                    }
-                    // Steps larger than the float loss's noise over them (the loss sums every sample's outputs in float):
-                    // every function here is smooth, so the truncation error stays far below the tolerance.
-                    double n1 = Numeric(4e-3f), n2 = Numeric(8e-3f);
-                    double scale = Math.Max(1e-1, Math.Abs(n1));
-                    // The batch statistics make every output depend on every sample, so the float forward pass's rounding
-                    // reaches the loss from all of them: the two steps may differ by a few 1e-4 without any kink.
-                    if (Math.Abs(n1 - n2) > 2e-3 * Math.Max(1, Math.Abs(n1)))
-                    {
-                        skipped++;
-                        return;
-                    }
-                    double error = Math.Abs(n1 - analytic) / scale;
-                    worst = Math.Max(worst, error);
-                    checkedCount++;
-                    Assert.True(error < 1e-2, $"{isa} {what}: analytic {analytic}, numeric {n1} (h=8e-3: {n2})");
-                }
+                // Steps larger than the float loss's noise over them (the loss sums every sample's outputs in float); every
+                // function here is smooth. The batch statistics make every output depend on every sample, so the forward
+                // pass's rounding reaches the loss from all of them: the two steps may differ by a few 1e-4 without any kink.
+                var check = new FiniteDifferences(() => Loss(), 4e-3f, 1, isa.ToString());
                 foreach (LayerInfo layer in net.Info.Layers)
                     foreach (TensorInfo tensor in new[] { layer.Weights, layer.Bias }.OfType<TensorInfo>())
                     {
@@ -174,13 +148,13 @@ public class BatchNormTests(ITestOutputHelper output)
                         for (int k = 0; k < Math.Min(tensor.Count, 20); k++)
                         {
                             int index = tensor.Offset + map[(k * 7919) % tensor.Count];
-                            Compare($"{tensor.Name}[{k}]", () => net.Parameters[index], v => net.Parameters[index] = v, grads[index]);
+                            check.Compare($"{tensor.Name}[{k}]", () => net.Parameters[index], v => net.Parameters[index] = v, grads[index]);
                         }
                     }
                 for (int k = 0; k < x.Length; k += 3)
-                    Compare($"input[{k}]", () => x[k], v => x[k] = v, dx[k]);
-                Assert.True(skipped * 10 <= checkedCount, $"{skipped} coordinates skipped as non-smooth, {checkedCount} checked");
-                output.WriteLine($"{isa}: {checkedCount} coordinates checked, {skipped} skipped, worst relative error {worst:E2}");
+                    check.Compare($"input[{k}]", () => x[k], v => x[k] = v, dx[k]);
+                check.AssertFewSkipped();
+                output.WriteLine($"{isa}: {check.Checked} coordinates checked, {check.Skipped} skipped, worst relative error {check.Worst:E2}");
             }
         Assert.NotNull(reference);
     }
