@@ -3,6 +3,7 @@ namespace Unroll.Networks;
 /// <summary>One VGG convolution, used as a block: 3x3 with padding 1 (the size kept) and a ReLU.</summary>
 public abstract class VggConv
 {
+    /// <summary>The convolution, with the block's channel count.</summary>
     [Conv(Block.Channels, Kernel = 3, Pad = 1), ReLU] protected abstract Layer Conv { get; }
 }
 
