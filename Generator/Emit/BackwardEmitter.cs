@@ -67,7 +67,7 @@ internal static class BackwardEmitter
             w.Close();
         }
         bool scalar = v.Lanes == 1;
-        string vc = v.Lanes == 16 ? "Vector512" : "Vector256";
+        string vc = v.VectorClass;
         Helper("ReLUBackward", "dy *= (y > 0 ? 1 : 0)", "",
             scalar ? "yv > 0f ? g : 0f" : $"{vc}.ConditionalSelect({vc}.GreaterThan(yv, {v.Zero}), g, {v.Zero})");
         Helper("LeakyReLUBackward", "dy *= (y > 0 ? 1 : alpha), for 0 &lt; alpha", ", float alpha",
@@ -347,7 +347,7 @@ internal static class BackwardEmitter
         w.Open($"for (int o = 0; o < {I(vectors * v.Lanes)}; o += {I(v.Lanes)})");
         w.Line($"acc = {v.MultiplyAdd(v.Load("wr", "o"), v.Load("dz", "o"), "acc")};");
         w.Close();
-        string sum = v.Lanes == 1 ? "acc" : (v.Lanes == 16 ? "Vector512" : "Vector256") + ".Sum(acc)";
+        string sum = v.Lanes == 1 ? "acc" : v.VectorClass + ".Sum(acc)";
         w.Line($"Unsafe.Add(ref dx, px * {I(dxs)} + c) = {sum};");
         w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
         w.Close();
@@ -363,7 +363,7 @@ internal static class BackwardEmitter
         bool max = l.Op == OpKind.MaxPool;
         int vectors = Schedule.ChannelVectors(v.Target, p.In.C);
         int dxs = InputGradientStride(p);
-        string vc = v.Lanes == 16 ? "Vector512" : "Vector256";
+        string vc = v.VectorClass;
         Header(w, p, v, max ? "the gradient goes to the first input that equals the window's maximum" : "the gradient is shared evenly over the window");
         w.Open($"private static void {name}_Backward({PoolParameters})");
         Clear(w, "dx", p.In.H * p.In.W * dxs);
