@@ -134,8 +134,66 @@ public sealed class OnnxAttribute
 }
 
 /// <summary>
-/// Builds an ONNX model (a serialised <c>ModelProto</c>) of one graph with float32 tensors, without any
-/// dependency: the protobuf wire format is written by hand. The model declares IR version 8 and the
+/// One dimension of a graph input's or output's shape: a fixed size, a named symbol that the runtime binds when the model
+/// runs (<c>"N"</c> for a batch of any size; dimensions with the same symbol must agree), or unknown.
+/// </summary>
+/// <remarks>A <see cref="long"/> converts to a fixed size (a negative one to an unknown size) and a string to a symbol.</remarks>
+public readonly record struct OnnxDimension
+{
+    private OnnxDimension(long? size, string? symbol)
+    {
+        Size = size;
+        Symbol = symbol;
+    }
+
+    /// <summary>The fixed size; null for a symbolic or unknown dimension.</summary>
+    public long? Size { get; }
+
+    /// <summary>The symbol (<c>TensorShapeProto.Dimension.dim_param</c>); null for a fixed or unknown dimension.</summary>
+    public string? Symbol { get; }
+
+    /// <summary>A dimension of fixed size <paramref name="size"/>; a negative size gives an unknown dimension.</summary>
+    public static OnnxDimension Fixed(long size) => new(size < 0 ? null : size, null);
+
+    /// <summary>A dimension named <paramref name="symbol"/>, bound when the model runs.</summary>
+    /// <exception cref="ArgumentException">The symbol is null or empty.</exception>
+    public static OnnxDimension Named(string symbol)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(symbol);
+        return new(null, symbol);
+    }
+
+    /// <summary>A dimension of unknown size, neither fixed nor named.</summary>
+    public static OnnxDimension Unknown => default;
+
+    /// <summary>A fixed size (a negative one gives an unknown dimension).</summary>
+    public static implicit operator OnnxDimension(long size) => Fixed(size);
+
+    /// <summary>A named dimension.</summary>
+    public static implicit operator OnnxDimension(string symbol) => Named(symbol);
+
+    /// <inheritdoc />
+    public override string ToString() => Size?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Symbol ?? "?";
+
+    /// <summary>Bytes of the encoded <c>TensorShapeProto.Dimension</c>.</summary>
+    internal long EncodedSize() =>
+        Size is { } size ? Proto.Int64Field(OnnxFields.DimensionValue, size)
+        : Symbol is { } symbol ? Proto.StringField(OnnxFields.DimensionParam, symbol)
+        : 0;
+
+    /// <summary>Writes the fields of the <c>TensorShapeProto.Dimension</c> (without its own tag and length).</summary>
+    internal void WriteFields(ProtoWriter writer)
+    {
+        if (Size is { } size)
+            writer.Int64(OnnxFields.DimensionValue, size);
+        else if (Symbol is { } symbol)
+            writer.String(OnnxFields.DimensionParam, symbol);
+    }
+}
+
+/// <summary>
+/// Builds an ONNX model (a serialised <c>ModelProto</c>) of one graph with float32 values (and float32 or int64
+/// constants), without any dependency: the protobuf wire format is written by hand. The model declares IR version 8 and the
 /// default-domain operator set 13 unless told otherwise. Nodes must be added in topological order.
 /// </summary>
 /// <example>
@@ -152,6 +210,9 @@ public sealed class OnnxModelBuilder
 {
     /// <summary>The ONNX <c>TensorProto.DataType</c> of float32.</summary>
     private const int FloatDataType = 1;
+
+    /// <summary>The ONNX <c>TensorProto.DataType</c> of int64.</summary>
+    private const int Int64DataType = 7;
 
     private readonly List<ValueInfo> _inputs = new();
     private readonly List<ValueInfo> _outputs = new();
@@ -192,7 +253,10 @@ public sealed class OnnxModelBuilder
     /// <summary>
     /// Declares a float32 graph input. A negative entry in <paramref name="dims"/> is written as a dimension of unknown size.
     /// </summary>
-    public OnnxModelBuilder AddInput(string name, long[] dims)
+    public OnnxModelBuilder AddInput(string name, long[] dims) => AddInput(name, Dimensions(dims));
+
+    /// <summary>Declares a float32 graph input whose dimensions may be named (<c>["N", 3, 224, 224]</c>).</summary>
+    public OnnxModelBuilder AddInput(string name, OnnxDimension[] dims)
     {
         _inputs.Add(new ValueInfo(CheckName(name), CopyDims(dims)));
         return this;
@@ -201,7 +265,10 @@ public sealed class OnnxModelBuilder
     /// <summary>
     /// Declares a float32 graph output. A negative entry in <paramref name="dims"/> is written as a dimension of unknown size.
     /// </summary>
-    public OnnxModelBuilder AddOutput(string name, long[] dims)
+    public OnnxModelBuilder AddOutput(string name, long[] dims) => AddOutput(name, Dimensions(dims));
+
+    /// <summary>Declares a float32 graph output whose dimensions may be named (<c>["N", 1000]</c>).</summary>
+    public OnnxModelBuilder AddOutput(string name, OnnxDimension[] dims)
     {
         _outputs.Add(new ValueInfo(CheckName(name), CopyDims(dims)));
         return this;
@@ -212,22 +279,42 @@ public sealed class OnnxModelBuilder
     /// little-endian <c>raw_data</c>.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="data"/> does not hold the product of <paramref name="dims"/> values, a dimension is negative, or the name is taken.</exception>
-    public OnnxModelBuilder AddInitializer(string name, long[] dims, ReadOnlySpan<float> data)
+    public OnnxModelBuilder AddInitializer(string name, long[] dims, ReadOnlySpan<float> data) =>
+        AddInitializer(name, dims, data.Length, FloatDataType, MemoryMarshal.AsBytes(data));
+
+    /// <summary>
+    /// Adds a constant int64 tensor (the shapes, pads and axes that some operators take as inputs) in row-major order;
+    /// the values are copied and stored as little-endian <c>raw_data</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="data"/> does not hold the product of <paramref name="dims"/> values, a dimension is negative, or the name is taken.</exception>
+    public OnnxModelBuilder AddInitializer(string name, long[] dims, ReadOnlySpan<long> data) =>
+        AddInitializer(name, dims, data.Length, Int64DataType, MemoryMarshal.AsBytes(data));
+
+    /// <summary>Checks and adds an initializer of <paramref name="count"/> values given as their bytes in this machine's order.</summary>
+    private OnnxModelBuilder AddInitializer(string name, long[] dims, int count, int dataType, ReadOnlySpan<byte> values)
     {
         CheckName(name);
-        long[] copy = CopyDims(dims);
-        long count = 1;
+        long[] copy = (long[])(dims ?? throw new ArgumentNullException(nameof(dims))).Clone();
+        long expected = 1;
         foreach (long d in copy)
         {
             if (d < 0)
                 throw new ArgumentException($"Initializer '{name}' has a negative dimension.", nameof(dims));
-            count *= d;
+            expected *= d;
         }
-        if (count != data.Length)
-            throw new ArgumentException($"Initializer '{name}' of shape [{string.Join(", ", copy)}] takes {count} values, got {data.Length}.", nameof(data));
+        if (expected != count)
+            throw new ArgumentException($"Initializer '{name}' of shape [{string.Join(", ", copy)}] takes {expected} values, got {count}.", nameof(dims));
         if (!_initializerNames.Add(name))
             throw new ArgumentException($"An initializer named '{name}' already exists.", nameof(name));
-        _initializers.Add(new Initializer(name, copy, data.ToArray()));
+        byte[] raw = values.ToArray();
+        if (!BitConverter.IsLittleEndian && count > 0)
+        {
+            // ONNX stores raw_data little-endian: reverse each value's bytes.
+            int size = raw.Length / count;
+            for (int i = 0; i < raw.Length; i += size)
+                Array.Reverse(raw, i, size);
+        }
+        _initializers.Add(new Initializer(name, copy, dataType, raw));
         return this;
     }
 
@@ -268,9 +355,13 @@ public sealed class OnnxModelBuilder
         long size = ModelSize();
         if (size > Array.MaxLength)
             throw new InvalidOperationException($"The model takes {size} bytes, more than one array holds; write it to a stream instead.");
-        using var stream = new MemoryStream((int)size);
+        // The stream's buffer has exactly the model's size, so it is returned without a copy.
+        byte[] buffer = new byte[size];
+        using var stream = new MemoryStream(buffer);
         Write(stream);
-        return stream.ToArray();
+        if (stream.Position != size)
+            throw new InvalidOperationException($"The model was measured at {size} bytes but wrote {stream.Position}.");
+        return buffer;
     }
 
     private long ModelSize() =>
@@ -340,22 +431,26 @@ public sealed class OnnxModelBuilder
         return name;
     }
 
-    private static long[] CopyDims(long[] dims)
+    private static OnnxDimension[] CopyDims(OnnxDimension[] dims)
     {
         ArgumentNullException.ThrowIfNull(dims);
-        return (long[])dims.Clone();
+        return (OnnxDimension[])dims.Clone();
+    }
+
+    private static OnnxDimension[] Dimensions(long[] dims)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        return Array.ConvertAll(dims, OnnxDimension.Fixed);
     }
 
     /// <summary>A <c>ValueInfoProto</c> of a float32 tensor: name, then <c>TypeProto.Tensor</c> with its shape.</summary>
-    private sealed record ValueInfo(string Name, long[] Dims)
+    private sealed record ValueInfo(string Name, OnnxDimension[] Dims)
     {
-        private long DimensionSize(long dim) => dim < 0 ? 0 : Proto.Int64Field(OnnxFields.DimensionValue, dim);
-
         private long ShapeSize()
         {
             long size = 0;
-            foreach (long dim in Dims)
-                size += Proto.MessageField(OnnxFields.ShapeDim, DimensionSize(dim));
+            foreach (OnnxDimension dim in Dims)
+                size += Proto.MessageField(OnnxFields.ShapeDim, dim.EncodedSize());
             return size;
         }
 
@@ -372,24 +467,21 @@ public sealed class OnnxModelBuilder
             w.MessageHeader(OnnxFields.TypeTensorType, TensorTypeSize());
             w.Int64(OnnxFields.TensorTypeElemType, FloatDataType);
             w.MessageHeader(OnnxFields.TensorTypeShape, ShapeSize());
-            foreach (long dim in Dims)
+            foreach (OnnxDimension dim in Dims)
             {
-                w.MessageHeader(OnnxFields.ShapeDim, DimensionSize(dim));
-                if (dim >= 0)
-                    w.Int64(OnnxFields.DimensionValue, dim);
+                w.MessageHeader(OnnxFields.ShapeDim, dim.EncodedSize());
+                dim.WriteFields(w);
             }
         }
     }
 
-    /// <summary>A float32 <c>TensorProto</c> with its values in <c>raw_data</c>.</summary>
-    private sealed record Initializer(string Name, long[] Dims, float[] Data)
+    /// <summary>A <c>TensorProto</c> of type <paramref name="DataType"/> with its values in <c>raw_data</c> (<paramref name="Raw"/>, little-endian).</summary>
+    private sealed record Initializer(string Name, long[] Dims, int DataType, byte[] Raw)
     {
-        private long RawBytes => (long)Data.Length * sizeof(float);
-
         public long Size()
         {
-            long size = Proto.Int64Field(OnnxFields.TensorDataType, FloatDataType) + Proto.StringField(OnnxFields.TensorName, Name)
-                + Proto.BytesField(OnnxFields.TensorRawData, RawBytes);
+            long size = Proto.Int64Field(OnnxFields.TensorDataType, DataType) + Proto.StringField(OnnxFields.TensorName, Name)
+                + Proto.BytesField(OnnxFields.TensorRawData, Raw.Length);
             foreach (long dim in Dims)
                 size += Proto.Int64Field(OnnxFields.TensorDims, dim);
             return size;
@@ -399,9 +491,9 @@ public sealed class OnnxModelBuilder
         {
             foreach (long dim in Dims)
                 w.Int64(OnnxFields.TensorDims, dim);
-            w.Int64(OnnxFields.TensorDataType, FloatDataType);
+            w.Int64(OnnxFields.TensorDataType, DataType);
             w.String(OnnxFields.TensorName, Name);
-            w.FloatsAsBytes(OnnxFields.TensorRawData, Data);
+            w.Bytes(OnnxFields.TensorRawData, Raw);
         }
     }
 
@@ -534,6 +626,8 @@ internal static class OnnxFields
     // message TensorShapeProto.Dimension
     /// <summary><c>int64 dim_value = 1;</c> (in the <c>value</c> oneof; left out for an unknown size)</summary>
     public const int DimensionValue = 1;
+    /// <summary><c>string dim_param = 2;</c> (in the <c>value</c> oneof: a named, symbolic size)</summary>
+    public const int DimensionParam = 2;
 }
 
 /// <summary>Encoded sizes in the protobuf wire format.</summary>
@@ -615,22 +709,12 @@ internal sealed class ProtoWriter
         Varint((ulong)messageSize);
     }
 
-    /// <summary>Writes a bytes field holding <paramref name="values"/> as little-endian IEEE 754 floats.</summary>
-    public void FloatsAsBytes(int field, ReadOnlySpan<float> values)
+    /// <summary>Writes a bytes field.</summary>
+    public void Bytes(int field, ReadOnlySpan<byte> bytes)
     {
         Tag(field, Proto.LengthDelimited);
-        Varint((ulong)values.Length * sizeof(float));
-        if (BitConverter.IsLittleEndian)
-        {
-            Raw(MemoryMarshal.AsBytes(values));
-            return;
-        }
-        foreach (float value in values)
-        {
-            Reserve(4);
-            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(_buffer.AsSpan(_used, 4), value);
-            _used += 4;
-        }
+        Varint((ulong)bytes.Length);
+        Raw(bytes);
     }
 
     public void Flush()

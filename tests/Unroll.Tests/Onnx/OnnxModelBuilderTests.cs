@@ -86,6 +86,36 @@ public class OnnxModelBuilderTests
         Assert.Throws<ArgumentException>(() => builder.AddInitializer("v", new long[] { -1 }, new float[1]));
     }
 
+    [Fact]
+    public void NamedAndUnknownDimensionsAndInt64TensorsReadBack()
+    {
+        const int DimParam = 2;
+        byte[] bytes = new OnnxModelBuilder()
+            .AddInput("x", new OnnxDimension[] { "N", 3, OnnxDimension.Unknown })
+            .AddOutput("y", new long[] { -1, 4 })
+            .AddInitializer("pads", new long[] { 4 }, new long[] { 0, 1, -2, 1L << 40 })
+            .AddNode("Pad", new[] { "x", "pads" }, new[] { "y" })
+            .ToArray();
+        Message graph = Message.Parse(bytes).One(ModelGraph);
+
+        Message[] input = graph.One(GraphInput).One(ValueType).One(TypeTensor).One(TensorShape).All(ShapeDim).ToArray();
+        Assert.Equal("N", input[0].Text(DimParam));
+        Assert.Equal(3, input[1].Int(DimValue));
+        Assert.Empty(input[2].Texts(DimValue).Concat(input[2].Texts(DimParam))); // neither field: unknown
+        Message[] output = graph.One(GraphOutput).One(ValueType).One(TypeTensor).One(TensorShape).All(ShapeDim).ToArray();
+        Assert.Empty(output[0].Texts(DimValue));
+        Assert.Equal(4, output[1].Int(DimValue));
+
+        Message tensor = graph.One(GraphInitializer);
+        Assert.Equal(7, tensor.Int(TensorDataType)); // INT64
+        byte[] raw = tensor.Bytes(TensorRawData);
+        Assert.Equal(new long[] { 0, 1, -2, 1L << 40 }, Enumerable.Range(0, 4).Select(i => BitConverter.ToInt64(raw, 8 * i)).ToArray());
+        Assert.Throws<ArgumentException>(() => new OnnxModelBuilder().AddInitializer("p", new long[] { 3 }, new long[2]));
+        Assert.Throws<ArgumentException>(() => OnnxDimension.Named(""));
+        // A collection of integer literals still picks the long[] overload (compiles without ambiguity).
+        new OnnxModelBuilder().AddInput("z", [1, 4]).AddInput("n", ["N", 4]);
+    }
+
     private static long[] Dims(Message value) =>
         value.One(ValueType).One(TypeTensor).One(TensorShape).All(ShapeDim).Select(d => d.Int(DimValue)).ToArray();
 
