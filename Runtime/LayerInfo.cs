@@ -103,8 +103,13 @@ public sealed record TensorInfo(string Name, int[] Shape, int Offset, int Length
 /// Tensors the layer keeps that are not trained (a batch normalisation's running mean and variance): saved and loaded with the
 /// weights, never counted as parameters nor touched by an optimizer. Null when none.
 /// </param>
+/// <param name="Settings">
+/// Kernel, stride, padding, epsilon, rate, LRN constants and leaky-ReLU slope as typed values; null for a layer that has
+/// none (a merge, an activation other than the leaky ReLU) or a description not written by the generator.
+/// </param>
 public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activation, Shape InputShape, Shape OutputShape,
-    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null, IReadOnlyList<TensorInfo>? State = null)
+    TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null, IReadOnlyList<TensorInfo>? State = null,
+    LayerSettings? Settings = null)
 {
     /// <summary>Trainable parameters of the layer.</summary>
     public int ParameterCount => (Weights?.Count ?? 0) + (Bias?.Count ?? 0);

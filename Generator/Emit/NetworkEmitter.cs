@@ -121,7 +121,7 @@ internal static class NetworkEmitter
             w.Line($"            {bias},");
             // A batch normalisation's running statistics: saved and loaded with the weights, trained by no optimizer.
             string state = p.StateOffset < 0 ? "" : $", State: new[] {{ {Tensor(l.Name + ".running_mean", new long[] { l.Output.C }, p.StateOffset, p.PaddedOutputs, "Plain", l.Input)}, {Tensor(l.Name + ".running_var", new long[] { l.Output.C }, p.StateOffset + p.PaddedOutputs, p.PaddedOutputs, "Plain", l.Input)} }}";
-            w.Line($"            {I(l.Flops)}, \"{l.Details}\"{(inputs.Length > 0 ? ", Inputs:" + inputs.Substring(1) : "")}{state}),");
+            w.Line($"            {I(l.Flops)}, \"{l.Details}\"{(inputs.Length > 0 ? ", Inputs:" + inputs.Substring(1) : "")}{state}{Settings(l)}),");
         }
         w.Line("    },");
         w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)});");
@@ -323,6 +323,55 @@ internal static class NetworkEmitter
 
     private static string Tensor(string name, long[] shape, int offset, int length, string layout, TensorShape input) =>
         $"new TensorInfo(\"{name}\", new[] {{ {string.Join(", ", shape.Select(I))} }}, {I(offset)}, {I(length)}, TensorLayout.{layout}, {ShapeLiteral(input)})";
+
+    /// <summary>
+    /// The layer's <c>LayerSettings</c> as a named argument (empty when it has none): the properties its kind uses, those
+    /// at their defaults (stride 1, padding 0) left out, so that <c>LayerInfo.Details</c> need not be parsed back.
+    /// </summary>
+    private static string Settings(LayerModel l)
+    {
+        var values = new List<string>();
+        void Add(string name, string value) => values.Add(name + " = " + value);
+        void AddUnlessDefault(string name, int value, int defaultValue)
+        {
+            if (value != defaultValue)
+                Add(name, I(value));
+        }
+        switch (l.Op)
+        {
+            case OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool:
+                Add("KernelHeight", I(l.KernelH));
+                Add("KernelWidth", I(l.KernelW));
+                AddUnlessDefault("StrideHeight", l.StrideH, 1);
+                AddUnlessDefault("StrideWidth", l.StrideW, 1);
+                break;
+            case OpKind.BatchNorm:
+                Add("Epsilon", VectorIsa.Literal(l.Epsilon));
+                Add("Momentum", VectorIsa.Literal(l.Momentum));
+                break;
+            case OpKind.Dropout:
+                Add("DropoutRate", VectorIsa.Literal(l.Rate));
+                break;
+            case OpKind.LRN when l.Lrn is { } n:
+                Add("LrnSize", I(n.Size));
+                Add("LrnAlpha", VectorIsa.Literal(n.Alpha));
+                Add("LrnBeta", VectorIsa.Literal(n.Beta));
+                Add("LrnK", VectorIsa.Literal(n.K));
+                break;
+        }
+        if (l.Op is OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool or OpKind.ZeroPad)
+        {
+            AddUnlessDefault("PadTop", l.PadTop, 0);
+            AddUnlessDefault("PadLeft", l.PadLeft, 0);
+            AddUnlessDefault("PadBottom", l.PadBottom, 0);
+            AddUnlessDefault("PadRight", l.PadRight, 0);
+        }
+        if (l.Op == OpKind.AvgPool && l.CountIncludePad)
+            Add("CountIncludePad", "true");
+        if (l.Activation == ActivationKind.LeakyReLU)
+            Add("LeakyReLUAlpha", VectorIsa.Literal(l.Alpha));
+        return values.Count == 0 ? "" : ", Settings: new LayerSettings { " + string.Join(", ", values) + " }";
+    }
 
     private static string ShapeLiteral(TensorShape s) => s.Flat ? $"Shape.Flat({I(s.C)})" : $"new Shape({I(s.C)}, {I(s.H)}, {I(s.W)})";
 

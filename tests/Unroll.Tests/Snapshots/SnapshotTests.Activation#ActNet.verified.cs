@@ -52,7 +52,7 @@ ____________________________________________________________________________
             new LayerInfo("Leaky", LayerKind.Activation, Activation.LeakyReLU, new Shape(3, 4, 4), new Shape(3, 4, 4),
                 null,
                 null,
-                48, "LeakyReLU"),
+                48, "LeakyReLU", Settings: new LayerSettings { LeakyReLUAlpha = 0.2f }),
         },
         16, 256, SummaryTable, 768, 16);
 

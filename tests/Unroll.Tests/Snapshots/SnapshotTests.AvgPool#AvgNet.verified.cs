@@ -52,7 +52,7 @@ ____________________________________________________________________________
             new LayerInfo("Pool", LayerKind.AvgPool2D, Activation.None, new Shape(5, 6, 6), new Shape(5, 3, 3),
                 null,
                 null,
-                180, "2x2 s2 p0,0,0,0"),
+                180, "2x2 s2 p0,0,0,0", Settings: new LayerSettings { KernelHeight = 2, KernelWidth = 2, StrideHeight = 2, StrideWidth = 2 }),
         },
         16, 720, SummaryTable, 1440, 16);
 

@@ -52,7 +52,7 @@ ____________________________________________________________________________
             new LayerInfo("Conv", LayerKind.Conv2D, Activation.ReLU, new Shape(3, 9, 9), new Shape(20, 5, 5),
                 new TensorInfo("Conv.weight", new[] { 20, 3, 3, 3 }, 0, 864, TensorLayout.ConvKernel, new Shape(3, 9, 9)),
                 new TensorInfo("Conv.bias", new[] { 20 }, 864, 32, TensorLayout.Plain, new Shape(3, 9, 9)),
-                27500, "3x3 s2 p1,1,1,1"),
+                27500, "3x3 s2 p1,1,1,1", Settings: new LayerSettings { KernelHeight = 3, KernelWidth = 3, StrideHeight = 2, StrideWidth = 2, PadTop = 1, PadLeft = 1, PadBottom = 1, PadRight = 1 }),
         },
         896, 1056, SummaryTable, 3152, 2880);
 

@@ -52,7 +52,7 @@ ____________________________________________________________________________
             new LayerInfo("Pool", LayerKind.MaxPool2D, Activation.None, new Shape(5, 7, 7), new Shape(5, 4, 4),
                 null,
                 null,
-                720, "3x3 s2 p1,1,1,1"),
+                720, "3x3 s2 p1,1,1,1", Settings: new LayerSettings { KernelHeight = 3, KernelWidth = 3, StrideHeight = 2, StrideWidth = 2, PadTop = 1, PadLeft = 1, PadBottom = 1, PadRight = 1 }),
         },
         16, 1040, SummaryTable, 2080, 16);
 

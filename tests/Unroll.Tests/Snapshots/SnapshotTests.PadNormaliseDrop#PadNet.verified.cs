@@ -56,15 +56,15 @@ ____________________________________________________________________________
             new LayerInfo("Pad", LayerKind.ZeroPad2D, Activation.ReLU, new Shape(3, 4, 4), new Shape(3, 6, 7),
                 null,
                 null,
-                126, "p1,1,1,2"),
+                126, "p1,1,1,2", Settings: new LayerSettings { PadTop = 1, PadLeft = 1, PadBottom = 1, PadRight = 2 }),
             new LayerInfo("Norm", LayerKind.LRN, Activation.None, new Shape(3, 6, 7), new Shape(3, 6, 7),
                 null,
                 null,
-                882, "size 3 alpha 0.0001 beta 0.75 k 2"),
+                882, "size 3 alpha 0.0001 beta 0.75 k 2", Settings: new LayerSettings { LrnSize = 3, LrnAlpha = 0.0001f, LrnBeta = 0.75f, LrnK = 2f }),
             new LayerInfo("Drop", LayerKind.Dropout, Activation.None, new Shape(3, 6, 7), new Shape(3, 6, 7),
                 null,
                 null,
-                126, "rate 0.25"),
+                126, "rate 0.25", Settings: new LayerSettings { DropoutRate = 0.25f }),
         },
         16, 1600, SummaryTable, 3616, 16);
 
