@@ -646,7 +646,8 @@ public abstract class Network : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private float[] Canonical(TensorInfo tensor)
+    /// <summary>The values of <paramref name="tensor"/> (weights, bias or state of one of the layers) in canonical order, copied.</summary>
+    internal float[] Canonical(TensorInfo tensor)
     {
         float[] result = new float[tensor.Count];
         TensorLayouts.ToCanonical(tensor, StoredParameters.Slice(tensor.Offset, tensor.Length), result);
