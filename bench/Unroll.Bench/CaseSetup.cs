@@ -1,11 +1,13 @@
 using System;
+using Unroll.Onnx;
 
 namespace Unroll.Bench;
 
 /// <summary>
 /// Everything one case needs at one thread count, allocated once: the Unroll network (biases made non-zero so that
-/// they are checked too), a seeded random input, output arrays for both sides, and on demand the ONNX Runtime peer
-/// running the same model with the same weights.
+/// they are checked too, batch normalisations given scales and running statistics other than the identity's), a
+/// seeded random input, output arrays for both sides, and on demand the ONNX Runtime peer running the same model with
+/// the same weights.
 /// </summary>
 internal sealed class CaseSetup : IDisposable
 {
@@ -18,8 +20,17 @@ internal sealed class CaseSetup : IDisposable
         Network = benchCase.Create(new NetworkOptions { Isa = isa, Threads = threads, Seed = 1 });
         var random = new SeededRandom(11);
         foreach (Layer layer in Network.Layers)
+        {
             if (layer.Info.Bias is { } bias)
                 layer.SetBias(Fill(new float[bias.Count], random, 0.1f));
+            if (layer.Info is { Kind: LayerKind.BatchNorm, State: [TensorInfo mean, TensorInfo variance] } norm)
+            {
+                // gamma in [0.5, 1.5], running mean in [-0.1, 0.1], running variance in [0.5, 1.5] (both stored plain).
+                layer.SetWeights(Fill(new float[norm.Weights!.Count], random, 0.5f, 1f));
+                Fill(new float[mean.Count], random, 0.1f).CopyTo(Network.Parameters.Slice(mean.Offset, mean.Count));
+                Fill(new float[variance.Count], random, 0.5f, 1f).CopyTo(Network.Parameters.Slice(variance.Offset, variance.Count));
+            }
+        }
         Input = Fill(GC.AllocateArray<float>(Batch * Network.InputLength, pinned: true), new SeededRandom(7), 1f);
         UnrollOutput = GC.AllocateArray<float>(Batch * Network.OutputLength, pinned: true);
         OrtOutput = GC.AllocateArray<float>(Batch * Network.OutputLength, pinned: true);
@@ -50,10 +61,13 @@ internal sealed class CaseSetup : IDisposable
     public OrtRunner StartOrt()
     {
         Ort?.Dispose();
-        byte[] model = NetworkOnnx.Build(Network, Batch);
-        Ort = new OrtRunner(model, Threads, Input, NetworkOnnx.Dims(Batch, Network.Info.InputShape), OrtOutput, NetworkOnnx.Dims(Batch, Network.Info.OutputShape));
+        byte[] model = OnnxExport.Build(Network, Batch);
+        Ort = new OrtRunner(model, Threads, Input, Dims(Network.Info.InputShape), OrtOutput, Dims(Network.Info.OutputShape));
         return Ort;
     }
+
+    /// <summary>The dimensions of a batch of <paramref name="shape"/> as the exported model has them.</summary>
+    private long[] Dims(Shape shape) => shape.IsFlat ? [Batch, shape.Channels] : [Batch, shape.Channels, shape.Height, shape.Width];
 
     /// <summary>One ONNX Runtime forward pass.</summary>
     public void RunOrt() => (Ort ?? throw new InvalidOperationException("StartOrt first.")).Run();
@@ -74,10 +88,11 @@ internal sealed class CaseSetup : IDisposable
         return 0.5f * sum;
     }
 
-    private static float[] Fill(float[] values, SeededRandom random, float range)
+    /// <summary>Fills <paramref name="values"/> with uniform values in [centre - range, centre + range].</summary>
+    private static float[] Fill(float[] values, SeededRandom random, float range, float centre = 0)
     {
         for (int i = 0; i < values.Length; i++)
-            values[i] = random.Uniform(-range, range);
+            values[i] = centre + random.Uniform(-range, range);
         return values;
     }
 }

@@ -101,7 +101,8 @@ internal partial class Conv3x3_64_28
 /// True: one call is <see cref="Network.ComputeGradients"/> (forward and backward, no input gradient), counted as
 /// three forward passes of FLOPs; there is no ONNX Runtime peer to time.
 /// </param>
-internal sealed record BenchCase(string Name, int Batch, Func<NetworkOptions, Network> Create, bool Training = false)
+/// <param name="Rounds">The quick benchmark's rounds when <c>--rounds</c> is not given; null for its default.</param>
+internal sealed record BenchCase(string Name, int Batch, Func<NetworkOptions, Network> Create, bool Training = false, int? Rounds = null)
 {
     /// <summary>The name with the batch, unique among the cases: <c>dense4096_b64</c>.</summary>
     public string Id => Name.EndsWith($"_b{Batch}", StringComparison.Ordinal) ? Name : $"{Name}_b{Batch}";
@@ -114,6 +115,9 @@ internal sealed record BenchCase(string Name, int Batch, Func<NetworkOptions, Ne
 internal static class Cases
 {
     public static readonly IReadOnlyList<BenchCase> All = Build();
+
+    /// <summary>Rounds of the whole-network cases in the quick benchmark (unless <c>--rounds</c> says otherwise).</summary>
+    private const int NetworkRounds = 7;
 
     /// <summary>The cases whose <see cref="BenchCase.Id"/> contains <paramref name="filter"/> (all when it is null or empty).</summary>
     public static IEnumerable<BenchCase> Matching(string? filter) =>
@@ -147,6 +151,10 @@ internal static class Cases
         list.Add(new("dense4096", 1, o => new Dense4096(o)));
         list.Add(new("dense4096", 64, o => new Dense4096(o)));
         list.Add(new("conv3x3_64_28_train_b32", 32, o => new Conv3x3_64_28(o), Training: true));
+        // Whole classic networks (--cases net_ selects them), fewer rounds: a VGG-16 pass takes a fifth of a second.
+        list.Add(new("net_vgg16", 1, o => new VGG16(o), Rounds: NetworkRounds));
+        list.Add(new("net_resnet50", 1, o => new ResNet50(o), Rounds: NetworkRounds));
+        list.Add(new("net_googlenet", 1, o => new GoogLeNet(o), Rounds: NetworkRounds));
         return list;
     }
 }

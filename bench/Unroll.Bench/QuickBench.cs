@@ -18,7 +18,11 @@ internal static class QuickBench
     /// <summary>Relative tolerance of the output check: max |Unroll - reference| must not exceed it times max |reference|.</summary>
     private const double Tolerance = 1e-4;
 
-    private sealed record Options(Isa Isa, string? Cases, int[] Threads, int Rounds, int WaitIdleSeconds);
+    /// <summary>Rounds of a case whose <see cref="BenchCase.Rounds"/> is not set, unless <c>--rounds</c> is given.</summary>
+    private const int DefaultRounds = 21;
+
+    /// <param name="Rounds">The rounds of every case (<c>--rounds</c>); null: each case's own, or <see cref="DefaultRounds"/>.</param>
+    private sealed record Options(Isa Isa, string? Cases, int[] Threads, int? Rounds, int WaitIdleSeconds);
 
     private sealed record Row(string Id, int Threads, double UnrollMs, double? OrtMs, double Gflops, double? OrtGflops, double PctPeak, double? Diff, string Check);
 
@@ -60,7 +64,7 @@ internal static class QuickBench
             w.WriteString("onnxruntime", OrtRunner.Version);
             w.WriteString("cpu", CpuName());
             w.WriteNumber("processors", Environment.ProcessorCount);
-            w.WriteNumber("rounds", options.Rounds);
+            w.WriteNumber("rounds", options.Rounds ?? DefaultRounds);
             w.WriteString("runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
             w.WriteNumber("idle_pct_before", Math.Round(Idle.Percent(TimeSpan.FromSeconds(1)), 1));
         });
@@ -93,24 +97,25 @@ internal static class QuickBench
     private static Row RunCase(BenchCase benchCase, Options options, int threads, double peak)
     {
         using var setup = new CaseSetup(benchCase, options.Isa, threads);
+        int rounds = options.Rounds ?? benchCase.Rounds ?? DefaultRounds;
         // Unroll is timed before the ONNX Runtime session exists, so that none of ORT's threads is spinning meanwhile.
-        double unrollMs = Measure.MedianMs(setup.RunUnroll, options.Rounds);
+        double unrollMs = Measure.MedianMs(setup.RunUnroll, rounds);
         setup.StartOrt();
         setup.RunOrt();
         setup.RunUnroll();
         if (!benchCase.Training)
         {
             (double diff, double reference) = MaxDifference(setup.UnrollOutput, setup.OrtOutput);
-            double ortMs = Measure.MedianMs(setup.RunOrt, options.Rounds);
-            return Report(setup, peak, unrollMs, ortMs, diff, reference, "onnxruntime");
+            double ortMs = Measure.MedianMs(setup.RunOrt, rounds);
+            return Report(setup, peak, rounds, unrollMs, ortMs, diff, reference, "onnxruntime");
         }
         // ONNX Runtime has no training to time, but the gradients are checked against a double-precision reference
         // computed from its forward output (the loss's gradient is the output itself).
         (double gradientDiff, double gradientReference) = TrainingCheck.Compare(setup.Network, setup.Input, setup.OrtOutput, setup.Batch);
-        return Report(setup, peak, unrollMs, null, gradientDiff, gradientReference, "none");
+        return Report(setup, peak, rounds, unrollMs, null, gradientDiff, gradientReference, "none");
     }
 
-    private static Row Report(CaseSetup setup, double peak, double unrollMs, double? ortMs, double diff, double reference, string peer)
+    private static Row Report(CaseSetup setup, double peak, int rounds, double unrollMs, double? ortMs, double diff, double reference, string peer)
     {
         double gflops = setup.Flops / (unrollMs * 1e6);
         double? ortGflops = ortMs is { } o ? setup.Flops / (o * 1e6) : null;
@@ -124,6 +129,7 @@ internal static class QuickBench
             w.WriteString("isa", setup.Network.Isa.ToString());
             w.WriteNumber("threads", setup.Threads);
             w.WriteNumber("batch", c.Batch);
+            w.WriteNumber("rounds", rounds);
             w.WriteNumber("flops", setup.Flops);
             w.WriteNumber("unroll_ms", Round(unrollMs));
             Nullable(w, "ort_ms", ortMs);
@@ -181,7 +187,7 @@ internal static class QuickBench
         Isa isa = IsaSupport.Default;
         string? cases = null;
         int[] threads = [1, 2];
-        int rounds = 21;
+        int? rounds = null;
         int waitIdle = 0;
         for (int i = 0; i < args.Length; i++)
         {

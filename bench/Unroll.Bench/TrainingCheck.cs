@@ -20,7 +20,7 @@ internal static class TrainingCheck
     {
         if (network.Layers.Count != 1 || network.Layers[0].Info is not { Kind: LayerKind.Conv2D, Activation: Activation.None } conv)
             throw new NotSupportedException("The training check handles a single convolution without activation.");
-        Window window = Window.Parse(conv.Details);
+        LayerSettings window = conv.Settings ?? throw new NotSupportedException($"Layer '{conv.Name}' has no settings.");
         Shape x = conv.InputShape, y = conv.OutputShape;
         TensorInfo weights = conv.Weights!;
 
@@ -36,18 +36,18 @@ internal static class TrainingCheck
         for (int s = 0; s < SampledWeights; s++)
         {
             int index = random.Next(weightGradient.Length);
-            int kx = index % window.KernelW, ky = index / window.KernelW % window.KernelH;
-            int i = index / (window.KernelW * window.KernelH) % x.Channels, o = index / (window.KernelW * window.KernelH * x.Channels);
+            int kx = index % window.KernelWidth, ky = index / window.KernelWidth % window.KernelHeight;
+            int i = index / (window.KernelWidth * window.KernelHeight) % x.Channels, o = index / (window.KernelWidth * window.KernelHeight * x.Channels);
             double sum = 0;
             for (int n = 0; n < batch; n++)
                 for (int oy = 0; oy < y.Height; oy++)
                 {
-                    int iy = oy * window.Stride + ky - window.PadTop;
+                    int iy = oy * window.StrideHeight + ky - window.PadTop;
                     if (iy < 0 || iy >= x.Height)
                         continue;
                     for (int ox = 0; ox < y.Width; ox++)
                     {
-                        int ix = ox * window.Stride + kx - window.PadLeft;
+                        int ix = ox * window.StrideWidth + kx - window.PadLeft;
                         if (ix < 0 || ix >= x.Width)
                             continue;
                         sum += (double)output[((n * y.Channels + o) * y.Height + oy) * y.Width + ox]
