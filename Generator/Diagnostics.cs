@@ -104,7 +104,7 @@ internal static class Diagnostics
 
     public static readonly DiagnosticDescriptor UnusedLayer = Warning("UNR0023", Declaration,
         "A layer's output is never used",
-        "Layer '{0}' is computed but its output reaches neither another layer nor the network's output '{1}'");
+        "Layer '{0}' is computed but its output reaches neither another layer nor an output of the network ({1})");
 
     public static readonly DiagnosticDescriptor ArgumentOutOfRange = Error("UNR0024", Shape,
         "A layer argument is out of range",
@@ -121,6 +121,10 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor EmptyBlock = Error("UNR0027", Declaration,
         "A block template declares no layers",
         "Block '{0}': template '{1}' declares no layers; a template is a class of this project whose Layer properties carry layer attributes");
+
+    public static readonly DiagnosticDescriptor NoMainOutput = Error("UNR0028", Declaration,
+        "A network has only auxiliary outputs",
+        "Network '{0}' has auxiliary outputs only; mark the output inference computes with [Output] (without Auxiliary)");
 
     public static readonly DiagnosticDescriptor InternalError = Error("UNR9999", "Unroll.Generator",
         "Internal generator error",

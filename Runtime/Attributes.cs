@@ -14,6 +14,24 @@ public sealed class NetworkAttribute : Attribute
     public string? Input { get; set; }
 }
 
+/// <summary>
+/// Marks a layer as one of the network's outputs. Without any <c>[Output]</c> the last declared layer is the one output;
+/// with some, the marked layers are the outputs, and the last declared layer is one only if it is marked too.
+/// <see cref="Network.Forward"/> writes the main outputs of each sample one after another, in declaration order.
+/// An <see cref="Auxiliary"/> output (GoogLeNet's side classifiers) exists for training only: the forward pass leaves out
+/// every layer that only auxiliary outputs need, and training returns the main outputs followed by the auxiliary ones,
+/// each loss weighted by <see cref="LossWeight"/>. On a block property it marks the block's last layer.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class OutputAttribute : Attribute
+{
+    /// <summary>True for an output used in training only (an auxiliary classifier); inference does not compute it.</summary>
+    public bool Auxiliary { get; set; }
+
+    /// <summary>The weight of this output's loss in the training loss (GoogLeNet weighs its auxiliary classifiers 0.3); 1 by default, above 0.</summary>
+    public float LossWeight { get; set; } = 1f;
+}
+
 /// <summary>How a convolution or pooling window treats the border of its input.</summary>
 public enum Padding
 {

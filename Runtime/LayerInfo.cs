@@ -115,6 +115,21 @@ public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activatio
     public int ParameterCount => (Weights?.Count ?? 0) + (Bias?.Count ?? 0);
 }
 
+/// <summary>One output of a network (see <see cref="OutputAttribute"/>).</summary>
+/// <param name="Layer">The layer whose output it is.</param>
+/// <param name="Shape">Shape of one sample's output.</param>
+/// <param name="Offset">
+/// Where it starts in one sample's output values: main outputs come first, in declaration order, then auxiliary ones. A main
+/// output is at this offset in <see cref="Network.Forward"/>'s output and in the training output alike.
+/// </param>
+/// <param name="Auxiliary">True for an output only training computes (an auxiliary classifier).</param>
+/// <param name="LossWeight">The weight of its loss in the training loss.</param>
+public sealed record OutputInfo(string Layer, Shape Shape, int Offset, bool Auxiliary, float LossWeight)
+{
+    /// <summary>Values of one sample's output.</summary>
+    public int Length => Shape.Length;
+}
+
 /// <summary>Compile-time description of a whole network, produced by the generator.</summary>
 /// <param name="Name">Class name.</param>
 /// <param name="InputShape">Shape of one input sample.</param>
@@ -125,9 +140,29 @@ public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activatio
 /// <param name="Summary">The Keras-style summary table.</param>
 /// <param name="TrainingWorkspaceLength">Floats of scratch memory one thread needs to train on one sample (every layer's output kept).</param>
 /// <param name="TransposedKernelLength">Floats of the buffer holding every convolution kernel transposed for the input-gradient pass.</param>
+/// <param name="Outputs">
+/// The outputs, main ones first; null when the last layer is the only one. <paramref name="OutputShape"/> is the main output's
+/// shape, or with several main outputs a flat vector holding them one after the other.
+/// </param>
 public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShape, IReadOnlyList<LayerInfo> Layers,
-    int ParameterStorageLength, int WorkspaceLength, string Summary, int TrainingWorkspaceLength = 0, int TransposedKernelLength = 0)
+    int ParameterStorageLength, int WorkspaceLength, string Summary, int TrainingWorkspaceLength = 0, int TransposedKernelLength = 0,
+    IReadOnlyList<OutputInfo>? Outputs = null)
 {
+    /// <summary>The outputs, main ones first (see <see cref="OutputAttribute"/>); a network that marks none has its last layer's.</summary>
+    public IReadOnlyList<OutputInfo> Outputs { get; init; } = Outputs ?? [new OutputInfo(Layers[^1].Name, OutputShape, 0, false, 1f)];
+
+    /// <summary>Values of one sample's training output: every output, main then auxiliary.</summary>
+    public int TrainingOutputLength
+    {
+        get
+        {
+            int n = 0;
+            foreach (OutputInfo output in Outputs)
+                n += output.Length;
+            return n;
+        }
+    }
+
     /// <summary>Trainable parameters of the network.</summary>
     public long ParameterCount
     {

@@ -93,8 +93,14 @@ public abstract class Network : IDisposable
     /// <summary>Values of one input sample.</summary>
     public int InputLength => Info.InputShape.Length;
 
-    /// <summary>Values of one output sample.</summary>
+    /// <summary>Values of one output sample: the main outputs, one after the other (see <see cref="NetworkInfo.Outputs"/>).</summary>
     public int OutputLength => Info.OutputShape.Length;
+
+    /// <summary>
+    /// Values of one sample's output in training, which the loss given to <see cref="ComputeGradients"/> sees: the main outputs,
+    /// then the auxiliary ones (see <see cref="OutputAttribute.Auxiliary"/>); <see cref="OutputLength"/> when there are none.
+    /// </summary>
+    public int TrainingOutputLength => Info.TrainingOutputLength;
 
     /// <summary>The whole parameter buffer in storage order (see <see cref="TensorInfo"/> for where each tensor lives).</summary>
     /// <remarks>
@@ -365,10 +371,23 @@ public abstract class Network : IDisposable
     /// <summary>The parameter gradients of the last <see cref="ComputeGradients"/> call, in storage order (same layout as <see cref="Parameters"/>).</summary>
     public Span<float> Gradients => _training is null ? Span<float>.Empty : _training.Gradients.AsSpan(_training.GradientStart, Info.ParameterStorageLength);
 
+    /// <summary>Whether every output (main and auxiliary) is a softmax, so that a cross-entropy loss may fold its backward in.</summary>
+    public bool EndsInSoftmax
+    {
+        get
+        {
+            foreach (OutputInfo output in Info.Outputs)
+                if (this[output.Layer].Info.Activation != Activation.Softmax)
+                    return false;
+            return true;
+        }
+    }
+
     /// <summary>
     /// Runs forward and backward over <paramref name="batch"/> samples and leaves the summed parameter gradients in
-    /// <see cref="Gradients"/> (cleared first). For each sample, <paramref name="loss"/> receives the network's output and
-    /// writes dLoss/dOutput; it may run on several threads at once, so it must only touch its own sample. With the same
+    /// <see cref="Gradients"/> (cleared first). For each sample, <paramref name="loss"/> receives the network's training output
+    /// (<see cref="TrainingOutputLength"/> values: every output, auxiliary ones after the main ones) and writes dLoss/dOutput
+    /// for each of them; it may run on several threads at once, so it must only touch its own sample. With the same
     /// thread count, results are identical from run to run. Returns the sum of the per-sample losses.
     /// </summary>
     /// <param name="input">batch x <see cref="InputLength"/> values.</param>
@@ -377,15 +396,15 @@ public abstract class Network : IDisposable
     /// <param name="inputGradient">Empty, or batch x <see cref="InputLength"/> values to receive dLoss/dInput.</param>
     /// <param name="foldOutputSoftmax">
     /// True when <paramref name="loss"/> returns the gradient with respect to the input of the network's final softmax
-    /// (cross-entropy folded with softmax gives p - onehot), so the softmax backward is skipped. Only valid when the
-    /// last layer ends in a softmax.
+    /// (cross-entropy folded with softmax gives p - onehot), so the softmax backward is skipped. Only valid when every
+    /// output ends in a softmax (<see cref="EndsInSoftmax"/>).
     /// </param>
     /// <exception cref="ArgumentException">A buffer length does not match the batch.</exception>
     /// <exception cref="InvalidOperationException"><paramref name="foldOutputSoftmax"/> is set but the network does not end in a softmax.</exception>
     public double ComputeGradients(ReadOnlySpan<float> input, int batch, LossFunction loss, Span<float> inputGradient = default, bool foldOutputSoftmax = false)
     {
-        if (foldOutputSoftmax && Info.Layers[^1].Activation != Activation.Softmax)
-            throw new InvalidOperationException($"{Info.Name} does not end in a softmax, so there is no softmax backward to fold into the loss.");
+        if (foldOutputSoftmax && !EndsInSoftmax)
+            throw new InvalidOperationException($"{Info.Name} does not end in a softmax on every output, so there is no softmax backward to fold into the loss.");
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         if (input.Length != batch * InputLength)
@@ -558,7 +577,7 @@ public abstract class Network : IDisposable
             Parts = parts;
             _parameterLength = info.ParameterStorageLength;
             _workspaceLength = info.TrainingWorkspaceLength;
-            _outputLength = info.OutputShape.Length;
+            _outputLength = info.TrainingOutputLength;
             _gradients = new float[parts][];
             _workspaces = new float[parts][];
             _outputs = new float[parts][];

@@ -91,8 +91,15 @@ internal static class NetworkEmitter
         w.Line($"public const int InputWidth = {I(input.W)};");
         w.Line("/// <summary>Values in one input sample.</summary>");
         w.Line($"public const int InputSize = {I(input.Length)};");
-        w.Line($"/// <summary>Values in one output sample ({output}).</summary>");
+        w.Line(plan.Outputs.Count > 1
+            ? $"/// <summary>Values in one output sample: the outputs {string.Join(", ", plan.Outputs.Select(o => model.Layers[o.Layer].Name))}, one after the other.</summary>"
+            : $"/// <summary>Values in one output sample ({output}).</summary>");
         w.Line($"public const int OutputSize = {I(output.Length)};");
+        if (model.HasAuxiliaryOutputs)
+        {
+            w.Line("/// <summary>Values in one sample's training output: the main outputs, then the auxiliary ones.</summary>");
+            w.Line($"public const int TrainingOutputSize = {I(model.TrainingOutputLength)};");
+        }
         w.Line("/// <summary>Trainable parameters.</summary>");
         w.Line($"public const long ParameterCount = {I(model.Layers.Sum(l => l.ParameterCount))};");
         w.Line("/// <summary>Floating-point operations of one forward pass over one sample (a multiply-add counts 2).</summary>");
@@ -124,7 +131,16 @@ internal static class NetworkEmitter
             w.Line($"            {I(l.Flops)}, \"{l.Details}\"{(inputs.Length > 0 ? ", Inputs:" + inputs.Substring(1) : "")}{state}{Settings(l)}),");
         }
         w.Line("    },");
-        w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)});");
+        w.Line($"    {I(plan.ParameterLength)}, {I(plan.WorkspaceLength)}, SummaryTable, {I(plan.Training.WorkspaceLength)}, {I(plan.Training.TransposedLength)},");
+        w.Line("    new OutputInfo[]");
+        w.Line("    {");
+        foreach (OutputPlan o in plan.Training.Outputs)
+        {
+            OutputModel m = model.Outputs.First(x => x.Layer == o.Layer);
+            LayerModel l = model.Layers[o.Layer];
+            w.Line($"        new OutputInfo(\"{l.Name}\", {ShapeLiteral(l.Output)}, {I(o.Offset)}, {(m.Auxiliary ? "true" : "false")}, {VectorIsa.Literal(m.LossWeight)}),");
+        }
+        w.Line("    });");
         w.Line();
         w.Line("/// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>");
         w.Line("/// <param name=\"options\">Instruction set, threads and seed; null for the defaults.</param>");
@@ -297,7 +313,7 @@ internal static class NetworkEmitter
     /// <summary>Whether some forward step is large enough to be split across the threads working on one sample.</summary>
     private static bool SplitsSamples(NetworkPlan plan) =>
         plan.InputSlot.Length >= SplitMoveLength
-        || plan.Layers[plan.Layers.Count - 1].Out.Length >= SplitMoveLength
+        || plan.Outputs.Any(o => o.Slot.Length >= SplitMoveLength)
         || plan.Layers.Any(p => VectorIsa.All.Any(v => Schedule.SplitUnits(v.Target, p) > 1));
 
     private static void IsaSwitch(CodeWriter w, string method, string arguments)
@@ -415,8 +431,9 @@ internal static class NetworkEmitter
     /// use the running statistics; null for the training pass.
     /// </param>
     /// <param name="training">For the training pass: the plan whose batch normalisations split the pass into segments.</param>
-    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, Dictionary<string, string> names, bool split,
-        NetworkPlan? winograd, TrainingPlan? training = null)
+    /// <param name="outputs">The outputs the pass writes, each to its place in the sample's output.</param>
+    private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, EquatableArray<OutputPlan> outputs,
+        Dictionary<string, string> names, bool split, NetworkPlan? winograd, TrainingPlan? training = null)
     {
         var steps = new List<Step>();
         int Segment(LayerPlan p)
@@ -434,6 +451,8 @@ internal static class NetworkEmitter
         for (int index = 0; index < layers.Count; index++)
         {
             LayerPlan p = layers[index];
+            if (p.Pruned)
+                continue;
             int layerIndex = index;
             string kernel = names[p.KernelKey];
             string comment = $"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}";
@@ -518,9 +537,17 @@ internal static class NetworkEmitter
                     break;
             }
         }
-        TensorSlot outSlot = layers[layers.Count - 1].Out;
-        steps.Add(new Step(outSlot.Length >= SplitMoveLength ? outSlot.H : 0, outSlot.H, (from, to) =>
-            w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, output, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)}, {from}, {to});"), (training?.Segments ?? 1) - 1));
+        foreach (OutputPlan o in outputs)
+        {
+            TensorSlot outSlot = o.Slot;
+            string target = OutputTarget(o, outputs, "output");
+            steps.Add(new Step(outSlot.Length >= SplitMoveLength ? outSlot.H : 0, outSlot.H, (from, to) =>
+            {
+                if (outputs.Count > 1)
+                    w.Line($"// Output {layers[o.Layer].Layer.Name}: values [{I(o.Offset)}, {I(o.Offset + o.Length)}) of the sample's output.");
+                w.Line($"Layout.ToChannelsFirst({Ws(outSlot.Offset)}, {target}, {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)}, {from}, {to});");
+            }, (training?.Segments ?? 1) - 1));
+        }
 
         // Training: each segment but the last ends by adding this sample's sums for the batch normalisation that opens the next.
         if (training is not null)
@@ -626,7 +653,7 @@ internal static class NetworkEmitter
     private static void EmitGroupForward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
     {
         int stride = plan.WorkspaceLength;
-        TensorSlot inSlot = plan.InputSlot, outSlot = plan.OutputSlot;
+        TensorSlot inSlot = plan.InputSlot;
         string sample = $"ref Unsafe.Add(ref ws, s * {I(stride)} + ";
         w.Line($"/// <summary>Runs <paramref name=\"count\"/> samples (at most {I(plan.GroupSize)}) layer by layer; sample s works in the workspace at s x {I(stride)}.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
@@ -640,6 +667,8 @@ internal static class NetworkEmitter
         }
         foreach (LayerPlan p in plan.Layers)
         {
+            if (p.Pruned)
+                continue;
             string kernel = names[p.KernelKey];
             w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
@@ -698,11 +727,19 @@ internal static class NetworkEmitter
                     break;
             }
         }
-        int outLength = outSlot.C * outSlot.H * outSlot.W;
-        w.Line("for (int s = 0; s < count; s++)");
-        w.Line($"    Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}, {I(outLength)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+        int outLength = plan.Model.Output.C * plan.Model.Output.H * plan.Model.Output.W;
+        foreach (OutputPlan o in plan.Outputs)
+        {
+            TensorSlot outSlot = o.Slot;
+            w.Line("for (int s = 0; s < count; s++)");
+            w.Line($"    Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}{(o.Offset > 0 ? " + " + I(o.Offset) : "")}, {I(o.Length)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+        }
         w.Close();
     }
+
+    /// <summary>Where output <paramref name="o"/> goes in the span <paramref name="span"/>: all of it when it is the only output, else its slice.</summary>
+    private static string OutputTarget(OutputPlan o, EquatableArray<OutputPlan> outputs, string span) =>
+        outputs.Count == 1 ? span : $"{span}.Slice({I(o.Offset)}, {I(o.Length)})";
 
     /// <summary>The call of a direct convolution or single-sample dense kernel over the unit range [from, to).</summary>
     private static string WeightedCall(string kernel, LayerPlan p, string input, string output, string from, string to) =>
@@ -760,7 +797,7 @@ internal static class NetworkEmitter
             }
             if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(t.Gradients[i].Output.Offset)})", p.Out) is { } activation)
             {
-                bool folded = i == n - 1 && p.Layer.Activation == ActivationKind.Softmax;
+                bool folded = t.Outputs.Any(o => o.Layer == i) && p.Layer.Activation == ActivationKind.Softmax;
                 if (folded)
                     w.Line("if (!foldOutputSoftmax)");
                 w.Line((folded ? "    " : "") + activation);
@@ -788,9 +825,15 @@ internal static class NetworkEmitter
                 w.Line($"case {I(segment)}:");
             if (segment == t.Segments - 1)
             {
-                TensorSlot last = t.Gradients[n - 1].Output;
-                w.Line($"workspace.Slice({I(last.Offset)}, {I(last.Length)}).Clear();");
-                w.Line($"Layout.ToChannelsLast(outputGradient, {Ws(last.Offset)}, {I(last.C)}, {I(last.H)}, {I(last.W)}, {I(last.Cs)});");
+                for (int k = 0; k < t.Outputs.Count; k++)
+                {
+                    OutputPlan o = t.Outputs[k];
+                    TensorSlot slot = t.OutputGradients[k];
+                    if (t.Outputs.Count > 1)
+                        w.Line($"// The gradient of output {t.Layers[o.Layer].Layer.Name}: values [{I(o.Offset)}, {I(o.Offset + o.Length)}) of the output gradient.");
+                    w.Line($"workspace.Slice({I(slot.Offset)}, {I(slot.Length)}).Clear();");
+                    w.Line($"Layout.ToChannelsLast({OutputTarget(o, t.Outputs, "outputGradient")}, {Ws(slot.Offset)}, {I(slot.C)}, {I(slot.H)}, {I(slot.W)}, {I(slot.Cs)});");
+                }
             }
             else if (t.Gradients[t.BatchNorms[segment]].Reached)
             {
@@ -936,7 +979,7 @@ internal static class NetworkEmitter
         // two kernels, the planar one named with "_Planar" (it has no backward kernel).
         var names = new Dictionary<string, string>();
         var emitted = new List<LayerPlan>();
-        foreach (LayerPlan p in plan.Layers.Concat(plan.Training.Layers))
+        foreach (LayerPlan p in plan.Layers.Where(p => !p.Pruned).Concat(plan.Training.Layers))
         {
             if (!names.ContainsKey(p.KernelKey))
             {
@@ -945,14 +988,15 @@ internal static class NetworkEmitter
             }
         }
 
-        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, names, split: true, winograd: plan);
+        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, plan.Outputs, names, split: true, winograd: plan);
         if (plan.GroupSize > 1)
         {
             w.Line();
             EmitGroupForward(w, v, plan, names);
         }
         w.Line();
-        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward.", plan.InputSlot, plan.Training.Layers, names, split: false, winograd: null, training: plan.Training);
+        EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward." + (plan.Model.HasAuxiliaryOutputs ? " Writes the auxiliary outputs after the main ones." : ""),
+            plan.InputSlot, plan.Training.Layers, plan.Training.Outputs, names, split: false, winograd: null, training: plan.Training);
         w.Line();
         EmitBackward(w, v, plan, names);
         foreach (LayerPlan p in emitted)
@@ -966,7 +1010,7 @@ internal static class NetworkEmitter
             }
             if (p.Layer.Op == OpKind.BatchNorm)
                 BatchNormEmitter.EmitTraining(w, p, v, names[p.KernelKey]);
-            if (plan.GroupSize > 1 && p.Layer.Op == OpKind.Dense)
+            if (plan.GroupSize > 1 && p.Layer.Op == OpKind.Dense && plan.Layers.Any(q => !q.Pruned && q.KernelKey == p.KernelKey))
             {
                 w.Line();
                 KernelEmitter.EmitDenseGroup(w, p, v, names[p.KernelKey], plan.WorkspaceLength);
@@ -979,7 +1023,8 @@ internal static class NetworkEmitter
             }
         }
         BackwardEmitter.EmitActivationHelpers(w, v);
-        if (!model.IsChain)
+        // Gradients that meet (a graph, or an output that later layers read too) are added with the merge helpers.
+        if (!model.IsChain || model.Outputs.Count > 1)
             MergeEmitter.EmitGradientHelpers(w, v);
         w.Close();
         w.Close();

@@ -72,6 +72,19 @@ internal static class SummaryWriter
         foreach (LayerModel layer in model.Layers)
             flops += layer.Flops;
         text.Append("FLOPs per sample: ").Append(N(flops)).Append('\n');
+        if (model.Outputs.Count > 1)
+        {
+            // Several outputs: which ones inference computes, and which only training (with their loss weights).
+            var main = new System.Collections.Generic.List<string>();
+            var auxiliary = new System.Collections.Generic.List<string>();
+            foreach (OutputModel o in model.Outputs)
+                (o.Auxiliary ? auxiliary : main).Add(model.Layers[o.Layer].Name
+                    + (o.LossWeight != 1f ? " (loss weight " + o.LossWeight.ToString("R", CultureInfo.InvariantCulture) + ")" : ""));
+            text.Append("Outputs: ").Append(string.Join(", ", main));
+            if (auxiliary.Count > 0)
+                text.Append("; auxiliary, training only: ").Append(string.Join(", ", auxiliary));
+            text.Append('\n');
+        }
         text.Append(rule).Append('\n');
         return text.ToString();
     }

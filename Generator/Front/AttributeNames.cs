@@ -16,6 +16,7 @@ internal static class AttributeNames
     public const string ResidualBlock = "Unroll.ResidualBlockAttribute";
     public const string BottleneckBlock = "Unroll.BottleneckBlockAttribute";
     public const string Inception = "Unroll.InceptionAttribute";
+    public const string Output = "Unroll.OutputAttribute";
 
     /// <summary>The name by which a block template's layers refer to the block's input (Unroll.Block.Input).</summary>
     public const string BlockInput = "@block";

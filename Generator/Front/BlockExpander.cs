@@ -73,6 +73,9 @@ internal static class BlockExpander
             return result;
         }
         int channels = numbers.Length > 0 ? numbers[0] : 0;
+        // [Output] on the block's property marks its last layer.
+        var outputArguments = new List<ArgumentLocation>();
+        (OutputRole role, float lossWeight) = NetworkParser.OutputOf(property, outputArguments, cancellation);
         title = property.Name + ": " + title + (repeat > 1 ? $" x {repeat}" : "");
 
         for (int r = 0; r < repeat; r++)
@@ -103,6 +106,9 @@ internal static class BlockExpander
                     Inputs = inputs,
                     Location = location,
                     Block = title,
+                    Output = last ? role : OutputRole.None,
+                    LossWeight = last ? lossWeight : 1f,
+                    Arguments = last ? t.Arguments.Concat(outputArguments).ToEquatableArray() : t.Arguments,
                 });
             }
             input = prefix + template[template.Count - 1].Name;

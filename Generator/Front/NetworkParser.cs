@@ -165,6 +165,9 @@ internal static class NetworkParser
                     if (named.Key == "Name" && named.Value.Value is string n)
                         layerName = n;
 
+        // [Output] belongs to the network's declaration: a template's layers cannot be outputs.
+        (OutputRole role, float lossWeight) = template ? (OutputRole.None, 1f) : OutputOf(property, arguments, cancellation);
+
         string modifiers = template ? "" : string.Join(" ", syntax!.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
         return new LayerSpec(property.Name, layerName, modifiers, kind, count,
             kernelH > 0 ? kernelH : kernel, kernelW > 0 ? kernelW : kernel,
@@ -174,7 +177,23 @@ internal static class NetworkParser
             Named(op, "Epsilon", 1e-5f), Named(op, "Momentum", 0.1f), Named(op, "Project", false), "",
             kind == OpKind.Dropout && op!.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Value is float rate ? rate : 0f,
             kind == OpKind.LRN ? new LrnParameters(Named(op, "Size", 5), Named(op, "Alpha", 1e-4f), Named(op, "Beta", 0.75f), Named(op, "K", 2f)) : null,
-            kind == OpKind.ZeroPad ? new Sides(Named(op, "Top", count), Named(op, "Left", count), Named(op, "Bottom", count), Named(op, "Right", count)) : null);
+            kind == OpKind.ZeroPad ? new Sides(Named(op, "Top", count), Named(op, "Left", count), Named(op, "Bottom", count), Named(op, "Right", count)) : null,
+            role, lossWeight);
+    }
+
+    /// <summary>
+    /// What <c>[Output]</c> on <paramref name="property"/> says: none, main or auxiliary, and the loss weight. Its arguments'
+    /// locations join <paramref name="arguments"/>, the attribute's own as "@output".
+    /// </summary>
+    internal static (OutputRole Role, float LossWeight) OutputOf(IPropertySymbol property, List<ArgumentLocation> arguments, CancellationToken cancellation)
+    {
+        AttributeData? output = property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == AttributeNames.Output);
+        if (output is null)
+            return (OutputRole.None, 1f);
+        Collect(output, arguments, cancellation);
+        if (LocationInfo.From(output.ApplicationSyntaxReference?.GetSyntax(cancellation)) is { } location)
+            arguments.Add(new ArgumentLocation("@output", location));
+        return (Named(output, "Auxiliary", false) ? OutputRole.Auxiliary : OutputRole.Main, Named(output, "LossWeight", 1f));
     }
 
     /// <summary>What is wrong with a layer property's declaration, or null.</summary>

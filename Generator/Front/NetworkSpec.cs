@@ -30,6 +30,17 @@ internal enum ActivationKind
     Softmax,
 }
 
+/// <summary>Whether a layer is an output of the network, as <c>[Output]</c> says.</summary>
+internal enum OutputRole
+{
+    /// <summary>Not marked (the last layer is still the output of a network that marks none).</summary>
+    None,
+    /// <summary>An output inference computes.</summary>
+    Main,
+    /// <summary>An output for training only (an auxiliary classifier).</summary>
+    Auxiliary,
+}
+
 /// <summary>A named attribute argument's location, for diagnostics that point at the argument at fault.</summary>
 internal sealed record ArgumentLocation(string Name, LocationInfo Location);
 
@@ -50,6 +61,8 @@ internal sealed record Sides(int Top, int Left, int Bottom, int Right);
 /// <param name="Member">The property that declares the layer; empty for the inner layers of a block (the block's property is its last layer).</param>
 /// <param name="Project">For a sum: pass inputs of another shape through a projection (1x1 convolution and batch normalisation).</param>
 /// <param name="Block">For a block's layers: the block, as the summary shows it (e.g. "Stage1: ResidualBlock(128, stride 2) x 2"); empty otherwise.</param>
+/// <param name="Output">Whether <c>[Output]</c> marks the layer (a block's property marks the block's last layer).</param>
+/// <param name="LossWeight">For an output: the weight of its loss in training.</param>
 internal sealed record LayerSpec(
     string Member,
     string Name,
@@ -76,7 +89,9 @@ internal sealed record LayerSpec(
     string Block = "",
     float Rate = 0f,
     LrnParameters? Lrn = null,
-    Sides? ZeroPad = null)
+    Sides? ZeroPad = null,
+    OutputRole Output = OutputRole.None,
+    float LossWeight = 1f)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

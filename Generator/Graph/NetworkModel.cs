@@ -73,15 +73,64 @@ internal sealed record LayerModel(
     private static string R(float value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>One output of a network: the layer whose output it is, whether only training computes it, and its loss weight.</summary>
+internal sealed record OutputModel(int Layer, bool Auxiliary, float LossWeight);
+
 /// <summary>A checked network: layers in execution order with shapes, parameter and FLOP counts.</summary>
+/// <param name="Outputs">
+/// The outputs: the main ones (which inference computes) in declaration order, then the auxiliary ones. A network that marks
+/// none has one, its last layer.
+/// </param>
 internal sealed record NetworkModel(
     string? Namespace,
     string ClassName,
     string Modifiers,
     TensorShape Input,
-    EquatableArray<LayerModel> Layers)
+    EquatableArray<LayerModel> Layers,
+    EquatableArray<OutputModel> Outputs)
 {
-    public TensorShape Output => Layers[Layers.Count - 1].Output;
+    /// <summary>
+    /// The shape of one sample's inference output: the main output's, or with several, a flat vector holding each one after
+    /// the other (C, H, W order each).
+    /// </summary>
+    public TensorShape Output
+    {
+        get
+        {
+            int main = 0, length = 0;
+            foreach (OutputModel o in Outputs)
+                if (!o.Auxiliary)
+                {
+                    main++;
+                    length += (int)Layers[o.Layer].Output.Length;
+                }
+            return main == 1 ? Layers[Outputs[0].Layer].Output : new TensorShape(length, 1, 1, Flat: true);
+        }
+    }
+
+    /// <summary>Values of one sample's training output: every output, main then auxiliary, one after the other.</summary>
+    public int TrainingOutputLength
+    {
+        get
+        {
+            int length = 0;
+            foreach (OutputModel o in Outputs)
+                length += (int)Layers[o.Layer].Output.Length;
+            return length;
+        }
+    }
+
+    /// <summary>Whether any output is for training only.</summary>
+    public bool HasAuxiliaryOutputs
+    {
+        get
+        {
+            foreach (OutputModel o in Outputs)
+                if (o.Auxiliary)
+                    return true;
+            return false;
+        }
+    }
 
     /// <summary>The shape of tensor <paramref name="index"/>: a layer's output, or the network's input for -1.</summary>
     public TensorShape ShapeOf(int index) => index < 0 ? Input : Layers[index].Output;

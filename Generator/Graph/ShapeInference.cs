@@ -86,11 +86,54 @@ internal static class ShapeInference
             shapes[i] = model.Output;
         }
 
+        List<int> outputs = Outputs(spec, diagnostics);
+        ok &= outputs.Count > 0;
         if (ok && inputs is not null)
-            WarnUnused(spec, inputs, diagnostics);
+            WarnUnused(spec, inputs, outputs, diagnostics);
         if (!ok)
             return (null, diagnostics.ToEquatableArray());
-        return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray()), diagnostics.ToEquatableArray());
+        var outputModels = new List<OutputModel>();
+        foreach (int i in outputs)
+            outputModels.Add(new OutputModel(modelIndex[i], spec.Layers[i].Output == OutputRole.Auxiliary, spec.Layers[i].LossWeight));
+        return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray(), outputModels.ToEquatableArray()), diagnostics.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// The outputs as layer indices: those <c>[Output]</c> marks, main ones first, each group in declaration order; the last
+    /// layer when none is marked, or when only auxiliary ones are (then an error unless the last layer is one of them).
+    /// Empty when the declaration is wrong.
+    /// </summary>
+    private static List<int> Outputs(NetworkSpec spec, List<DiagnosticInfo> diagnostics)
+    {
+        var main = new List<int>();
+        var auxiliary = new List<int>();
+        bool ok = true;
+        for (int i = 0; i < spec.Layers.Count; i++)
+        {
+            LayerSpec layer = spec.Layers[i];
+            if (layer.Output == OutputRole.None)
+                continue;
+            if (!(layer.LossWeight > 0f) || float.IsInfinity(layer.LossWeight))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.ArgumentOutOfRange, layer.At("LossWeight", "@output"), layer.Name, "the loss weight", "finite and above 0", R(layer.LossWeight)));
+                ok = false;
+            }
+            (layer.Output == OutputRole.Main ? main : auxiliary).Add(i);
+        }
+        if (spec.Layers.Count == 0 || !ok)
+            return new List<int>();
+        if (main.Count == 0)
+        {
+            int last = spec.Layers.Count - 1;
+            if (auxiliary.Contains(last))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NoMainOutput, spec.Layers[last].At("@output"), spec.ClassName));
+                return new List<int>();
+            }
+            main.Add(last);
+        }
+        main.AddRange(auxiliary);
+        return main;
     }
 
     /// <summary>
@@ -177,20 +220,23 @@ internal static class ShapeInference
     }
 
     /// <summary>Warns about layers whose output nothing reads: they cost time and cannot affect the output.</summary>
-    private static void WarnUnused(NetworkSpec spec, int[][] inputs, List<DiagnosticInfo> diagnostics)
+    private static void WarnUnused(NetworkSpec spec, int[][] inputs, List<int> outputs, List<DiagnosticInfo> diagnostics)
     {
-        int last = spec.Layers.Count - 1;
         var used = new bool[spec.Layers.Count];
-        used[last] = true;
-        for (int i = last; i >= 0; i--)
+        foreach (int o in outputs)
+            used[o] = true;
+        for (int i = spec.Layers.Count - 1; i >= 0; i--)
             if (used[i])
                 foreach (int j in inputs[i])
                     if (j >= 0)
                         used[j] = true;
-        for (int i = 0; i < last; i++)
+        string names = string.Join(", ", System.Linq.Enumerable.Select(outputs, o => spec.Layers[o].Name));
+        for (int i = 0; i < spec.Layers.Count; i++)
             if (!used[i])
-                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnusedLayer, spec.Layers[i].Location, spec.Layers[i].Name, spec.Layers[last].Name));
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnusedLayer, spec.Layers[i].Location, spec.Layers[i].Name, names));
     }
+
+    private static string R(float value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static string MergeWord(OpKind op) => op == OpKind.Add ? "Add" : "Concat";
 
@@ -429,7 +475,6 @@ internal static class ShapeInference
     /// <summary>The argument checks of dropout, local response normalisation and zero padding, which need no input shape.</summary>
     private static void CheckArguments(LayerSpec layer, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, LocationInfo?, object[]> report)
     {
-        static string R(float value) => value.ToString("R", CultureInfo.InvariantCulture);
         switch (layer.Op)
         {
             case OpKind.Dropout:

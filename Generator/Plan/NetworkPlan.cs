@@ -39,9 +39,13 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// <paramref name="Layer"/> then carries the normalisation's activation and a bias.
 /// </param>
 /// <param name="Folded">For a batch normalisation at inference folded into the convolution before it: it has no step of its own.</param>
+/// <param name="Pruned">
+/// For inference: a layer that only auxiliary outputs need. It has no step and no room in the workspace (its slots are
+/// placeholders); training runs it.
+/// </param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
     int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1,
-    int FoldedOffset = -1, bool Folded = false)
+    int FoldedOffset = -1, bool Folded = false, bool Pruned = false)
 {
     /// <summary>Whether the kernel reads its weights and bias from the transformed buffer (a convolution with a batch normalisation folded in).</summary>
     public bool ReadsFoldedWeights => FoldedOffset >= 0;
@@ -67,6 +71,16 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
     }
 }
 
+/// <summary>Where one output of a sample comes from and where it goes.</summary>
+/// <param name="Layer">The layer whose output it is.</param>
+/// <param name="Slot">The layer's output slot in the workspace.</param>
+/// <param name="Offset">Where it starts in the sample's output (C, H, W order): main outputs first, then auxiliary ones.</param>
+internal sealed record OutputPlan(int Layer, TensorSlot Slot, int Offset)
+{
+    /// <summary>Values of the output.</summary>
+    public int Length => Slot.C * Slot.H * Slot.W;
+}
+
 /// <summary>How a network is computed: memory layout of activations and parameters, decided at compile time.</summary>
 /// <param name="Model">What is computed.</param>
 /// <param name="InputSlot">Where the forward pass puts the converted input.</param>
@@ -81,11 +95,10 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 /// <param name="WinogradLength">Floats of the transformed-weight buffer of the Winograd layers (0: none).</param>
 /// <param name="ScratchOffset">Start of the Winograd layers' scratch in a workspace (transformed input and output of one block of tiles).</param>
 /// <param name="TransformedLength">Floats of the whole transformed-weight buffer: the Winograd kernels, then the batch normalisations' scales and shifts (0: none).</param>
+/// <param name="Outputs">The main outputs, which inference writes (auxiliary ones are the training plan's only).</param>
 internal sealed record NetworkPlan(NetworkModel Model, TensorSlot InputSlot, EquatableArray<LayerPlan> Layers, int ParameterLength, int WorkspaceLength, TrainingPlan Training,
-    int GroupSize, int WinogradLength, int ScratchOffset, int TransformedLength = 0)
+    int GroupSize, int WinogradLength, int ScratchOffset, int TransformedLength, EquatableArray<OutputPlan> Outputs)
 {
-    public TensorSlot OutputSlot => Layers[Layers.Count - 1].Out;
-
     /// <summary>
     /// Floats of one thread's workspace for a sample group: the samples' workspaces, then the panel into
     /// which dense group kernels copy a block of weight rows (the largest block of any dense layer).
@@ -145,8 +158,11 @@ internal sealed record LayerGradient(TensorSlot Output, EquatableArray<InputGrad
 /// there are one more segments than batch normalisations.
 /// </param>
 /// <param name="StatisticsLength">Floats of the batch-statistics buffer that the batch normalisations share during a training step.</param>
+/// <param name="Outputs">Every output, main then auxiliary, with its training slot: the forward pass writes them, the backward pass starts from their gradients.</param>
+/// <param name="OutputGradients">Per output (same order), the slot its gradient is loaded into before the backward steps.</param>
 internal sealed record TrainingPlan(EquatableArray<LayerPlan> Layers, EquatableArray<LayerGradient> Gradients, TensorSlot InputGradient, int WorkspaceLength,
-    EquatableArray<int> TransposedOffsets, int TransposedLength, EquatableArray<int> BatchNorms, int StatisticsLength)
+    EquatableArray<int> TransposedOffsets, int TransposedLength, EquatableArray<int> BatchNorms, int StatisticsLength,
+    EquatableArray<OutputPlan> Outputs, EquatableArray<TensorSlot> OutputGradients)
 {
     /// <summary>Segments of a training step (see <see cref="BatchNorms"/>).</summary>
     public int Segments => BatchNorms.Count + 1;

@@ -21,13 +21,34 @@ internal static class Planner
     public static NetworkPlan Create(NetworkModel model)
     {
         int n = model.Layers.Count;
-        // Tensor t is the network's input for t = 0 and layer t - 1's output otherwise; readers[t] lists the layers reading it.
+        // Inference computes what the main outputs need; layers only auxiliary outputs need are pruned from it.
+        var needed = new bool[n];
+        var mainOutput = new bool[n + 1];
+        foreach (OutputModel o in model.Outputs)
+            if (!o.Auxiliary)
+                needed[o.Layer] = mainOutput[o.Layer + 1] = true;
+        for (int i = n - 1; i >= 0; i--)
+            if (needed[i])
+                foreach (int j in model.Layers[i].Inputs)
+                    if (j >= 0)
+                        needed[j] = true;
+
+        // Tensor t is the network's input for t = 0 and layer t - 1's output otherwise; readers[t] lists the layers reading
+        // it, and inferenceReaders[t] those of them that inference runs.
         var readers = new List<int>[n + 1];
+        var inferenceReaders = new List<int>[n + 1];
         for (int t = 0; t <= n; t++)
+        {
             readers[t] = new List<int>();
+            inferenceReaders[t] = new List<int>();
+        }
         for (int i = 0; i < n; i++)
             foreach (int j in model.Layers[i].Inputs)
+            {
                 readers[j + 1].Add(i);
+                if (needed[i])
+                    inferenceReaders[j + 1].Add(i);
+            }
 
         // The network input is read by broadcast only when every reader is a convolution or dense layer, so it needs
         // no channel padding then.
@@ -41,7 +62,7 @@ internal static class Planner
         // (training converts it, since the weight gradient reads the input channels-last). With one channel both
         // orders are the same, and the copy is cheaper than a second kernel; a Winograd layer's input transform reads
         // channels-last, and gains far more than the conversion costs.
-        bool planarInput = first.Op == OpKind.Conv && readers[0].Count == 1 && readers[0][0] == 0 && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
+        bool planarInput = first.Op == OpKind.Conv && inferenceReaders[0].Count == 1 && inferenceReaders[0][0] == 0 && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
 
         // A dropout is the identity at inference: its output is its input, in the same slot, with no step at all. Tensors
         // that share a slot this way form a group under the first of them (its root), which lives until the last reader
@@ -51,11 +72,11 @@ internal static class Planner
         for (int t = 0; t <= n; t++)
         {
             root[t] = t > 0 && model.Layers[t - 1].Op == OpKind.Dropout ? root[model.Layers[t - 1].Inputs[0] + 1] : t;
-            groupLast[root[t]] = Math.Max(groupLast[root[t]], t == n ? n : LastReader(readers[t], n));
+            groupLast[root[t]] = Math.Max(groupLast[root[t]], mainOutput[t] ? n : LastReader(inferenceReaders[t], n));
         }
 
         // Outputs are placed by liveness: a tensor's room is free again once its last reader has run (the network's
-        // output is kept to the end). A stand-alone activation that is its input's last reader works in place.
+        // outputs are kept to the end). A stand-alone activation that is its input's last reader works in place.
         var arena = new Arena();
         arena.Place(0, inputLength, groupLast[0]);
         var slots = new TensorSlot[n + 1];
@@ -67,7 +88,9 @@ internal static class Planner
             LayerModel layer = model.Layers[i];
             arena.Release(i);
             int source = layer.Inputs[0] + 1, lastRead = groupLast[root[i + 1]];
-            if (layer.Op == OpKind.Dropout)
+            if (!needed[i])
+                slots[i + 1] = new TensorSlot(0, layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
+            else if (layer.Op == OpKind.Dropout)
                 slots[i + 1] = slots[source] with { };
             else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i)
             {
@@ -99,7 +122,7 @@ internal static class Planner
                 parameters += 2 * Pad(layer.Output.C);
             }
             plans.Add(new LayerPlan(layer, slots[source], slots[i + 1], weightOffset, weightLength, biasOffset, biasLength,
-                Sources: Sources(layer, slots), StateOffset: stateOffset));
+                Sources: Sources(layer, slots), StateOffset: stateOffset, Pruned: !needed[i]));
         }
         int workspace = arena.Length;
 
@@ -111,7 +134,7 @@ internal static class Planner
         {
             LayerModel bn = model.Layers[j];
             int i = bn.Inputs[0];
-            if (bn.Op != OpKind.BatchNorm || i < 0 || model.Layers[i].Op != OpKind.Conv || readers[i + 1].Count != 1 || plans[j].Out != plans[i].Out)
+            if (bn.Op != OpKind.BatchNorm || !needed[j] || i < 0 || model.Layers[i].Op != OpKind.Conv || inferenceReaders[i + 1].Count != 1 || plans[j].Out != plans[i].Out)
                 continue;
             plans[i] = plans[i] with { Layer = model.Layers[i] with { Activation = bn.Activation, Alpha = bn.Alpha, Bias = true } };
             plans[j] = plans[j] with { Folded = true };
@@ -123,7 +146,7 @@ internal static class Planner
         int winograd = 0, scratch = 0;
         for (int i = 0; i < plans.Count; i++)
         {
-            if (!Schedule.UsesWinograd(plans[i]))
+            if (plans[i].Pruned || !Schedule.UsesWinograd(plans[i]))
                 continue;
             plans[i] = plans[i] with { WinogradOffset = winograd };
             winograd += Schedule.WinogradKernelLength(plans[i]);
@@ -141,13 +164,30 @@ internal static class Planner
         }
         for (int i = 0; i < plans.Count; i++)
         {
-            if (plans[i].Layer.Op != OpKind.BatchNorm || plans[i].Folded)
+            if (plans[i].Layer.Op != OpKind.BatchNorm || plans[i].Folded || plans[i].Pruned)
                 continue;
             plans[i] = plans[i] with { ScaleShiftOffset = transformed };
             transformed += 2 * plans[i].PaddedOutputs;
         }
         return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
-            Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset, transformed);
+            Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset, transformed,
+            OutputPlans(model, slots, auxiliary: false));
+    }
+
+    /// <summary>The outputs' slots and places in a sample's output: the main ones, then (with <paramref name="auxiliary"/>) the others.</summary>
+    private static EquatableArray<OutputPlan> OutputPlans(NetworkModel model, TensorSlot[] slots, bool auxiliary)
+    {
+        var outputs = new List<OutputPlan>();
+        int offset = 0;
+        foreach (OutputModel o in model.Outputs)
+        {
+            if (o.Auxiliary && !auxiliary)
+                continue;
+            var output = new OutputPlan(o.Layer, slots[o.Layer + 1], offset);
+            outputs.Add(output);
+            offset += output.Length;
+        }
+        return outputs.ToEquatableArray();
     }
 
     /// <summary>The last layer reading a tensor (the output is read after the last layer, at step <paramref name="n"/>).</summary>
@@ -181,7 +221,7 @@ internal static class Planner
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
             // Training runs every layer as declared: nothing folded.
-            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1 };
+            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false };
             layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {
@@ -196,8 +236,16 @@ internal static class Planner
         var arena = new Arena();
         int Step(int layer) => n - 1 - layer;
         TensorSlot GradientSlot(int t, int at) => new(at, slots[t].C, slots[t].H, slots[t].W, Pad(slots[t].C));
+        // Each output's gradient is loaded before the first step and lives until its layer's step has read it; layers
+        // that read an output too add their contributions to it.
         var gradients = new TensorSlot?[n + 1];
-        gradients[n] = GradientSlot(n, arena.Place(n, SlotLength(slots[n]), 0));
+        var outputGradients = new List<TensorSlot>();
+        foreach (OutputModel o in model.Outputs)
+        {
+            int t = o.Layer + 1;
+            gradients[t] = GradientSlot(t, arena.Place(t, SlotLength(slots[t]), Step(o.Layer)));
+            outputGradients.Add(gradients[t]!);
+        }
         var plans = new LayerGradient[n];
         for (int i = n - 1; i >= 0; i--)
         {
@@ -258,7 +306,8 @@ internal static class Planner
             System.Linq.Enumerable.Select(g.Inputs, x => x with { Slot = x.Slot with { Offset = x.Slot.Offset + gradientBase }, TempOffset = x.TempOffset < 0 ? -1 : x.TempOffset + gradientBase }).ToEquatableArray());
         return new TrainingPlan(layers.ToEquatableArray(), System.Linq.Enumerable.Select(plans, Shift).ToEquatableArray(),
             inputGradient with { Offset = inputGradient.Offset + gradientBase }, offset + arena.Length,
-            transposed.ToEquatableArray(), Math.Max(transposedLength, Granule), batchNorms.ToEquatableArray(), statistics);
+            transposed.ToEquatableArray(), Math.Max(transposedLength, Granule), batchNorms.ToEquatableArray(), statistics,
+            OutputPlans(model, slots, auxiliary: true), System.Linq.Enumerable.Select(outputGradients, g => g with { Offset = g.Offset + gradientBase }).ToEquatableArray());
     }
 
     /// <summary>Floats the workspaces of one sample group may take (16 MB): the group's activations stay near the cache.</summary>

@@ -38,7 +38,7 @@ public static class Trainer
         if (monitor is "val_accuracy" or "val_loss" && options.Validation is null)
             throw new ArgumentException($"Monitoring {monitor} needs FitOptions.Validation.", nameof(options));
 
-        var step = new StepLoss(loss, options.BatchSize);
+        var step = new StepLoss(loss, options.BatchSize, network.Info.Outputs);
         LossFunction lossFunction = step.Compute;
         var epochs = new List<EpochResult>();
         double best = double.NaN;
@@ -125,6 +125,7 @@ public static class Trainer
         int inputLength = network.InputLength, outputLength = network.OutputLength;
         float[] outputs = new float[batchSize * outputLength];
         float[] gradient = new float[outputLength];
+        OutputInfo first = network.Info.Outputs[0];
         double lossSum = 0;
         long correct = 0;
         for (int start = 0; start < data.Count; start += batchSize)
@@ -133,39 +134,48 @@ public static class Trainer
             network.Forward(data.Images.AsSpan(start * inputLength, count * inputLength), outputs.AsSpan(0, count * outputLength), count);
             for (int n = 0; n < count; n++)
             {
+                // The loss of every main output, weighted; the accuracy of the first.
                 ReadOnlySpan<float> output = outputs.AsSpan(n * outputLength, outputLength);
                 int label = data.Labels[start + n];
-                lossSum += loss.Compute(output, label, gradient);
-                if (Metrics.ArgMax(output) == label)
+                foreach (OutputInfo o in network.Info.Outputs)
+                    if (!o.Auxiliary)
+                        lossSum += o.LossWeight * loss.Compute(output.Slice(o.Offset, o.Length), label, gradient.AsSpan(o.Offset, o.Length));
+                if (Metrics.ArgMax(output.Slice(first.Offset, first.Length)) == label)
                     correct++;
             }
         }
         return new Evaluation(lossSum / data.Count, (double)correct / data.Count, data.Count);
     }
 
-    /// <summary>Cross-entropy folded with the final softmax when the network ends in one, on logits otherwise.</summary>
+    /// <summary>Cross-entropy folded with the final softmax when every output ends in one, on logits otherwise.</summary>
     public static IClassificationLoss DefaultLoss(Network network) =>
-        network.Info.Layers[^1].Activation == Activation.Softmax ? new CrossEntropyAfterSoftmax() : new SoftmaxCrossEntropy();
+        network.EndsInSoftmax ? new CrossEntropyAfterSoftmax() : new SoftmaxCrossEntropy();
 
     private static void CheckData(Network network, Dataset data, string name)
     {
         if (data.SampleLength != network.InputLength)
             throw new ArgumentException($"Samples of {data.SampleShape} ({data.SampleLength} values) do not fit {network.Info.Name}'s input {network.Info.InputShape} ({network.InputLength} values).", name);
-        if (data.ClassCount > network.OutputLength)
-            throw new ArgumentException($"The data has {data.ClassCount} classes; {network.Info.Name} outputs {network.OutputLength} values.", name);
+        foreach (OutputInfo output in network.Info.Outputs)
+            if (data.ClassCount > output.Length)
+                throw new ArgumentException($"The data has {data.ClassCount} classes; {network.Info.Name}'s output {output.Layer} has {output.Length} values.", name);
     }
 
-    /// <summary>The per-sample loss of one step: mean reduction over the batch, and which samples were right.</summary>
+    /// <summary>
+    /// The per-sample loss of one step: mean reduction over the batch, and which samples were right (by the first output). A
+    /// network with several outputs (auxiliary classifiers) is trained on the sum of every output's loss times its weight.
+    /// </summary>
     private sealed class StepLoss
     {
         private readonly IClassificationLoss _loss;
+        private readonly IReadOnlyList<OutputInfo> _outputs;
         private int[] _labels;
         private bool[] _correct;
         private int _count;
 
-        public StepLoss(IClassificationLoss loss, int batchSize)
+        public StepLoss(IClassificationLoss loss, int batchSize, IReadOnlyList<OutputInfo> outputs)
         {
             _loss = loss;
+            _outputs = outputs;
             _labels = new int[batchSize];
             _correct = new bool[batchSize];
         }
@@ -184,11 +194,17 @@ public static class Trainer
         /// <summary>Called from worker threads, each on its own samples.</summary>
         public float Compute(int sample, ReadOnlySpan<float> output, Span<float> outputGradient)
         {
-            float value = _loss.Compute(output, _labels[sample], outputGradient);
-            float scale = 1f / _count;
-            for (int i = 0; i < outputGradient.Length; i++)
-                outputGradient[i] *= scale;
-            _correct[sample] = Metrics.ArgMax(output) == _labels[sample];
+            float value = 0;
+            foreach (OutputInfo o in _outputs)
+            {
+                Span<float> gradient = outputGradient.Slice(o.Offset, o.Length);
+                value += o.LossWeight * _loss.Compute(output.Slice(o.Offset, o.Length), _labels[sample], gradient);
+                float scale = o.LossWeight / _count;
+                for (int i = 0; i < gradient.Length; i++)
+                    gradient[i] *= scale;
+            }
+            OutputInfo first = _outputs[0];
+            _correct[sample] = Metrics.ArgMax(output.Slice(first.Offset, first.Length)) == _labels[sample];
             return value;
         }
 

@@ -365,6 +365,45 @@ public class DiagnosticTests
         """, "UNR0024", "Layer 'A': Momentum must be between 0 and 1, but is 1.5");
 
     [Fact]
+    public void OnlyAuxiliaryOutputs() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1)] public partial Layer A { get; }
+            [Dense(3), [|Output(Auxiliary = true)|]] public partial Layer B { get; }
+        }
+        """, "UNR0028", "Network 'Net' has auxiliary outputs only; mark the output inference computes with [Output] (without Auxiliary)");
+
+    [Fact]
+    public void LossWeightOutOfRange() => Check("""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1), Output(Auxiliary = true, [|LossWeight = 0f|])] public partial Layer A { get; }
+            [Dense(3)] public partial Layer B { get; }
+        }
+        """, "UNR0024", "Layer 'A': the loss weight must be finite and above 0, but is 0");
+
+    [Fact]
+    public void AnOutputIsNotUnused()
+    {
+        // A layer nothing reads is no mistake when it is an output; the warning names every output.
+        GeneratorRun run = GeneratorHarness.Run("""
+            using Unroll;
+            [Network(Input = "4x8x8")]
+            public partial class Net
+            {
+                [Conv(8, Kernel = 1), Output(Auxiliary = true)] public partial Layer Side { get; }
+                [Conv(8, Kernel = 3, From = Layer.NetworkInput)] public partial Layer Main { get; }
+                [Conv(8, Kernel = 3, From = Layer.NetworkInput)] public partial Layer Lost { get; }
+                [Dense(2, From = nameof(Main)), Output] public partial Layer Head { get; }
+            }
+            """);
+        Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("Layer 'Lost' is computed but its output reaches neither another layer nor an output of the network (Head, Side)", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void UnusedLayerIsAWarning()
     {
         MarkedSource source = MarkedSource.Parse("""
@@ -380,7 +419,7 @@ public class DiagnosticTests
         Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
         Assert.Equal("UNR0023", diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity);
-        Assert.Equal("Layer 'Side' is computed but its output reaches neither another layer nor the network's output 'Main'", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("Layer 'Side' is computed but its output reaches neither another layer nor an output of the network (Main)", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(source.Span, diagnostic.Location.SourceSpan);
     }
 
@@ -474,7 +513,7 @@ public class DiagnosticTests
         var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
             .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
-        Assert.Equal(28, ids.Count);
+        Assert.Equal(29, ids.Count);
         foreach (string id in ids)
             Assert.Contains(id + " ", notes);
     }

@@ -275,7 +275,7 @@ public sealed record RefLayer(
     /// Reads every layer of a generated network's description back (<see cref="FromInfo(LayerInfo, float)"/>), with its
     /// <see cref="LayerInfo.Inputs"/> names turned into <see cref="Inputs"/> indices ("input" is the network's input), and
     /// checks every shape the description states against the one the reference computes: each layer's first input,
-    /// its output, and the network's output (the last layer's). <paramref name="alpha"/> gives the leaky-ReLU slopes.
+    /// its output, and the network's outputs. <paramref name="alpha"/> gives the leaky-ReLU slopes.
     /// </summary>
     public static RefLayer[] FromInfo(NetworkInfo network, Func<LayerInfo, float>? alpha = null)
     {
@@ -301,8 +301,21 @@ public sealed record RefLayer(
             if (shapes[i] != info.OutputShape)
                 throw new InvalidOperationException($"Layer {info.Name}: the reference computes output {shapes[i]}, the description says {info.OutputShape}.");
         }
-        if (layers.Length > 0 && shapes[^1] != network.OutputShape)
-            throw new InvalidOperationException($"The network's output is {network.OutputShape}, but its last layer gives {shapes[^1]}.");
+        // Every output's shape, and the inference output: the main outputs one after the other (the shape itself when one).
+        int mainLength = 0, mains = 0;
+        foreach (OutputInfo o in network.Outputs)
+        {
+            int i = index.TryGetValue(o.Layer, out int j) ? j : throw new InvalidOperationException($"Output {o.Layer} is no layer.");
+            if (shapes[i] != o.Shape)
+                throw new InvalidOperationException($"Output {o.Layer}: the reference computes {shapes[i]}, the description says {o.Shape}.");
+            if (!o.Auxiliary)
+            {
+                mainLength += o.Length;
+                mains++;
+            }
+        }
+        if (mains == 1 ? network.Outputs[0].Shape != network.OutputShape : Shape.Flat(mainLength) != network.OutputShape)
+            throw new InvalidOperationException($"The network's output is {network.OutputShape}, but its main outputs give {mainLength} values.");
         return layers;
     }
 }

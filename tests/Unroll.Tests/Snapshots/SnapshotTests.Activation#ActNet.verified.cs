@@ -54,7 +54,11 @@ ____________________________________________________________________________
                 null,
                 48, "LeakyReLU", Settings: new LayerSettings { LeakyReLUAlpha = 0.2f }),
         },
-        16, 256, SummaryTable, 768, 16);
+        16, 256, SummaryTable, 768, 16,
+        new OutputInfo[]
+        {
+            new OutputInfo("Leaky", new Shape(3, 4, 4), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

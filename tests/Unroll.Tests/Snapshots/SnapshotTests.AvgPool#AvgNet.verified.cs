@@ -54,7 +54,11 @@ ____________________________________________________________________________
                 null,
                 180, "2x2 s2 p0,0,0,0", Settings: new LayerSettings { KernelHeight = 2, KernelWidth = 2, StrideHeight = 2, StrideWidth = 2 }),
         },
-        16, 720, SummaryTable, 1440, 16);
+        16, 720, SummaryTable, 1440, 16,
+        new OutputInfo[]
+        {
+            new OutputInfo("Pool", new Shape(5, 3, 3), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

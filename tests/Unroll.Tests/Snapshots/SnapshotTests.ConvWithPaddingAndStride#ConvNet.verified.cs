@@ -54,7 +54,11 @@ ____________________________________________________________________________
                 new TensorInfo("Conv.bias", new[] { 20 }, 864, 32, TensorLayout.Plain, new Shape(3, 9, 9)),
                 27500, "3x3 s2 p1,1,1,1", Settings: new LayerSettings { KernelHeight = 3, KernelWidth = 3, StrideHeight = 2, StrideWidth = 2, PadTop = 1, PadLeft = 1, PadBottom = 1, PadRight = 1 }),
         },
-        896, 1056, SummaryTable, 3152, 2880);
+        896, 1056, SummaryTable, 3152, 2880,
+        new OutputInfo[]
+        {
+            new OutputInfo("Conv", new Shape(20, 5, 5), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

@@ -54,7 +54,11 @@ ____________________________________________________________________________
                 new TensorInfo("Hidden.bias", new[] { 20 }, 576, 32, TensorLayout.Plain, new Shape(2, 3, 3)),
                 740, "18->20"),
         },
-        608, 64, SummaryTable, 240, 16);
+        608, 64, SummaryTable, 240, 16,
+        new OutputInfo[]
+        {
+            new OutputInfo("Hidden", Shape.Flat(20), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

@@ -92,7 +92,11 @@ ____________________________________________________________________________
                 new TensorInfo("Output.bias", new[] { 10 }, 67120, 16, TensorLayout.Plain, Shape.Flat(84)),
                 1690, "84->10"),
         },
-        67136, 16704, SummaryTable, 53248, 8800);
+        67136, 16704, SummaryTable, 53248, 8800,
+        new OutputInfo[]
+        {
+            new OutputInfo("Output", Shape.Flat(10), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

@@ -54,7 +54,11 @@ ____________________________________________________________________________
                 null,
                 720, "3x3 s2 p1,1,1,1", Settings: new LayerSettings { KernelHeight = 3, KernelWidth = 3, StrideHeight = 2, StrideWidth = 2, PadTop = 1, PadLeft = 1, PadBottom = 1, PadRight = 1 }),
         },
-        16, 1040, SummaryTable, 2080, 16);
+        16, 1040, SummaryTable, 2080, 16,
+        new OutputInfo[]
+        {
+            new OutputInfo("Pool", new Shape(5, 4, 4), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

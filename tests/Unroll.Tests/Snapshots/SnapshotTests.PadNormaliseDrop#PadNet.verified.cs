@@ -66,7 +66,11 @@ ____________________________________________________________________________
                 null,
                 126, "rate 0.25", Settings: new LayerSettings { DropoutRate = 0.25f }),
         },
-        16, 1600, SummaryTable, 3616, 16);
+        16, 1600, SummaryTable, 3616, 16,
+        new OutputInfo[]
+        {
+            new OutputInfo("Drop", new Shape(3, 6, 7), 0, false, 1f),
+        });
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>

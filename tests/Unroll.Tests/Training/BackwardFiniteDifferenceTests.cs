@@ -39,6 +39,10 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
     [InlineData("[Conv(5, Kernel = 3, Pad = 1), Tanh] public partial Layer A { get; } [Dropout(0.4f)] public partial Layer P { get; } [Conv(3, Kernel = 2), Tanh] public partial Layer B { get; } [Dropout(0.25f)] public partial Layer Q { get; } [Dense(3)] public partial Layer D { get; }", "2x5x5")]
     [InlineData("[Dropout(0.5f)] public partial Layer P { get; } [Dense(6), Tanh] public partial Layer A { get; } [Dropout(0.2f)] public partial Layer Q { get; } [Dense(4, From = nameof(P)), Tanh] public partial Layer B { get; } [Concat(nameof(Q), nameof(B))] public partial Layer C { get; } [Dense(2)] public partial Layer D { get; }", "3x3x3")]
     [InlineData("[Conv(4, Kernel = 3, Pad = 1), Tanh] public partial Layer A { get; } [Dropout(0.3f)] public partial Layer P { get; } [Tanh] public partial Layer T { get; } [Add(nameof(A))] public partial Layer S { get; } [LRN(Size = 3, Alpha = 1f, K = 1f)] public partial Layer N { get; } [Dense(3), Softmax] public partial Layer D { get; }", "3x4x4")]
+    // Several outputs: an auxiliary output that later layers read too (its gradient is the loss's plus theirs) and an
+    // auxiliary branch that inference leaves out; two main outputs, a spatial one in the middle of the chain and a softmax.
+    [InlineData("[Conv(4, Kernel = 3, Pad = 1), Tanh, Output(Auxiliary = true, LossWeight = 0.5f)] public partial Layer A { get; } [MaxPool(2)] public partial Layer B { get; } [Dense(3), Sigmoid, Output] public partial Layer C { get; } [Conv(2, Kernel = 1, From = nameof(A)), Tanh] public partial Layer D { get; } [Dense(2), Output(Auxiliary = true, LossWeight = 2f)] public partial Layer E { get; }", "2x4x4")]
+    [InlineData("[Conv(5, Kernel = 3, Pad = 1), Tanh, Output] public partial Layer A { get; } [GlobalAvgPool] public partial Layer B { get; } [Dense(4), Softmax, Output] public partial Layer C { get; }", "3x5x5")]
     public void FiniteDifferencesOfTheTrainingLossAgree(string layers, string input) => Check(layers, input, trainingLoss: true);
 
     private void Check(string layers, string input, bool trainingLoss)
@@ -57,7 +61,7 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
                     layer.SetBias(Enumerable.Range(0, layer.Info.Bias.Count).Select(_ => random.Uniform(-0.3f, 0.3f)).ToArray());
             int batch = 2;
             float[] x = Enumerable.Range(0, batch * net.InputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
-            float[] r = Enumerable.Range(0, batch * net.OutputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
+            float[] r = Enumerable.Range(0, batch * net.TrainingOutputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
             double Loss()
             {
                 if (trainingLoss)

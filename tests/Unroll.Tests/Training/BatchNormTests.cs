@@ -94,6 +94,8 @@ public class BatchNormTests(ITestOutputHelper output)
     [Theory]
     [InlineData("[Conv(4, Kernel = 3, Pad = 1, Bias = false)] public partial Layer A { get; } [BatchNorm, Tanh] public partial Layer BA { get; } [Conv(4, Kernel = 3, Pad = 1, Bias = false)] public partial Layer B { get; } [BatchNorm] public partial Layer BB { get; } [Add(Layer.NetworkInput), Tanh] public partial Layer S { get; } [GlobalAvgPool] public partial Layer P { get; } [Dense(3)] public partial Layer D { get; }", "4x5x5")]
     [InlineData("[BatchNorm(Momentum = 0.5f)] public partial Layer B0 { get; } [Conv(5, Kernel = 3, Stride = 2), Sigmoid] public partial Layer A { get; } [Dense(6)] public partial Layer D { get; } [BatchNorm, Tanh] public partial Layer BD { get; } [Dense(2)] public partial Layer E { get; }", "2x6x6")]
+    // An auxiliary output in the first segment, a main one in the last: both gradients enter before the backward segments.
+    [InlineData("[Conv(4, Kernel = 3, Pad = 1)] public partial Layer A { get; } [BatchNorm, Tanh] public partial Layer N { get; } [GlobalAvgPool] public partial Layer P { get; } [Dense(2), Output(Auxiliary = true, LossWeight = 0.3f)] public partial Layer Q { get; } [Conv(3, Kernel = 3, From = nameof(N))] public partial Layer B { get; } [BatchNorm, Tanh] public partial Layer M { get; } [Dense(3), Output] public partial Layer D { get; }", "2x5x5")]
     public void FiniteDifferencesOfTheTrainingLossAgree(string layers, string input)
     {
         var assembly = GeneratorHarness.CompileAndLoad($$"""
@@ -112,7 +114,7 @@ public class BatchNormTests(ITestOutputHelper output)
                     if (layer.Info.Bias is not null)
                         layer.SetBias(Enumerable.Range(0, layer.Info.Bias.Count).Select(_ => random.Uniform(-0.3f, 0.3f)).ToArray());
                 float[] x = Enumerable.Range(0, batch * net.InputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
-                float[] r = Enumerable.Range(0, batch * net.OutputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
+                float[] r = Enumerable.Range(0, batch * net.TrainingOutputLength).Select(_ => random.Uniform(-1, 1)).ToArray();
                 float[] dx = new float[x.Length];
                 double Loss(float[]? inputGradient = null) => net.ComputeGradients(x, batch, (n, y, g) =>
                 {
