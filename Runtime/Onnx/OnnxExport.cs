@@ -79,8 +79,49 @@ public static class OnnxExport
         WeightFile.WriteAtomically(path, model.Write);
     }
 
-    /// <summary>The graph's outputs: the network's output layer(s). The one place that decides which layers are outputs.</summary>
-    private static IReadOnlyList<LayerInfo> OutputLayers(NetworkInfo info) => [info.Layers[^1]];
+    /// <summary>
+    /// The graph's outputs: the network's main outputs, as <see cref="Network.Forward"/> computes them (auxiliary outputs are
+    /// for training only). The one place that decides which layers are outputs.
+    /// </summary>
+    private static List<LayerInfo> OutputLayers(NetworkInfo info)
+    {
+        var outputs = new List<LayerInfo>();
+        foreach (OutputInfo output in info.Outputs)
+            if (!output.Auxiliary)
+                outputs.Add(info.Layers[IndexOf(info, output.Layer)]);
+        return outputs;
+    }
+
+    /// <summary>Whether each layer is needed by the main outputs: the model leaves out what only auxiliary outputs read.</summary>
+    private static bool[] Needed(NetworkInfo info)
+    {
+        var needed = new bool[info.Layers.Count];
+        foreach (LayerInfo output in OutputLayers(info))
+            needed[IndexOf(info, output.Name)] = true;
+        for (int i = needed.Length - 1; i >= 0; i--)
+        {
+            if (!needed[i])
+                continue;
+            if (info.Layers[i].Inputs is not { } inputs)
+            {
+                if (i > 0)
+                    needed[i - 1] = true;
+                continue;
+            }
+            foreach (string name in inputs)
+                if (name != InputName)
+                    needed[IndexOf(info, name)] = true;
+        }
+        return needed;
+    }
+
+    private static int IndexOf(NetworkInfo info, string layer)
+    {
+        for (int i = 0; i < info.Layers.Count; i++)
+            if (info.Layers[i].Name == layer)
+                return i;
+        throw new InvalidOperationException($"{info.Name} has no layer named '{layer}'.");
+    }
 
     private static OnnxModelBuilder Model(Network network, int? batch)
     {
@@ -89,8 +130,10 @@ public static class OnnxExport
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "A fixed batch must be at least 1.");
         OnnxDimension n = batch is { } b ? b : BatchDimension;
         var writer = new GraphWriter(network, n);
+        bool[] needed = Needed(network.Info);
         foreach (Layer layer in network.Layers)
-            writer.Add(layer);
+            if (needed[layer.Index])
+                writer.Add(layer);
         foreach (LayerInfo output in OutputLayers(network.Info))
             writer.Model.AddOutput(output.Name, Dims(n, output.OutputShape));
         return writer.Model;
