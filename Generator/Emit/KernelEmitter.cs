@@ -85,12 +85,16 @@ internal static class KernelEmitter
     {
         Graph.LayerModel l = p.Layer;
         Tile tile = Schedule.For(v.Target, p);
+        ConvLoops loops = Schedule.ConvLoops(v.Target, p);
         int ow = p.Out.W;
         (int owLo, int owHi) = Interior(p.In.W, l.KernelW, l.StrideW, l.PadLeft, ow);
         (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, p.Out.H);
         bool clipRows = ohLo > 0 || ohHi < p.Out.H;
-        const string args = "ref input, ref output, ref weights, ref bias, oh";
-        const string parameters = "ref float input, ref float output, ref float weights, ref float bias, int oh";
+        // Weights outermost: the tile computes one channel block (b), in one pass over a slice of the input channels.
+        string blockArgs = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", b, pass" : ", b";
+        string blockParameters = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", int b, int pass" : ", int b";
+        string args = "ref input, ref output, ref weights, ref bias, oh" + blockArgs;
+        string parameters = "ref float input, ref float output, ref float weights, ref float bias, int oh" + blockParameters;
 
         // Columns: full register tiles over the interior, where every tap is inside the input, and tiles at fixed
         // positions for the columns left over on either side (the edges and the interior's remainder), whose taps
@@ -108,9 +112,25 @@ internal static class KernelEmitter
             ? "every column in tiles at fixed positions that skip the taps in the padding"
             : $"columns {I(owLo)}..{I(interiorEnd - 1)} in tiles of {I(tile.Pixels)} whose windows lie inside the input"
                 + (fixedTiles.Count > 0 ? ", the other columns in tiles at fixed positions that skip the taps in the padding" : "");
-        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
-        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
-        w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
+        string order = !loops.BlocksOuter
+            ? $"Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}"
+            : $"Weights outermost: computes output channel blocks [blockFrom, blockTo) of {I(Schedule.ConvUnits(v.Target, p))} ({I(tile.Vectors * v.Lanes)} channels each)"
+                + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose weights stay in L2 (partial sums wait in the output)" : ", each with its weights kept in L2")
+                + $", over every output row";
+        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} {order}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
+        if (loops.BlocksOuter)
+        {
+            w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int blockFrom, int blockTo)");
+            w.Open("for (int b = blockFrom; b < blockTo; b++)");
+            if (loops.Passes > 1)
+                w.Open($"for (int pass = 0; pass < {I(loops.Passes)}; pass++)");
+            w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
+        }
+        else
+        {
+            w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
+            w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
+        }
         foreach ((int first, int _) in fixedTiles)
             if (first < owLo)
                 w.Line($"{name}_At{I(first)}({args});");
@@ -120,12 +140,18 @@ internal static class KernelEmitter
             if (first >= owLo)
                 w.Line($"{name}_At{I(first)}({args});");
         w.Close();
+        if (loops.BlocksOuter)
+        {
+            w.Close();
+            if (loops.Passes > 1)
+                w.Close();
+        }
         w.Close();
 
         if (interiorTiles > 0)
-            EmitConvTileMethod(w, p, v, name, tile, tile.Pixels, null, parameters, clipRows);
+            EmitConvTileMethod(w, p, v, name, tile, loops, tile.Pixels, null, parameters, clipRows);
         foreach ((int first, int pixels) in fixedTiles)
-            EmitConvTileMethod(w, p, v, name, tile, pixels, first, parameters, clipRows);
+            EmitConvTileMethod(w, p, v, name, tile, loops, pixels, first, parameters, clipRows);
     }
 
     /// <summary>The output range [lo, hi) whose windows need no padding (empty when the kernel is wider than the input).</summary>
@@ -163,6 +189,32 @@ internal static class KernelEmitter
         }
     }
 
+    /// <summary>Runs <paramref name="body"/> for the one output channel block b of <paramref name="tile"/> (a full block, or the remainder block after them), with oc0 in scope.</summary>
+    private static void OneChannelBlock(CodeWriter w, Tile tile, int lanes, Action<int> body)
+    {
+        int block = tile.Vectors * lanes;
+        if (tile.Remainder > 0 && tile.Blocks > 0)
+            w.Open($"if (b < {I(tile.Blocks)})");
+        else
+            w.Open("");
+        if (tile.Blocks > 0)
+        {
+            w.Line($"int oc0 = b * {I(block)};");
+            body(tile.Vectors);
+        }
+        if (tile.Remainder > 0)
+        {
+            if (tile.Blocks > 0)
+            {
+                w.Close();
+                w.Open("else");
+            }
+            w.Line($"const int oc0 = {I(tile.Blocks * block)};");
+            body(tile.Remainder);
+        }
+        w.Close();
+    }
+
     private static void InitAccumulators(CodeWriter w, VectorIsa v, bool bias, int pixels, int vectors)
     {
         for (int t = 0; t < pixels; t++)
@@ -170,13 +222,17 @@ internal static class KernelEmitter
                 w.Line($"{v.Type} a{t}_{m} = {(bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero)};");
     }
 
-    private static void StoreAccumulators(CodeWriter w, LayerPlan p, VectorIsa v, int pixels, int vectors, string pixelBase)
+    /// <summary>The output index of accumulator a<i>t</i>_<i>m</i> of a convolution tile whose first pixel is <paramref name="pixelBase"/>.</summary>
+    private static string OutputIndex(LayerPlan p, VectorIsa v, string pixelBase, int t, int m) =>
+        $"({pixelBase} + {I(t)}) * {I(p.Out.Cs)} + oc0 + {I(m * v.Lanes)}";
+
+    private static void StoreAccumulators(CodeWriter w, LayerPlan p, VectorIsa v, int pixels, int vectors, string pixelBase, bool activate = true)
     {
         for (int t = 0; t < pixels; t++)
             for (int m = 0; m < vectors; m++)
             {
-                string value = v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}") ?? $"a{t}_{m}";
-                w.Line(v.Store(value, "output", $"({pixelBase} + {I(t)}) * {I(p.Out.Cs)} + oc0 + {I(m * v.Lanes)}"));
+                string value = (activate ? v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}") : null) ?? $"a{t}_{m}";
+                w.Line(v.Store(value, "output", OutputIndex(p, v, pixelBase, t, m)));
             }
     }
 
@@ -186,7 +242,7 @@ internal static class KernelEmitter
     /// the input columns; otherwise it starts at that column, and taps that fall in the padding are left out
     /// when the code is generated.
     /// </summary>
-    private static void EmitConvTileMethod(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, int pixels, int? fixedColumn, string parameters, bool clipRows)
+    private static void EmitConvTileMethod(CodeWriter w, LayerPlan p, VectorIsa v, string name, Tile tile, ConvLoops loops, int pixels, int? fixedColumn, string parameters, bool clipRows)
     {
         Graph.LayerModel l = p.Layer;
         int cin = p.In.C, ps = p.In.PixelStride, op = p.PaddedOutputs, kw = l.KernelW, sw = l.StrideW;
@@ -219,13 +275,26 @@ internal static class KernelEmitter
         w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
         if (clipRows)
             w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
-        ChannelBlocks(w, tile, v.Lanes, vectors =>
+        bool passes = loops.Passes > 1;
+        if (passes)
+            w.Line($"int icFrom = pass * {I(loops.PassChannels)}, icTo = Math.Min({I(cin)}, icFrom + {I(loops.PassChannels)});");
+        Action<Action<int>> blocks = loops.BlocksOuter ? body => OneChannelBlock(w, tile, v.Lanes, body) : body => ChannelBlocks(w, tile, v.Lanes, body);
+        blocks(vectors =>
         {
-            InitAccumulators(w, v, l.Bias, pixels, vectors);
+            if (passes)
+            {
+                // The first pass starts from the bias; the others go on from the partial sums the previous pass stored.
+                for (int t = 0; t < pixels; t++)
+                    for (int m = 0; m < vectors; m++)
+                        w.Line($"{v.Type} a{t}_{m} = pass == 0 ? {(l.Bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero)} : {v.Load("output", OutputIndex(p, v, pixelBase, t, m))};");
+            }
+            else
+                InitAccumulators(w, v, l.Bias, pixels, vectors);
             w.Open(clipRows ? "for (int kh = khLo; kh < khHi; kh++)" : $"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")});");
-            w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)} + oc0);");
-            w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
+            string channelStart = passes ? $" + icFrom * {I(p.In.ChannelStride)}" : "";
+            w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")}{channelStart});");
+            w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)}{(passes ? $" + icFrom * {I(op)}" : "")} + oc0);");
+            w.Open(passes ? "for (int ic = icFrom; ic < icTo; ic++)" : $"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
             {
                 var taps = new System.Collections.Generic.List<(int T, string Source)>();
@@ -243,7 +312,18 @@ internal static class KernelEmitter
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();
-            StoreAccumulators(w, p, v, pixels, vectors, pixelBase);
+            if (passes && v.Activate(l.Activation, l.Alpha, "a") is not null)
+            {
+                // Only the last pass has the whole sum to activate.
+                w.Open($"if (pass == {I(loops.Passes - 1)})");
+                StoreAccumulators(w, p, v, pixels, vectors, pixelBase);
+                w.Close();
+                w.Open("else");
+                StoreAccumulators(w, p, v, pixels, vectors, pixelBase, activate: false);
+                w.Close();
+            }
+            else
+                StoreAccumulators(w, p, v, pixels, vectors, pixelBase);
         });
         w.Close();
     }

@@ -488,7 +488,7 @@ internal static class NetworkEmitter
                     break;
                 case OpKind.Conv:
                 case OpKind.Dense:
-                    int all = p.Layer.Op == OpKind.Conv ? p.Out.H : Schedule.DenseChunks(Schedule.For(v.Target, p));
+                    int all = p.Layer.Op == OpKind.Conv ? Schedule.ConvUnits(v.Target, p) : Schedule.DenseChunks(Schedule.For(v.Target, p));
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
                     {
                         w.Line(comment);
@@ -694,7 +694,7 @@ internal static class NetworkEmitter
                             break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
-                            w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
+                            w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(Schedule.ConvUnits(v.Target, p))));
                             break;
                         case OpKind.MaxPool:
                         case OpKind.AvgPool:

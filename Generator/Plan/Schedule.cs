@@ -24,6 +24,13 @@ internal readonly record struct Tile(int Lanes, int Pixels, int Vectors, int Cha
     public int Remainder => ChannelVectors % Vectors;
 }
 
+/// <summary>
+/// The loop order of a convolution's forward kernel (see <see cref="Schedule.ConvLoops"/>): whether output channel
+/// blocks are outermost, and in how many passes over slices of <paramref name="PassChannels"/> input channels each
+/// block's sums are gathered.
+/// </summary>
+internal readonly record struct ConvLoops(bool BlocksOuter, int Passes, int PassChannels);
+
 /// <summary>Chooses register tiles per layer and instruction set.</summary>
 internal static class Schedule
 {
@@ -61,11 +68,50 @@ internal static class Schedule
             return 0;
         return l.Op switch
         {
+            OpKind.Conv when ConvLoops(isa, layer).BlocksOuter => ConvUnits(isa, layer),
             OpKind.Conv or OpKind.MaxPool or OpKind.AvgPool when layer.Out.H > 1 => layer.Out.H,
             OpKind.Dense => DenseChunks(For(isa, layer)),
             _ => 0,
         };
     }
+
+    /// <summary>
+    /// Bytes of weights a convolution may have and still run rows outermost: every pixel tile reads all the weights,
+    /// so they must stay in the 1 MB L2 beside the input rows (half of it is left to them).
+    /// </summary>
+    public const int RowsOuterWeightBytes = 512 * 1024;
+
+    /// <summary>
+    /// Bytes of one channel block's weights one pass of a weights-outermost convolution reads: a quarter of L2, so the
+    /// block's weights stay there while the pass runs over every pixel tile, beside the input rows and the outputs.
+    /// </summary>
+    public const int PassWeightBytes = 256 * 1024;
+
+    /// <summary>
+    /// The loop order of a convolution's forward kernel. Rows outermost (the default) reads the input once and the
+    /// weights once per pixel tile, which is right while the weights fit in L2. A convolution whose weights are larger
+    /// than L2 allows and than its input (ResNet's late stages: 1 to 9 MB of weights over 7x7 or 14x14 pixels) instead
+    /// runs output channel blocks outermost, then <see cref="Plan.ConvLoops.Passes"/> passes over slices of
+    /// <see cref="Plan.ConvLoops.PassChannels"/> input channels, then the rows: each slice of weights is read from memory
+    /// once and reused from L2 by every pixel tile, partial sums wait in the output between passes, and threads split
+    /// the channel blocks, so each reads only its share of the weights.
+    /// </summary>
+    public static ConvLoops ConvLoops(TargetIsa isa, LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        long weightBytes = (long)layer.WeightLength * sizeof(float);
+        long inputBytes = (long)layer.In.C * layer.In.H * layer.In.W * sizeof(float);
+        if (l.Op != OpKind.Conv || isa == TargetIsa.Portable || weightBytes <= RowsOuterWeightBytes || weightBytes <= inputBytes)
+            return new ConvLoops(false, 1, l.Input.C);
+        Tile tile = For(isa, layer);
+        long blockBytes = (long)l.KernelH * l.KernelW * l.Input.C * tile.Vectors * tile.Lanes * sizeof(float);
+        int passes = (int)Math.Min(l.Input.C, (blockBytes + PassWeightBytes - 1) / PassWeightBytes);
+        return new ConvLoops(true, passes, (l.Input.C + passes - 1) / passes);
+    }
+
+    /// <summary>The units of a convolution's forward kernel: channel blocks (full, then the remainder) when they are outermost, else output rows.</summary>
+    public static int ConvUnits(TargetIsa isa, LayerPlan layer) =>
+        ConvLoops(isa, layer).BlocksOuter ? DenseChunks(For(isa, layer)) : layer.Out.H;
 
     /// <summary>Channels both sides of a convolution need before Winograd pays for its transforms.</summary>
     public const int WinogradMinChannels = 64;
