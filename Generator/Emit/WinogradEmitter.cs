@@ -8,8 +8,9 @@ namespace Unroll.Generator.Emit;
 
 /// <summary>
 /// Writes the Winograd F(2x2, 3x3) inference kernel of a 3x3 stride-1 convolution (<see cref="Schedule.UsesWinograd"/>)
-/// for one instruction set. Output tile (2x2 pixels) rows are the units; along a tile row, blocks of
-/// <see cref="Schedule.WinogradBlock"/> tiles go through three stages in the layer's scratch:
+/// for one instruction set. Output tile (2x2 pixels) rows are the units; blocks of tiles (up to
+/// <see cref="Schedule.WinogradBlock"/> along a long row, or several whole short rows when the kernel is large, see
+/// <see cref="Schedule.WinogradBlockRows"/>) go through three stages in the layer's scratch:
 /// the input transform V = Bᵀ d B of each 4x4 input patch (padding read as zero), 16 independent products
 /// M[xi] = V[xi] · U[xi] over the input channels (register tiles of tiles x output vectors), and the output transform
 /// Y = Aᵀ M A with bias and a fused activation into the channels-last output, partial tiles clipped at odd sizes.
@@ -37,15 +38,18 @@ internal static class WinogradEmitter
     {
         Graph.LayerModel l = p.Layer;
         string kernel = KernelName(name);
-        int across = Schedule.WinogradTilesAcross(p), block = Schedule.WinogradBlockTiles(p);
+        int across = Schedule.WinogradTilesAcross(p), block = Schedule.WinogradBlockTiles(p), blockRows = Schedule.WinogradBlockRows(p);
         int cs = p.In.Cs, op = p.PaddedOutputs;
         Tile tile = Schedule.For(v.Target, p);
         int pixels = Math.Min(tile.Pixels, block);
+        // Blocks of one tile row split a long row; blocks of several rows take 1..blockRows whole rows (fewer at the end of the range).
         var blocks = new List<(int First, int Count)>();
-        for (int t = 0; t < across; t += block)
-            blocks.Add((t, Math.Min(block, across - t)));
+        if (blockRows == 1)
+            for (int t = 0; t < across; t += block)
+                blocks.Add((t, Math.Min(block, across - t)));
+        var counts = blockRows == 1 ? blocks.Select(b => b.Count) : Enumerable.Range(1, blockRows).Select(rows => rows * across);
         var sizes = new SortedSet<int>();
-        foreach ((int _, int count) in blocks)
+        foreach (int count in counts)
         {
             if (count >= pixels)
                 sizes.Add(pixels);
@@ -55,24 +59,45 @@ internal static class WinogradEmitter
 
         w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {l.Activation}; "
             + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). Computes tile rows [rowFrom, rowTo) of {I(Schedule.WinogradTileRows(p))} "
-            + $"(output rows 2 x tile row and the next), in blocks of at most {I(block)} tiles; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
+            + $"(output rows 2 x tile row and the next), in blocks of "
+            + (blockRows == 1 ? $"at most {I(block)} tiles" : $"up to {I(blockRows)} whole tile rows ({I(block)} tiles), so each slice of the transformed kernel is read once for many tiles")
+            + $"; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch, int rowFrom, int rowTo)");
         w.Line($"ref float products = ref Unsafe.Add(ref scratch, {I(16 * block * cs)});");
-        w.Open("for (int tr = rowFrom; tr < rowTo; tr++)");
-        foreach ((int first, int count) in blocks)
+        if (blockRows == 1)
         {
-            w.Line($"{kernel}_In(ref input, ref scratch, tr, {I(first)}, {I(count)});");
-            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(count)});");
-            w.Line($"{kernel}_Out(ref products, ref output, ref bias, tr, {I(first)}, {I(count)});");
+            w.Open("for (int tr = rowFrom; tr < rowTo; tr++)");
+            foreach ((int first, int count) in blocks)
+            {
+                w.Line($"{kernel}_In(ref input, ref scratch, tr, {I(first)}, {I(count)});");
+                w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(count)});");
+                w.Line($"{kernel}_Out(ref products, ref output, ref bias, tr, {I(first)}, {I(count)});");
+            }
+            w.Close();
         }
-        w.Close();
+        else
+        {
+            w.Open($"for (int tr = rowFrom; tr < rowTo; tr += {I(blockRows)})");
+            w.Line($"int rows = Math.Min({I(blockRows)}, rowTo - tr);");
+            w.Line("for (int r = 0; r < rows; r++)");
+            w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, r * {I(across * cs)}), tr + r, 0, {I(across)});");
+            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, rows * {I(across)});");
+            w.Line("for (int r = 0; r < rows; r++)");
+            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, tr + r, 0, {I(across)});");
+            w.Close();
+        }
         w.Close();
 
         EmitInputTransform(w, p, v, kernel, block);
-        EmitProducts(w, p, kernel, block, pixels, sizes);
+        EmitProducts(w, p, v, kernel, tile, block, pixels, sizes);
         foreach (int size in sizes)
-            EmitProductTile(w, p, v, kernel, tile, size);
+        {
+            if (tile.Blocks > 0)
+                EmitProductTile(w, p, v, kernel, size, tile.Vectors);
+            if (tile.Remainder > 0)
+                EmitProductTile(w, p, v, kernel, size, tile.Remainder);
+        }
         EmitOutputTransform(w, p, v, kernel, block);
     }
 
@@ -125,8 +150,11 @@ internal static class WinogradEmitter
         }
     }
 
-    /// <summary>The 16 products M[xi] = V[xi] · U[xi] of one block: full register tiles of tiles, then the rest.</summary>
-    private static void EmitProducts(CodeWriter w, LayerPlan p, string kernel, int block, int pixels, SortedSet<int> sizes)
+    /// <summary>
+    /// The 16 products M[xi] = V[xi] · U[xi] of one block. Output channel blocks are outside the tiles, so a block's
+    /// columns of U[xi] stay in cache while every tile of the block runs over them: full register tiles, then the rest.
+    /// </summary>
+    private static void EmitProducts(CodeWriter w, LayerPlan p, VectorIsa v, string kernel, Tile tile, int block, int pixels, SortedSet<int> sizes)
     {
         int cs = p.In.Cs, op = p.PaddedOutputs;
         w.Line();
@@ -137,53 +165,55 @@ internal static class WinogradEmitter
         w.Line($"ref float vx = ref Unsafe.Add(ref v, xi * {I(block * cs)});");
         w.Line($"ref float ux = ref Unsafe.Add(ref u, xi * {I(p.In.C * op)});");
         w.Line($"ref float mx = ref Unsafe.Add(ref m, xi * {I(block * op)});");
-        w.Line("int t = 0;");
-        w.Line($"for (; t + {I(pixels)} <= count; t += {I(pixels)})");
-        w.Line($"    {kernel}_Tile{I(pixels)}(ref Unsafe.Add(ref vx, t * {I(cs)}), ref ux, ref Unsafe.Add(ref mx, t * {I(op)}));");
-        var rest = new List<int>();
-        foreach (int size in sizes)
-            if (size != pixels)
-                rest.Add(size);
-        if (rest.Count > 0)
+        KernelEmitter.ChannelBlocks(w, tile, v.Lanes, vectors =>
         {
-            w.Open("switch (count - t)");
-            foreach (int size in rest)
+            string Call(int size) =>
+                $"{TileName(kernel, size, vectors)}(ref Unsafe.Add(ref vx, t * {I(cs)}), ref Unsafe.Add(ref ux, oc0), ref Unsafe.Add(ref mx, t * {I(op)} + oc0));";
+            w.Line("int t = 0;");
+            w.Line($"for (; t + {I(pixels)} <= count; t += {I(pixels)})");
+            w.Line("    " + Call(pixels));
+            var rest = sizes.Where(size => size != pixels).ToList();
+            if (rest.Count > 0)
             {
-                w.Line($"case {I(size)}:");
-                w.Line($"    {kernel}_Tile{I(size)}(ref Unsafe.Add(ref vx, t * {I(cs)}), ref ux, ref Unsafe.Add(ref mx, t * {I(op)}));");
-                w.Line("    break;");
+                w.Open("switch (count - t)");
+                foreach (int size in rest)
+                {
+                    w.Line($"case {I(size)}:");
+                    w.Line("    " + Call(size));
+                    w.Line("    break;");
+                }
+                w.Close();
             }
-            w.Close();
-        }
+        });
         w.Close();
         w.Close();
     }
 
-    /// <summary>A register tile of <paramref name="tiles"/> tiles x all output channels of one product M[xi].</summary>
-    private static void EmitProductTile(CodeWriter w, LayerPlan p, VectorIsa v, string kernel, Tile tile, int tiles)
+    /// <summary>The product tile method of <paramref name="tiles"/> tiles by <paramref name="vectors"/> output vectors.</summary>
+    private static string TileName(string kernel, int tiles, int vectors) => $"{kernel}_Tile{I(tiles)}x{I(vectors)}";
+
+    /// <summary>A register tile of <paramref name="tiles"/> tiles x <paramref name="vectors"/> output vectors of one product M[xi], from the output channel u and m point at.</summary>
+    private static void EmitProductTile(CodeWriter w, LayerPlan p, VectorIsa v, string kernel, int tiles, int vectors)
     {
         int cs = p.In.Cs, op = p.PaddedOutputs, cin = p.In.C;
         w.Line();
-        w.Line($"/// <summary>{I(tiles)} tile(s) of one product: rows of V at stride {I(cs)}, U rows of {I(op)} outputs.</summary>");
+        w.Line($"/// <summary>{I(tiles)} tile(s) x {I(vectors)} output vector(s) of one product: rows of V at stride {I(cs)}, U rows of {I(op)} outputs.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}_Tile{I(tiles)}(ref float v, ref float u, ref float m)");
-        KernelEmitter.ChannelBlocks(w, tile, v.Lanes, vectors =>
-        {
-            for (int t = 0; t < tiles; t++)
-                for (int k = 0; k < vectors; k++)
-                    w.Line($"{v.Type} a{t}_{k} = {v.Zero};");
-            w.Line("ref float x = ref v;");
-            w.Line("ref float ur = ref Unsafe.Add(ref u, oc0);");
-            w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
-            KernelEmitter.MultiplyAddStep(w, v, "u", vectors, k => v.Load("ur", I(k * v.Lanes)),
-                Enumerable.Range(0, tiles).Select(t => (t, $"Unsafe.Add(ref x, {I(t * cs)})")));
-            w.Line("x = ref Unsafe.Add(ref x, 1);");
-            w.Line($"ur = ref Unsafe.Add(ref ur, {I(op)});");
-            w.Close();
-            for (int t = 0; t < tiles; t++)
-                for (int k = 0; k < vectors; k++)
-                    w.Line(v.Store($"a{t}_{k}", "m", $"{I(t * op)} + oc0 + {I(k * v.Lanes)}"));
-        });
+        w.Open($"private static void {TileName(kernel, tiles, vectors)}(ref float v, ref float u, ref float m)");
+        for (int t = 0; t < tiles; t++)
+            for (int k = 0; k < vectors; k++)
+                w.Line($"{v.Type} a{t}_{k} = {v.Zero};");
+        w.Line("ref float x = ref v;");
+        w.Line("ref float ur = ref u;");
+        w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
+        KernelEmitter.MultiplyAddStep(w, v, "u", vectors, k => v.Load("ur", I(k * v.Lanes)),
+            Enumerable.Range(0, tiles).Select(t => (t, $"Unsafe.Add(ref x, {I(t * cs)})")));
+        w.Line("x = ref Unsafe.Add(ref x, 1);");
+        w.Line($"ur = ref Unsafe.Add(ref ur, {I(op)});");
+        w.Close();
+        for (int t = 0; t < tiles; t++)
+            for (int k = 0; k < vectors; k++)
+                w.Line(v.Store($"a{t}_{k}", "m", I(t * op + k * v.Lanes)));
         w.Close();
     }
 

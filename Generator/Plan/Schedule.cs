@@ -137,8 +137,32 @@ internal static class Schedule
     /// <summary>Tile rows of a Winograd layer's output, the units its inference step is split into.</summary>
     public static int WinogradTileRows(LayerPlan layer) => (layer.Out.H + 1) / 2;
 
-    /// <summary>Tiles in one block of a Winograd layer: <see cref="WinogradBlock"/>, or the whole row when it is shorter.</summary>
-    public static int WinogradBlockTiles(LayerPlan layer) => Math.Min(WinogradBlock, WinogradTilesAcross(layer));
+    /// <summary>
+    /// Bytes of one transformed kernel slice U[xi] (input channels x padded outputs) from which a Winograd layer gathers
+    /// several tile rows into a block: every block reads all 16 slices, from memory once they outgrow L2, so fewer,
+    /// larger blocks read less (ResNet-50's 512-channel layer at 7x7: 16 MB per block, four blocks of one row each).
+    /// </summary>
+    public const int WinogradRowsSliceBytes = 256 * 1024;
+
+    /// <summary>Tiles a block of several whole tile rows aims for (a block of one row keeps <see cref="WinogradBlock"/>).</summary>
+    public const int WinogradRowsBlockTiles = 48;
+
+    /// <summary>
+    /// Whole tile rows in one block of a Winograd layer: one, unless rows are short (at most <see cref="WinogradBlock"/>
+    /// tiles) and the kernel slices large (<see cref="WinogradRowsSliceBytes"/>), when up to
+    /// <see cref="WinogradRowsBlockTiles"/> tiles of whole rows go through the stages together.
+    /// </summary>
+    public static int WinogradBlockRows(LayerPlan layer)
+    {
+        int across = WinogradTilesAcross(layer);
+        long slice = (long)layer.In.C * layer.PaddedOutputs * sizeof(float);
+        if (across > WinogradBlock || slice < WinogradRowsSliceBytes)
+            return 1;
+        return Math.Max(1, Math.Min(WinogradTileRows(layer), WinogradRowsBlockTiles / across));
+    }
+
+    /// <summary>Tiles in one block of a Winograd layer: <see cref="WinogradBlockRows"/> whole rows, or <see cref="WinogradBlock"/> tiles of a longer row.</summary>
+    public static int WinogradBlockTiles(LayerPlan layer) => WinogradBlockRows(layer) * Math.Min(WinogradBlock, WinogradTilesAcross(layer));
 
     /// <summary>
     /// Floats of a Winograd layer's scratch: the transformed input [16][block tiles][input channel stride], then the

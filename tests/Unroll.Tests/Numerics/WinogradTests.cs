@@ -11,7 +11,8 @@ namespace Unroll.Tests.Numerics;
 /// <summary>
 /// 3x3 stride-1 convolutions with 64 or more channels on both sides run inference with Winograd F(2x2, 3x3): even and
 /// odd output sizes (partial edge tiles), padding 0, 1 and 2, with and without bias, fused ReLU and LeakyReLU and a
-/// separate tanh pass, alone and in a network with dense layers (sample groups). Every instruction set, 1 and 2 threads,
+/// separate tanh pass, alone and in a network with dense layers (sample groups), blocks along a row and blocks of
+/// whole rows. Every instruction set, 1 and 2 threads,
 /// batch 1 and 3 must match the reference; and the transformed kernels must follow every change of the parameters.
 /// </summary>
 public class WinogradTests
@@ -45,6 +46,13 @@ public class WinogradTests
             [Dense(5)] public partial Layer Out { get; }
         }
 
+        // Short rows (7 tiles) and a 256 KB kernel slice: blocks of 6 whole tile rows, then 1 (with two threads, 4 and 3 rows).
+        [Network(Input = "256x13x13")]
+        public partial class WinoRows
+        {
+            [Conv(256, Kernel = 3, Pad = 1), ReLU] public partial Layer C { get; }
+        }
+
         // Padding 2 widens the output (8x9); tanh runs as a pass after the kernel.
         [Network(Input = "64x6x7")]
         public partial class WinoPad2
@@ -53,7 +61,7 @@ public class WinogradTests
         }
         """;
 
-    private static readonly string[] Names = { "Wino14", "Wino9x11", "WinoMixed", "WinoPad2" };
+    private static readonly string[] Names = { "Wino14", "Wino9x11", "WinoMixed", "WinoPad2", "WinoRows" };
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
