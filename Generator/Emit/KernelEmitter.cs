@@ -574,7 +574,7 @@ internal static class KernelEmitter
     /// Loops over the output chunks [chunkFrom, chunkTo): full blocks of <see cref="Tile.Vectors"/> vectors
     /// starting at channel <c>oc0</c>, then the shorter remainder block when the range reaches it.
     /// </summary>
-    private static void ChunkRange(CodeWriter w, Tile tile, int lanes, Action<int> body)
+    internal static void ChunkRange(CodeWriter w, Tile tile, int lanes, Action<int> body)
     {
         int block = tile.Vectors * lanes;
         if (tile.Blocks > 0)

@@ -479,7 +479,7 @@ internal static class NetworkEmitter
                     }, Segment(p)));
                     break;
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
-                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradTileRows(p) : 0, Schedule.WinogradTileRows(p), (from, to) =>
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradUnits(v.Target, p) : 0, Schedule.WinogradUnits(v.Target, p), (from, to) =>
                     {
                         w.Line(comment + " (Winograd)");
                         w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to));
@@ -690,7 +690,7 @@ internal static class NetworkEmitter
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:
-                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradTileRows(p))));
+                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, p))));
                             break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";

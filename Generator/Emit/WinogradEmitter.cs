@@ -30,7 +30,7 @@ internal static class WinogradEmitter
     /// <summary>Name of the kernel that <see cref="Emit"/> writes for the layer whose direct kernel is <paramref name="name"/>.</summary>
     public static string KernelName(string name) => name + "_Winograd";
 
-    /// <summary>The call of a Winograd kernel over tile rows [<paramref name="from"/>, <paramref name="to"/>); the other arguments are refs.</summary>
+    /// <summary>The call of a Winograd kernel over units [<paramref name="from"/>, <paramref name="to"/>) (see <see cref="Schedule.WinogradUnits"/>); the other arguments are refs.</summary>
     public static string Call(string name, string input, string output, string transformed, string bias, string scratch, string from, string to) =>
         $"{KernelName(name)}({input}, {output}, {transformed}, {bias}, {scratch}, {from}, {to});";
 
@@ -57,22 +57,36 @@ internal static class WinogradEmitter
                 sizes.Add(count % pixels);
         }
 
+        bool whole = Schedule.WinogradWholeLayer(p);
+        int chunks = Schedule.DenseChunks(tile);
+        string units = whole
+            ? $"Computes output channel blocks [blockFrom, blockTo) of {I(chunks)} ({I(tile.Vectors * v.Lanes)} channels each) over all {I(Schedule.WinogradTileRows(p) * across)} tiles as one block, "
+                + "so each thread reads only its channels of the transformed kernel (the input transform is repeated by each)"
+            : $"Computes tile rows [rowFrom, rowTo) of {I(Schedule.WinogradTileRows(p))} (output rows 2 x tile row and the next), in blocks of "
+                + (blockRows == 1 ? $"at most {I(block)} tiles" : $"up to {I(blockRows)} whole tile rows ({I(block)} tiles), so each slice of the transformed kernel is read once for many tiles");
         w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {l.Activation}; "
-            + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). Computes tile rows [rowFrom, rowTo) of {I(Schedule.WinogradTileRows(p))} "
-            + $"(output rows 2 x tile row and the next), in blocks of "
-            + (blockRows == 1 ? $"at most {I(block)} tiles" : $"up to {I(blockRows)} whole tile rows ({I(block)} tiles), so each slice of the transformed kernel is read once for many tiles")
-            + $"; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
+            + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). {units}; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch, int rowFrom, int rowTo)");
+        w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
         w.Line($"ref float products = ref Unsafe.Add(ref scratch, {I(16 * block * cs)});");
-        if (blockRows == 1)
+        string all = $"0, {I(chunks)}";
+        if (whole)
+        {
+            int rows = Schedule.WinogradTileRows(p);
+            w.Line($"for (int tr = 0; tr < {I(rows)}; tr++)");
+            w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, tr * {I(across * cs)}), tr, 0, {I(across)});");
+            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(rows * across)}, blockFrom, blockTo);");
+            w.Line($"for (int tr = 0; tr < {I(rows)}; tr++)");
+            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, tr * {I(across * op)}), ref output, ref bias, tr, 0, {I(across)}, blockFrom, blockTo);");
+        }
+        else if (blockRows == 1)
         {
             w.Open("for (int tr = rowFrom; tr < rowTo; tr++)");
             foreach ((int first, int count) in blocks)
             {
                 w.Line($"{kernel}_In(ref input, ref scratch, tr, {I(first)}, {I(count)});");
-                w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(count)});");
-                w.Line($"{kernel}_Out(ref products, ref output, ref bias, tr, {I(first)}, {I(count)});");
+                w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(count)}, {all});");
+                w.Line($"{kernel}_Out(ref products, ref output, ref bias, tr, {I(first)}, {I(count)}, {all});");
             }
             w.Close();
         }
@@ -82,9 +96,9 @@ internal static class WinogradEmitter
             w.Line($"int rows = Math.Min({I(blockRows)}, rowTo - tr);");
             w.Line("for (int r = 0; r < rows; r++)");
             w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, r * {I(across * cs)}), tr + r, 0, {I(across)});");
-            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, rows * {I(across)});");
+            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, rows * {I(across)}, {all});");
             w.Line("for (int r = 0; r < rows; r++)");
-            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, tr + r, 0, {I(across)});");
+            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, tr + r, 0, {I(across)}, {all});");
             w.Close();
         }
         w.Close();
@@ -98,7 +112,7 @@ internal static class WinogradEmitter
             if (tile.Remainder > 0)
                 EmitProductTile(w, p, v, kernel, size, tile.Remainder);
         }
-        EmitOutputTransform(w, p, v, kernel, block);
+        EmitOutputTransform(w, p, v, kernel, tile, block);
     }
 
     /// <summary>V = Bᵀ d B for <c>count</c> tiles from tile column <c>first</c> of tile row tr, into [16][block][cs].</summary>
@@ -158,14 +172,14 @@ internal static class WinogradEmitter
     {
         int cs = p.In.Cs, op = p.PaddedOutputs;
         w.Line();
-        w.Line($"/// <summary>M[xi] = V[xi] · U[xi] for the 16 elements xi of the 4x4 transform, over <paramref name=\"count\"/> tiles: [count][{I(p.In.C)}] x [{I(p.In.C)}][{I(op)}].</summary>");
+        w.Line($"/// <summary>M[xi] = V[xi] · U[xi] for the 16 elements xi of the 4x4 transform, over <paramref name=\"count\"/> tiles: [count][{I(p.In.C)}] x [{I(p.In.C)}][{I(op)}], output channel blocks [chunkFrom, chunkTo).</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}_Products(ref float v, ref float u, ref float m, int count)");
+        w.Open($"private static void {kernel}_Products(ref float v, ref float u, ref float m, int count, int chunkFrom, int chunkTo)");
         w.Open("for (int xi = 0; xi < 16; xi++)");
         w.Line($"ref float vx = ref Unsafe.Add(ref v, xi * {I(block * cs)});");
         w.Line($"ref float ux = ref Unsafe.Add(ref u, xi * {I(p.In.C * op)});");
         w.Line($"ref float mx = ref Unsafe.Add(ref m, xi * {I(block * op)});");
-        KernelEmitter.ChannelBlocks(w, tile, v.Lanes, vectors =>
+        KernelEmitter.ChunkRange(w, tile, v.Lanes, vectors =>
         {
             string Call(int size) =>
                 $"{TileName(kernel, size, vectors)}(ref Unsafe.Add(ref vx, t * {I(cs)}), ref Unsafe.Add(ref ux, oc0), ref Unsafe.Add(ref mx, t * {I(op)} + oc0));";
@@ -218,15 +232,17 @@ internal static class WinogradEmitter
     }
 
     /// <summary>Y = Aᵀ M A plus bias, activated, into the 2x2 output pixels of each tile; pixels past an odd edge are skipped.</summary>
-    private static void EmitOutputTransform(CodeWriter w, LayerPlan p, VectorIsa v, string kernel, int block)
+    private static void EmitOutputTransform(CodeWriter w, LayerPlan p, VectorIsa v, string kernel, Tile tile, int block)
     {
         Graph.LayerModel l = p.Layer;
         int oh = p.Out.H, ow = p.Out.W, ocs = p.Out.Cs, op = p.PaddedOutputs;
         bool oddRows = oh % 2 == 1, oddColumns = ow % 2 == 1;
         w.Line();
-        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, plus bias and {l.Activation}, into the {I(oh)}x{I(ow)} output.</summary>");
+        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, output channel blocks [chunkFrom, chunkTo), plus bias and {l.Activation}, into the {I(oh)}x{I(ow)} output.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}_Out(ref float m, ref float output, ref float bias, int tr, int first, int count)");
+        w.Open($"private static void {kernel}_Out(ref float m, ref float output, ref float bias, int tr, int first, int count, int chunkFrom, int chunkTo)");
+        int chunk = tile.Vectors * v.Lanes;
+        w.Line($"int cFrom = chunkFrom * {I(chunk)}, cTo = Math.Min(chunkTo * {I(chunk)}, {I(op)});");
         if (oddRows)
             w.Line($"bool lower = tr * 2 + 1 < {I(oh)};");
         w.Open("for (int t = 0; t < count; t++)");
@@ -235,7 +251,7 @@ internal static class WinogradEmitter
             w.Line($"bool right = ow + 1 < {I(ow)};");
         w.Line($"ref float mt = ref Unsafe.Add(ref m, t * {I(op)});");
         w.Line($"ref float y = ref Unsafe.Add(ref output, (tr * {I(2 * ow)} + ow) * {I(ocs)});");
-        w.Open($"for (int c = 0; c < {I(op)}; c += {I(v.Lanes)})");
+        w.Open($"for (int c = cFrom; c < cTo; c += {I(v.Lanes)})");
         for (int xi = 0; xi < 16; xi++)
             w.Line($"{v.Type} m{xi / 4}{xi % 4} = {v.Load("mt", $"{I(xi * block * op)} + c")};");
         for (int j = 0; j < 4; j++)

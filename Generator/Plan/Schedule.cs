@@ -145,7 +145,21 @@ internal static class Schedule
     public const int WinogradRowsSliceBytes = 256 * 1024;
 
     /// <summary>Tiles a block of several whole tile rows aims for (a block of one row keeps <see cref="WinogradBlock"/>).</summary>
-    public const int WinogradRowsBlockTiles = 48;
+    public const int WinogradRowsBlockTiles = 64;
+
+    /// <summary>
+    /// Whether a Winograd layer goes through the stages as one block of all its tiles (short rows, large kernel slices,
+    /// at most <see cref="WinogradRowsBlockTiles"/> tiles: ResNet's 14x14 and 7x7 stages). Its units are then output
+    /// channel blocks, not tile rows: each thread transforms the whole input (cheap), and multiplies and transforms back
+    /// only its channels, so it reads only its share of the transformed kernel.
+    /// </summary>
+    public static bool WinogradWholeLayer(LayerPlan layer) =>
+        WinogradBlockRows(layer) == WinogradTileRows(layer) && WinogradTileRows(layer) * WinogradTilesAcross(layer) <= WinogradRowsBlockTiles
+        && WinogradBlockRows(layer) > 1;
+
+    /// <summary>The units of a Winograd layer's kernel: output channel blocks for a whole-layer block, else tile rows.</summary>
+    public static int WinogradUnits(TargetIsa isa, LayerPlan layer) =>
+        WinogradWholeLayer(layer) ? DenseChunks(For(isa, layer)) : WinogradTileRows(layer);
 
     /// <summary>
     /// Whole tile rows in one block of a Winograd layer: one, unless rows are short (at most <see cref="WinogradBlock"/>

@@ -11,8 +11,8 @@ namespace Unroll.Tests.Numerics;
 /// <summary>
 /// 3x3 stride-1 convolutions with 64 or more channels on both sides run inference with Winograd F(2x2, 3x3): even and
 /// odd output sizes (partial edge tiles), padding 0, 1 and 2, with and without bias, fused ReLU and LeakyReLU and a
-/// separate tanh pass, alone and in a network with dense layers (sample groups), blocks along a row and blocks of
-/// whole rows. Every instruction set, 1 and 2 threads,
+/// separate tanh pass, alone and in a network with dense layers (sample groups), blocks along a row, blocks of whole
+/// rows, and one block of the whole layer split by output channels. Every instruction set, 1 and 2 threads,
 /// batch 1 and 3 must match the reference; and the transformed kernels must follow every change of the parameters.
 /// </summary>
 public class WinogradTests
@@ -46,11 +46,19 @@ public class WinogradTests
             [Dense(5)] public partial Layer Out { get; }
         }
 
-        // Short rows (7 tiles) and a 256 KB kernel slice: blocks of 6 whole tile rows, then 1 (with two threads, 4 and 3 rows).
-        [Network(Input = "256x13x13")]
+        // Short rows (10 tiles) and a 256 KB kernel slice: blocks of 6 whole tile rows, then 4 (with two threads, 5 and 5).
+        [Network(Input = "256x20x20")]
         public partial class WinoRows
         {
             [Conv(256, Kernel = 3, Pad = 1), ReLU] public partial Layer C { get; }
+        }
+
+        // 49 tiles of a 266 KB kernel slice: one block of the whole layer, split by output channels (3 blocks of 64 and
+        // a remainder of 8 channels); odd size, so partial tiles at the bottom and right.
+        [Network(Input = "320x13x13")]
+        public partial class WinoWhole
+        {
+            [Conv(200, Kernel = 3, Pad = 1), ReLU] public partial Layer C { get; }
         }
 
         // Padding 2 widens the output (8x9); tanh runs as a pass after the kernel.
@@ -61,7 +69,7 @@ public class WinogradTests
         }
         """;
 
-    private static readonly string[] Names = { "Wino14", "Wino9x11", "WinoMixed", "WinoPad2", "WinoRows" };
+    private static readonly string[] Names = { "Wino14", "Wino9x11", "WinoMixed", "WinoPad2", "WinoRows", "WinoWhole" };
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
@@ -169,6 +177,14 @@ public class WinogradTests
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.True(allocated == 0, $"{name}: Forward allocated {allocated} bytes over 5 calls.");
         }
+    }
+
+    [Fact]
+    public void LargeKernelsWithShortRowsGatherWholeRowsOrTheWholeLayer()
+    {
+        string generated = string.Join("\n", GeneratorHarness.Run(Source).Sources.Values);
+        Assert.Contains("in blocks of up to 6 whole tile rows (60 tiles)", generated);
+        Assert.Contains("Computes output channel blocks [blockFrom, blockTo) of 4 (64 channels each) over all 49 tiles as one block", generated);
     }
 
     [Fact]
