@@ -32,18 +32,32 @@ internal static class MergeEmitter
         }
     }
 
-    /// <summary>The call of a merge kernel: every source, then the output.</summary>
-    public static string Call(string kernel, System.Collections.Generic.IEnumerable<string> sources, string output) =>
-        $"{kernel}({string.Join(", ", sources)}, {output});";
+    /// <summary>
+    /// The call of a merge kernel: every source, then the output, then for a sum the output rows [from, to) it adds
+    /// (a sum is split by rows across the threads of a sample; see <see cref="RowUnits"/>).
+    /// </summary>
+    public static string Call(string kernel, LayerPlan p, System.Collections.Generic.IEnumerable<string> sources, string output, string from, string to) =>
+        $"{kernel}({string.Join(", ", sources)}, {output}{(p.Layer.Op == OpKind.Add ? $", {from}, {to}" : "")});";
+
+    /// <summary>Elements of a sum below which it stays on one thread: a memory pass shorter than this costs less than the synchronisation.</summary>
+    private const int SplitLength = 32 * 1024;
+
+    /// <summary>
+    /// Rows a merge step can be split into across the threads of one sample: a large sum whose activation is fused
+    /// (an activation pass runs over the whole tensor, so it must not be split); zero otherwise.
+    /// </summary>
+    public static int RowUnits(LayerPlan p, VectorIsa v) =>
+        p.Layer.Op == OpKind.Add && p.Out.Length >= SplitLength && !KernelEmitter.NeedsActivationPass(p, v) ? p.Out.H : 0;
 
     private static void EmitAdd(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
         Graph.LayerModel l = p.Layer;
         string? activate = v.Activate(l.Activation, l.Alpha, "sum");
-        w.Line($"/// <summary>{l.Name}: sum of {I(p.Sources.Count)} tensors {l.Output}{(activate is null ? "" : $", then {l.Activation}")}; {v.Name}, {I(v.Lanes)} value(s) at a time.</summary>");
+        int row = p.Out.W * p.Out.Cs;
+        w.Line($"/// <summary>{l.Name}: sum of {I(p.Sources.Count)} tensors {l.Output}{(activate is null ? "" : $", then {l.Activation}")}, output rows [rowFrom, rowTo) of {I(p.Out.H)}; {v.Name}, {I(v.Lanes)} value(s) at a time.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {name}({Inputs(p)}, ref float output)");
-        w.Open($"for (int i = 0; i < {I(p.Out.Length)}; i += {I(v.Lanes)})");
+        w.Open($"private static void {name}({Inputs(p)}, ref float output, int rowFrom, int rowTo)");
+        w.Open($"for (int i = rowFrom * {I(row)}; i < rowTo * {I(row)}; i += {I(v.Lanes)})");
         w.Line($"{v.Type} sum = {string.Join(" + ", Enumerable.Range(0, p.Sources.Count).Select(k => v.Load($"input{I(k)}", "i")))};");
         w.Line(v.Store(activate ?? "sum", "output", "i"));
         w.Close();

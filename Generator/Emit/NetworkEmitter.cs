@@ -314,7 +314,7 @@ internal static class NetworkEmitter
     private static bool SplitsSamples(NetworkPlan plan) =>
         plan.InputSlot.Length >= SplitMoveLength
         || plan.Outputs.Any(o => o.Slot.Length >= SplitMoveLength)
-        || plan.Layers.Any(p => VectorIsa.All.Any(v => Schedule.SplitUnits(v.Target, p) > 1));
+        || plan.Layers.Any(p => VectorIsa.All.Any(v => Schedule.SplitUnits(v.Target, p) > 1 || MergeEmitter.RowUnits(p, v) > 1));
 
     private static void IsaSwitch(CodeWriter w, string method, string arguments)
     {
@@ -506,10 +506,10 @@ internal static class NetworkEmitter
                     break;
                 case OpKind.Add:
                 case OpKind.Concat:
-                    steps.Add(new Step(0, 0, (_, _) =>
+                    steps.Add(new Step(MergeEmitter.RowUnits(p, v), p.Out.H, (from, to) =>
                     {
                         w.Line(comment);
-                        w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset)));
+                        w.Line(MergeEmitter.Call(kernel, p, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset), from, to));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -702,7 +702,7 @@ internal static class NetworkEmitter
                             break;
                         case OpKind.Add:
                         case OpKind.Concat:
-                            w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})"));
+                            w.Line(MergeEmitter.Call(kernel, p, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
                             break;
                         case OpKind.GlobalAvgPool:
                         case OpKind.LRN:

@@ -29,6 +29,16 @@ public class SplitSampleTests
             [Dense(10)] public partial Layer Out { get; }
         }
 
+        // Residual sums of 40 rows: with ReLU fused the sum is split by rows; with tanh (a pass over the whole tensor) it is not.
+        [Network(Input = "32x40x40")]
+        public partial class ResidualNet
+        {
+            [Conv(32, Kernel = 3, Padding = Padding.Same), ReLU] public partial Layer C1 { get; }
+            [Conv(32, Kernel = 3, Padding = Padding.Same)] public partial Layer C2 { get; }
+            [Add(nameof(C1)), ReLU] public partial Layer Sum { get; }
+            [Add(nameof(C1)), Tanh] public partial Layer Sum2 { get; }
+        }
+
         // A big input and output: the layout moves themselves are split.
         [Network(Input = "64x40x40")]
         public partial class WideNet
@@ -46,7 +56,7 @@ public class SplitSampleTests
     public static IEnumerable<object[]> Cases()
     {
         foreach (Isa isa in IsaSupport.Supported())
-            foreach (string name in new[] { "SplitNet", "WideNet" })
+            foreach (string name in new[] { "SplitNet", "WideNet", "ResidualNet" })
                 yield return new object[] { name, isa };
     }
 
