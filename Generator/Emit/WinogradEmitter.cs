@@ -70,15 +70,17 @@ internal static class WinogradEmitter
         w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
         w.Line($"ref float products = ref Unsafe.Add(ref scratch, {I(16 * block * cs)});");
         string all = $"0, {I(chunks)}";
-        if (whole)
+        // Whole rows r = 0..rows-1 from tile row tr: each row's tiles go to its place in the block, then one product.
+        void WholeRows(string tr, string rows, string channels)
         {
-            int rows = Schedule.WinogradTileRows(p);
-            w.Line($"for (int tr = 0; tr < {I(rows)}; tr++)");
-            w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, tr * {I(across * cs)}), tr, 0, {I(across)});");
-            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(rows * across)}, blockFrom, blockTo);");
-            w.Line($"for (int tr = 0; tr < {I(rows)}; tr++)");
-            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, tr * {I(across * op)}), ref output, ref bias, tr, 0, {I(across)}, blockFrom, blockTo);");
+            w.Line($"for (int r = 0; r < {rows}; r++)");
+            w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, r * {I(across * cs)}), {tr} + r, 0, {I(across)});");
+            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {rows} * {I(across)}, {channels});");
+            w.Line($"for (int r = 0; r < {rows}; r++)");
+            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, {tr} + r, 0, {I(across)}, {channels});");
         }
+        if (whole)
+            WholeRows("0", I(Schedule.WinogradTileRows(p)), "blockFrom, blockTo");
         else if (blockRows == 1)
         {
             w.Open("for (int tr = rowFrom; tr < rowTo; tr++)");
@@ -94,11 +96,7 @@ internal static class WinogradEmitter
         {
             w.Open($"for (int tr = rowFrom; tr < rowTo; tr += {I(blockRows)})");
             w.Line($"int rows = Math.Min({I(blockRows)}, rowTo - tr);");
-            w.Line("for (int r = 0; r < rows; r++)");
-            w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, r * {I(across * cs)}), tr + r, 0, {I(across)});");
-            w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, rows * {I(across)}, {all});");
-            w.Line("for (int r = 0; r < rows; r++)");
-            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, tr + r, 0, {I(across)}, {all});");
+            WholeRows("tr", "rows", all);
             w.Close();
         }
         w.Close();

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
 using Unroll;
+using Unroll.Tests.Reference;
+using Xunit.Abstractions;
 
 namespace Unroll.Tests.Numerics;
 
@@ -34,6 +37,20 @@ internal static class NetworkFixtures
                     for (int i = 0; i < values.Length; i++)
                         values[i] = random.Uniform(low, high);
                 }
+    }
+
+    /// <summary>
+    /// Runs the first <paramref name="batch"/> samples of <paramref name="input"/> through the network and asserts every
+    /// output is within the tolerance of the reference; writes the worst error, as a fraction of the tolerance, to the log.
+    /// </summary>
+    public static void AssertMatchesReference(Network network, float[] input, int batch, string what, Func<LayerInfo, float> alpha, ITestOutputHelper output)
+    {
+        float[] actual = new float[batch * network.OutputLength];
+        network.Forward(input.AsSpan(0, batch * network.InputLength), actual, batch);
+        RefTensor[] reference = ReferenceOps.Run(network, input.AsSpan(0, batch * network.InputLength), batch, alpha);
+        var lines = new List<string>();
+        Assert.True(Tolerance.Mismatches(actual, reference, lines) == 0, $"{what}:\n{string.Join("\n", lines)}");
+        output.WriteLine($"{what}: worst error {Tolerance.WorstRatio(actual, reference):F3} of the tolerance.");
     }
 
     /// <summary>Values in +-1.</summary>

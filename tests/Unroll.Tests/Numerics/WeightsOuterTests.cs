@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 using Unroll.Tests.Infrastructure;
-using Unroll.Tests.Reference;
 using Xunit.Abstractions;
 
 namespace Unroll.Tests.Numerics;
@@ -73,15 +72,7 @@ public class WeightsOuterTests
             NetworkFixtures.SetRandomBiases(network, new SeededRandom(6));
             float[] input = NetworkFixtures.RandomInput(3 * network.InputLength, random);
             foreach (int batch in new[] { 1, 3 })
-            {
-                string what = $"{name} on {isa}, {threads} thread(s), batch {batch}";
-                float[] actual = new float[batch * network.OutputLength];
-                network.Forward(input.AsSpan(0, batch * network.InputLength), actual, batch);
-                RefTensor[] reference = ReferenceOps.Run(network, input.AsSpan(0, batch * network.InputLength), batch, Alpha);
-                var lines = new List<string>();
-                Assert.True(Tolerance.Mismatches(actual, reference, lines) == 0, $"{what}:\n{string.Join("\n", lines)}");
-                _output.WriteLine($"{what}: worst error {Tolerance.WorstRatio(actual, reference):F3} of the tolerance.");
-            }
+                NetworkFixtures.AssertMatchesReference(network, input, batch, $"{name} on {isa}, {threads} thread(s), batch {batch}", Alpha, _output);
         }
     }
 

@@ -95,15 +95,8 @@ public class WinogradTests
     private static int TransformedWeightLength(Network network) =>
         (int)typeof(Network).GetProperty("TransformedWeightLength", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(network)!;
 
-    private void AssertMatchesReference(Network network, float[] input, int batch, string what)
-    {
-        float[] actual = new float[batch * network.OutputLength];
-        network.Forward(input.AsSpan(0, batch * network.InputLength), actual, batch);
-        RefTensor[] reference = ReferenceOps.Run(network, input.AsSpan(0, batch * network.InputLength), batch, Alpha);
-        var lines = new List<string>();
-        Assert.True(Tolerance.Mismatches(actual, reference, lines) == 0, $"{what}:\n{string.Join("\n", lines)}");
-        _output.WriteLine($"{what}: worst error {Tolerance.WorstRatio(actual, reference):F3} of the tolerance.");
-    }
+    private void AssertMatchesReference(Network network, float[] input, int batch, string what) =>
+        NetworkFixtures.AssertMatchesReference(network, input, batch, what, Alpha, _output);
 
     [Theory]
     [MemberData(nameof(Cases))]
