@@ -60,6 +60,14 @@ internal sealed class OnnxTranslator
         /// <summary>The ONNX value the layer finally produces (after a fused bias or activation).</summary>
         public string Output { get; set; }
 
+        /// <summary>
+        /// The name the layer's values give it: its node's output ("conv1" for a convolution whose ReLU is fused), or the
+        /// fused activation's output where that is the node's output with a suffix ("C1" for "C1.Conv2D", as Unroll's own
+        /// export names them).
+        /// </summary>
+        public string ValueName =>
+            Node.Outputs[0].StartsWith(Output + ".", StringComparison.Ordinal) ? Output : Node.Outputs[0];
+
         /// <summary>Parameter tensors: suffix (weight, bias, running_mean, running_var), initializer, transposed, scale.</summary>
         public List<(string Suffix, string Initializer, bool Transpose, float Scale)> Tensors { get; } = new();
 
@@ -853,13 +861,14 @@ internal sealed class OnnxTranslator
         if (_problems.Count > 0)
             return new OnnxImport(path, _input, EquatableArray<LayerSpec>.Empty, EquatableArray<OnnxBinding>.Empty, _problems.ToEquatableArray(), null);
 
-        // Names: the node's, else the value it finally produces, else the operator and its place; valid C#, unique.
+        // Names: the node's, unless it only numbers the operator ("Conv_3", as exporters write when they have nothing
+        // better), else the value's (see Pending.ValueName), else the operator and its place; valid C#, unique.
         var taken = new HashSet<string>(StringComparer.Ordinal) { AttributeNames.NetworkInput };
         var names = new string[_layers.Count];
         for (int i = 0; i < _layers.Count; i++)
         {
             Pending p = _layers[i];
-            string name = Identifier(p.Node.Name) ?? Identifier(p.Output) ?? p.Node.OpType + "_" + i.ToString(CultureInfo.InvariantCulture);
+            string name = (Numbered(p.Node) ? null : Identifier(p.Node.Name)) ?? Identifier(p.ValueName) ?? p.Node.OpType + "_" + i.ToString(CultureInfo.InvariantCulture);
             string unique = name;
             for (int k = 2; !taken.Add(unique); k++)
                 unique = name + "_" + k.ToString(CultureInfo.InvariantCulture);
@@ -876,6 +885,16 @@ internal sealed class OnnxTranslator
                 bindings.Add(new OnnxBinding(names[i] + "." + suffix, initializer, transpose, scale));
         }
         return new OnnxImport(path, _input, layers.ToEquatableArray(), bindings.ToEquatableArray(), EquatableArray<OnnxProblem>.Empty, null);
+    }
+
+    /// <summary>Whether the node's name is its operator and a number ("Conv_3", "Relu12"), which says nothing of its role.</summary>
+    private static bool Numbered(OnnxNodeProto node)
+    {
+        string name = node.Name;
+        if (!name.StartsWith(node.OpType, StringComparison.Ordinal))
+            return false;
+        string rest = name.Substring(node.OpType.Length).TrimStart('_');
+        return rest.All(char.IsDigit);
     }
 
     /// <summary>

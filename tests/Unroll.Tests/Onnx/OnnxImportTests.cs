@@ -96,7 +96,7 @@ public sealed class OnnxImportTests : IDisposable
             // else keeps its layer and, where the exporter names its node's output after the layer, its name.
             Assert.Equal(source.Layers.Count - 2, imported.Layers.Count);
             Assert.Contains(imported.Layers, l => l.Name == "Res" && l.Info.Kind == LayerKind.Add && l.Info.Activation == Activation.ReLU);
-            Assert.Contains(imported.Layers, l => l.Name == "Out" && l.Info.Kind == LayerKind.Dense && l.Info.Activation == Activation.Softmax);
+            Assert.Contains(imported.Layers, l => l.Name == "Logits" && l.Info.Kind == LayerKind.Dense && l.Info.Activation == Activation.Softmax);
             Assert.Contains(imported.Layers, l => l.Info is { Kind: LayerKind.Conv2D, Settings: { PadTop: 0, PadBottom: 1, PadLeft: 0, PadRight: 1 } });
             using (var stream = new MemoryStream(model))
                 imported.LoadOnnx(stream);
