@@ -241,6 +241,8 @@ public sealed class OnnxImportTests : IDisposable
         float[] Random(int n, float scale = 0.5f) => Enumerable.Range(0, n).Select(_ => random.Uniform(-scale, scale)).ToArray();
         return new OnnxModelBuilder("hand")
             .AddInput("x", ["N", 2, 9, 9])
+            // A weight listed among the inputs too (as older exporters write them): still a weight, not a second input.
+            .AddInput("mb", [10])
             .AddOutput("y", ["N", 5])
             .AddInitializer("pads", [8], new long[] { 0, 0, 1, 0, 0, 0, 0, 2 })
             .AddInitializer("w1", [4, 2, 3, 3], Random(72)).AddInitializer("b1", [4], Random(4))
