@@ -404,18 +404,8 @@ internal sealed class OnnxTranslator
                 Fail(node, $"adds the constant '{constant[0]}'; a constant is supported only as the bias of the MatMul before it");
             return;
         }
-        var inputs = new List<Value>();
-        for (int i = 0; i < node.Inputs.Count; i++)
-        {
-            if (!Read(node, i, out Value? v))
-                return;
-            inputs.Add(v);
-        }
-        if (inputs.Count == 0)
-        {
-            Fail(node, "has no input");
+        if (!ReadAll(node, out List<Value> inputs))
             return;
-        }
         foreach (Value v in inputs)
             if (v.Shape != inputs[0].Shape || v.Rank != inputs[0].Rank)
             {
@@ -450,16 +440,11 @@ internal sealed class OnnxTranslator
     {
         if (!Known(node, "axis"))
             return;
-        var inputs = new List<Value>();
-        for (int i = 0; i < node.Inputs.Count; i++)
+        if (!ReadAll(node, out List<Value> inputs))
+            return;
+        if (node.Attribute("axis") is null)
         {
-            if (!Read(node, i, out Value? v))
-                return;
-            inputs.Add(v);
-        }
-        if (inputs.Count == 0 || node.Attribute("axis") is null)
-        {
-            Fail(node, inputs.Count == 0 ? "has no input" : "has no axis");
+            Fail(node, "has no axis");
             return;
         }
         Value first = inputs[0];
@@ -665,6 +650,22 @@ internal sealed class OnnxTranslator
             Fail(node, $"reads the constant '{name}' as input {index}; only computed tensors are supported there");
         else
             Fail(node, name.Length == 0 ? $"has no input {index}" : $"reads '{name}', which no earlier node computes");
+        return false;
+    }
+
+    /// <summary>Every input as a computed tensor; false (reported) when one is not, or there is none.</summary>
+    private bool ReadAll(OnnxNodeProto node, out List<Value> inputs)
+    {
+        inputs = new List<Value>();
+        for (int i = 0; i < node.Inputs.Count; i++)
+        {
+            if (!Read(node, i, out Value? v))
+                return false;
+            inputs.Add(v);
+        }
+        if (inputs.Count > 0)
+            return true;
+        Fail(node, "has no input");
         return false;
     }
 

@@ -247,264 +247,200 @@ internal static class OnnxReader
         var model = new OnnxModelProto();
         bool graph = false;
         var r = new ProtoReader(data, 0, data.Length);
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             switch (field)
             {
-                case 1 when wire == ProtoReader.WireVarint:
-                    model.IrVersion = r.Varint();
-                    break;
-                case 2 when wire == ProtoReader.WireBytes:
-                    model.ProducerName = r.String();
-                    break;
+                case 1 when wire == ProtoReader.WireVarint: model.IrVersion = r.Varint(); return true;
+                case 2 when wire == ProtoReader.WireBytes: model.ProducerName = r.String(); return true;
                 case 7 when wire == ProtoReader.WireBytes:
                     model.Graph = ReadGraph(r.Message());
                     graph = true;
-                    break;
+                    return true;
                 case 8 when wire == ProtoReader.WireBytes:
                 {
-                    ProtoReader o = r.Message();
+                    // OperatorSetIdProto { domain (1), version (2) }.
+                    ProtoReader set = r.Message();
                     string domain = "";
                     long version = 0;
-                    while (o.Next(out int f, out int w))
+                    Fields(set, (f, w) =>
+                    {
                         if (f == 1 && w == ProtoReader.WireBytes)
-                            domain = o.String();
+                            domain = set.String();
                         else if (f == 2 && w == ProtoReader.WireVarint)
-                            version = o.Varint();
+                            version = set.Varint();
                         else
-                            o.Skip(w);
+                            return false;
+                        return true;
+                    });
                     model.Opsets[domain] = version;
-                    break;
+                    return true;
                 }
-                default:
-                    r.Skip(wire);
-                    break;
+                default: return false;
             }
-        }
+        });
         if (!graph)
             throw new InvalidDataException("The file has no graph (ModelProto field 7); it is not an ONNX model.");
         return model;
     }
 
+    /// <summary>Hands each field of a message to <paramref name="take"/>; a field it does not take (returns false) is skipped.</summary>
+    private static void Fields(ProtoReader r, Func<int, int, bool> take)
+    {
+        while (r.Next(out int field, out int wire))
+            if (!take(field, wire))
+                r.Skip(wire);
+    }
+
     private static OnnxGraphProto ReadGraph(ProtoReader r)
     {
         var graph = new OnnxGraphProto();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             if (wire != ProtoReader.WireBytes)
-            {
-                r.Skip(wire);
-                continue;
-            }
+                return false;
             switch (field)
             {
-                case 1:
-                    graph.Nodes.Add(ReadNode(r.Message()));
-                    break;
-                case 2:
-                    graph.Name = r.String();
-                    break;
-                case 5:
-                    graph.Initializers.Add(ReadTensor(r.Message()));
-                    break;
-                case 11:
-                    graph.Inputs.Add(ReadValueInfo(r.Message()));
-                    break;
-                case 12:
-                    graph.Outputs.Add(ReadValueInfo(r.Message()));
-                    break;
-                default:
-                    r.Skip(wire);
-                    break;
+                case 1: graph.Nodes.Add(ReadNode(r.Message())); return true;
+                case 2: graph.Name = r.String(); return true;
+                case 5: graph.Initializers.Add(ReadTensor(r.Message())); return true;
+                case 11: graph.Inputs.Add(ReadValueInfo(r.Message())); return true;
+                case 12: graph.Outputs.Add(ReadValueInfo(r.Message())); return true;
+                default: return false;
             }
-        }
+        });
         return graph;
     }
 
     private static OnnxNodeProto ReadNode(ProtoReader r)
     {
         var node = new OnnxNodeProto();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             if (wire != ProtoReader.WireBytes)
-            {
-                r.Skip(wire);
-                continue;
-            }
+                return false;
             switch (field)
             {
-                case 1:
-                    node.Inputs.Add(r.String());
-                    break;
-                case 2:
-                    node.Outputs.Add(r.String());
-                    break;
-                case 3:
-                    node.Name = r.String();
-                    break;
-                case 4:
-                    node.OpType = r.String();
-                    break;
-                case 5:
-                    node.Attributes.Add(ReadAttribute(r.Message()));
-                    break;
-                case 7:
-                    node.Domain = r.String();
-                    break;
-                default:
-                    r.Skip(wire);
-                    break;
+                case 1: node.Inputs.Add(r.String()); return true;
+                case 2: node.Outputs.Add(r.String()); return true;
+                case 3: node.Name = r.String(); return true;
+                case 4: node.OpType = r.String(); return true;
+                case 5: node.Attributes.Add(ReadAttribute(r.Message())); return true;
+                case 7: node.Domain = r.String(); return true;
+                default: return false;
             }
-        }
+        });
         return node;
     }
 
     private static OnnxAttributeProto ReadAttribute(ProtoReader r)
     {
         var a = new OnnxAttributeProto();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             switch (field)
             {
-                case 1 when wire == ProtoReader.WireBytes:
-                    a.Name = r.String();
-                    break;
-                case 20 when wire == ProtoReader.WireVarint:
-                    a.Type = (int)r.Varint();
-                    break;
-                case 2 when wire == ProtoReader.WireFixed32:
-                    a.Float = r.Float();
-                    break;
-                case 3 when wire == ProtoReader.WireVarint:
-                    a.Int = r.Varint();
-                    break;
-                case 4 when wire == ProtoReader.WireBytes:
-                    a.String = r.String();
-                    break;
-                case 5 when wire == ProtoReader.WireBytes:
-                    a.Tensor = ReadTensor(r.Message());
-                    break;
-                case 7:
-                    r.Floats(wire, a.Floats);
-                    break;
-                case 8:
-                    r.Varints(wire, a.Ints);
-                    break;
-                default:
-                    r.Skip(wire);
-                    break;
+                case 1 when wire == ProtoReader.WireBytes: a.Name = r.String(); return true;
+                case 20 when wire == ProtoReader.WireVarint: a.Type = (int)r.Varint(); return true;
+                case 2 when wire == ProtoReader.WireFixed32: a.Float = r.Float(); return true;
+                case 3 when wire == ProtoReader.WireVarint: a.Int = r.Varint(); return true;
+                case 4 when wire == ProtoReader.WireBytes: a.String = r.String(); return true;
+                case 5 when wire == ProtoReader.WireBytes: a.Tensor = ReadTensor(r.Message()); return true;
+                case 7: r.Floats(wire, a.Floats); return true;
+                case 8: r.Varints(wire, a.Ints); return true;
+                default: return false;
             }
-        }
+        });
         return a;
     }
 
     private static OnnxTensorProto ReadTensor(ProtoReader r)
     {
         var t = new OnnxTensorProto();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             switch (field)
             {
-                case 1:
-                    r.Varints(wire, t.Dims);
-                    break;
-                case 2 when wire == ProtoReader.WireVarint:
-                    t.DataType = (int)r.Varint();
-                    break;
-                case 4:
-                    r.Floats(wire, t.FloatData);
-                    break;
-                case 5:
-                    r.Varints(wire, t.Int32Data);
-                    break;
-                case 7:
-                    r.Varints(wire, t.Int64Data);
-                    break;
-                case 8 when wire == ProtoReader.WireBytes:
-                    t.Name = r.String();
-                    break;
+                case 1: r.Varints(wire, t.Dims); return true;
+                case 2 when wire == ProtoReader.WireVarint: t.DataType = (int)r.Varint(); return true;
+                case 4: r.Floats(wire, t.FloatData); return true;
+                case 5: r.Varints(wire, t.Int32Data); return true;
+                case 7: r.Varints(wire, t.Int64Data); return true;
+                case 8 when wire == ProtoReader.WireBytes: t.Name = r.String(); return true;
                 case 9 when wire == ProtoReader.WireBytes:
-                {
                     (int offset, int length) = r.Slice();
                     t.SetRaw(r.Data, offset, length);
-                    break;
-                }
-                case 10:
-                    r.Doubles(wire, t.DoubleData);
-                    break;
-                case 13 when wire == ProtoReader.WireBytes:
-                    r.Skip(wire);
-                    t.External = true;
-                    break;
-                case 14 when wire == ProtoReader.WireVarint:
-                    t.External |= r.Varint() == 1;
-                    break;
-                default:
-                    r.Skip(wire);
-                    break;
+                    return true;
+                case 10: r.Doubles(wire, t.DoubleData); return true;
+                case 13 when wire == ProtoReader.WireBytes: t.External = true; return false; // external_data: skipped, but noted
+                case 14 when wire == ProtoReader.WireVarint: t.External |= r.Varint() == 1; return true;
+                default: return false;
             }
-        }
+        });
         return t;
     }
 
     private static OnnxValueInfoProto ReadValueInfo(ProtoReader r)
     {
+        // ValueInfoProto { name (1), type (2): TypeProto { tensor_type (1): { elem_type (1), shape (2) } } }.
         var value = new OnnxValueInfoProto();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
-            if (field == 1 && wire == ProtoReader.WireBytes)
+            if (wire != ProtoReader.WireBytes)
+                return false;
+            if (field == 1)
                 value.Name = r.String();
-            else if (field == 2 && wire == ProtoReader.WireBytes)
+            else if (field == 2)
             {
-                // TypeProto: only tensor_type (1) { elem_type (1), shape (2) { dim (1) { dim_value (1), dim_param (2) } } }.
                 ProtoReader type = r.Message();
-                while (type.Next(out int tf, out int tw))
-                {
-                    if (tf != 1 || tw != ProtoReader.WireBytes)
-                    {
-                        type.Skip(tw);
-                        continue;
-                    }
-                    ProtoReader tensor = type.Message();
-                    while (tensor.Next(out int f, out int w))
-                    {
-                        if (f == 1 && w == ProtoReader.WireVarint)
-                            value.ElemType = (int)tensor.Varint();
-                        else if (f == 2 && w == ProtoReader.WireBytes)
-                            value.Shape = ReadShape(tensor.Message());
-                        else
-                            tensor.Skip(w);
-                    }
-                }
+                Fields(type, (f, w) => f == 1 && w == ProtoReader.WireBytes && ReadTensorType(type.Message(), value));
             }
             else
-                r.Skip(wire);
-        }
+                return false;
+            return true;
+        });
         return value;
     }
 
+    private static bool ReadTensorType(ProtoReader r, OnnxValueInfoProto value)
+    {
+        Fields(r, (field, wire) =>
+        {
+            if (field == 1 && wire == ProtoReader.WireVarint)
+                value.ElemType = (int)r.Varint();
+            else if (field == 2 && wire == ProtoReader.WireBytes)
+                value.Shape = ReadShape(r.Message());
+            else
+                return false;
+            return true;
+        });
+        return true;
+    }
+
+    /// <summary>TensorShapeProto { dim (1): { dim_value (1), dim_param (2) } }.</summary>
     private static List<OnnxDim> ReadShape(ProtoReader r)
     {
         var dims = new List<OnnxDim>();
-        while (r.Next(out int field, out int wire))
+        Fields(r, (field, wire) =>
         {
             if (field != 1 || wire != ProtoReader.WireBytes)
-            {
-                r.Skip(wire);
-                continue;
-            }
-            ProtoReader dim = r.Message();
-            long? value = null;
+                return false;
+            long? size = null;
             string? param = null;
-            while (dim.Next(out int f, out int w))
+            ProtoReader dim = r.Message();
+            Fields(dim, (f, w) =>
+            {
                 if (f == 1 && w == ProtoReader.WireVarint)
-                    value = dim.Varint();
+                    size = dim.Varint();
                 else if (f == 2 && w == ProtoReader.WireBytes)
                     param = dim.String();
                 else
-                    dim.Skip(w);
-            dims.Add(new OnnxDim(value, param));
-        }
+                    return false;
+                return true;
+            });
+            dims.Add(new OnnxDim(size, param));
+            return true;
+        });
         return dims;
     }
 }

@@ -195,37 +195,19 @@ public sealed class OnnxImportTests : IDisposable
         float[] actual = new float[batch * imported.OutputLength];
         imported.Forward(input, actual, batch);
 
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        using var session = new InferenceSession(model, options);
-        Shape shape = imported.Info.InputShape;
-        var ort = new List<float>();
-        int runs = fixedBatch ? batch : 1, per = fixedBatch ? 1 : batch;
-        for (int r = 0; r < runs; r++)
-        {
-            float[] part = input[(r * per * imported.InputLength)..((r + 1) * per * imported.InputLength)];
-            using var tensor = OrtValue.CreateTensorValueFromMemory(part, new long[] { per, shape.Channels, shape.Height, shape.Width });
-            using var run = new RunOptions();
-            using IDisposableReadOnlyCollection<OrtValue> results = session.Run(run, new[] { session.InputNames[0] }, new[] { tensor }, session.OutputNames);
-            ort.AddRange(results.Single().GetTensorDataAsSpan<float>().ToArray());
-        }
-        Check("ONNX Runtime", ort.ToArray());
+        float[] ort = OnnxRuntimeOracle.Run(model, input, imported.Info.InputShape, batch, oneByOne: fixedBatch);
+        Check("ONNX Runtime", ort);
         if (source is not null)
         {
             float[] expected = new float[batch * source.OutputLength];
             source.Forward(input, expected, batch);
             Check(source.Info.Name, expected);
         }
-        return ort.ToArray();
+        return ort;
 
         void Check(string reference, float[] expected)
         {
-            Assert.Equal(expected.Length, actual.Length);
-            double diff = 0, max = 0;
-            for (int i = 0; i < actual.Length; i++)
-            {
-                diff = Math.Max(diff, Math.Abs((double)expected[i] - actual[i]));
-                max = Math.Max(max, Math.Abs((double)expected[i]));
-            }
+            (double diff, double max) = OnnxRuntimeOracle.Compare(expected, actual);
             double relative = diff / max;
             _output.WriteLine(FormattableString.Invariant(
                 $"{imported.Info.Name} {label} batch {batch} vs {reference}: max |diff| = {diff:E2}, max |reference| = {max:G4}, relative {relative:E2} (tolerance {Tolerance:E0})"));
