@@ -167,21 +167,13 @@ internal sealed class OnnxTensorProto
     /// <exception cref="InvalidDataException">Another type, external data, or a value count that does not match the dimensions.</exception>
     public float[] ToFloats()
     {
-        long count = ElementCount;
-        if (External)
-            throw new InvalidDataException($"Tensor '{Name}' keeps its values in an external file, which is not supported; save the model with its data inside.");
-        if (DataType != OnnxDataType.Float && DataType != OnnxDataType.Double)
-            throw new InvalidDataException($"Tensor '{Name}' holds {OnnxDataType.Name(DataType)} values, not FLOAT.");
-        int size = DataType == OnnxDataType.Float ? 4 : 8;
-        long stored = RawOffset >= 0 ? RawLength / size : DataType == OnnxDataType.Float ? FloatData.Count : DoubleData.Count;
-        if (count < 0 || stored != count || RawOffset >= 0 && RawLength % size != 0)
-            throw new InvalidDataException($"Tensor '{Name}' [{string.Join(", ", Dims)}] should hold {count} values, but holds {(RawOffset >= 0 ? RawLength + " bytes" : stored + " values")}.");
-        var values = new float[count];
+        bool single = DataType == OnnxDataType.Float;
+        var values = new float[Count(single || DataType == OnnxDataType.Double, "FLOAT", single ? 4 : 8, single ? FloatData.Count : DoubleData.Count)];
         for (int i = 0; i < values.Length; i++)
         {
             if (RawOffset < 0)
-                values[i] = DataType == OnnxDataType.Float ? FloatData[i] : (float)DoubleData[i];
-            else if (DataType == OnnxDataType.Float)
+                values[i] = single ? FloatData[i] : (float)DoubleData[i];
+            else if (single)
                 values[i] = ProtoReader.Single(_buffer, RawOffset + 4 * i);
             else
                 values[i] = (float)BitConverter.Int64BitsToDouble(ProtoReader.Int64(_buffer, RawOffset + 8 * i));
@@ -193,20 +185,30 @@ internal sealed class OnnxTensorProto
     /// <exception cref="InvalidDataException">Another type, external data, or a value count that does not match the dimensions.</exception>
     public long[] ToInt64s()
     {
-        long count = ElementCount;
-        if (External)
-            throw new InvalidDataException($"Tensor '{Name}' keeps its values in an external file, which is not supported.");
-        if (DataType != OnnxDataType.Int64 && DataType != OnnxDataType.Int32)
-            throw new InvalidDataException($"Tensor '{Name}' holds {OnnxDataType.Name(DataType)} values, not INT64.");
-        int size = DataType == OnnxDataType.Int64 ? 8 : 4;
-        List<long> list = DataType == OnnxDataType.Int64 ? Int64Data : Int32Data;
-        long stored = RawOffset >= 0 ? RawLength / size : list.Count;
-        if (count < 0 || stored != count || RawOffset >= 0 && RawLength % size != 0)
-            throw new InvalidDataException($"Tensor '{Name}' [{string.Join(", ", Dims)}] should hold {count} values, but holds {(RawOffset >= 0 ? RawLength + " bytes" : stored + " values")}.");
-        var values = new long[count];
+        bool wide = DataType == OnnxDataType.Int64;
+        List<long> list = wide ? Int64Data : Int32Data;
+        var values = new long[Count(wide || DataType == OnnxDataType.Int32, "INT64", wide ? 8 : 4, list.Count)];
         for (int i = 0; i < values.Length; i++)
-            values[i] = RawOffset < 0 ? list[i] : size == 8 ? ProtoReader.Int64(_buffer, RawOffset + 8 * i) : ProtoReader.Int32(_buffer, RawOffset + 4 * i);
+            values[i] = RawOffset < 0 ? list[i] : wide ? ProtoReader.Int64(_buffer, RawOffset + 8 * i) : ProtoReader.Int32(_buffer, RawOffset + 4 * i);
         return values;
+    }
+
+    /// <summary>
+    /// The number of values, checked: the tensor is of the type asked for (<paramref name="typeFits"/>), keeps its values
+    /// in the file, and holds as many as its dimensions say (in raw_data of <paramref name="size"/>-byte values, or in its
+    /// typed list of <paramref name="listed"/>).
+    /// </summary>
+    private int Count(bool typeFits, string type, int size, int listed)
+    {
+        if (External)
+            throw new InvalidDataException($"Tensor '{Name}' keeps its values in an external file, which is not supported; save the model with its data inside.");
+        if (!typeFits)
+            throw new InvalidDataException($"Tensor '{Name}' holds {OnnxDataType.Name(DataType)} values, not {type}.");
+        long count = ElementCount;
+        long stored = RawOffset >= 0 ? RawLength / size : listed;
+        if (count < 0 || count > int.MaxValue || stored != count || RawOffset >= 0 && RawLength % size != 0)
+            throw new InvalidDataException($"Tensor '{Name}' [{string.Join(", ", Dims)}] should hold {count} values, but holds {(RawOffset >= 0 ? RawLength + " bytes" : stored + " values")}.");
+        return (int)count;
     }
 }
 
