@@ -128,6 +128,21 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void ResNet18ExportedAtTestTimeComesBack()
+    {
+        // About 45 MB as ONNX, so written here rather than committed; compiled through the generator in memory.
+        using Network source = Randomised(NetworkCatalog.Create("ResNet18", new NetworkOptions { Seed = 25, Threads = 1 }), 26);
+        string path = Path.Combine(_folder, "resnet18.onnx");
+        OnnxExport.Save(source, path);
+        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"resnet18.onnx\")] public partial class ResNet18FromOnnx { }", new[] { path });
+        using Network imported = GeneratorHarness.Create(assembly, "ResNet18FromOnnx", new NetworkOptions { Threads = 1 });
+        Assert.Equal(source.Info.ParameterCount, imported.Info.ParameterCount);
+        Assert.Equal(source.Layers.Count, imported.Layers.Count);
+        Load(imported, path);
+        Compare(source, imported, File.ReadAllBytes(path), batch: 1, fixedBatch: false, seed: 34, "");
+    }
+
+    [Fact]
     public void LoadingAModelThatDoesNotFitNamesTheInitializerAndChangesNothing()
     {
         using var net = new ImportedLeNet5(new NetworkOptions { Seed = 5 });
