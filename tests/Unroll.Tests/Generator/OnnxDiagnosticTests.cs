@@ -164,6 +164,27 @@ public sealed class OnnxDiagnosticTests : IDisposable
     }
 
     [Fact]
+    public void LayerNamesAreIdentifiersAndUnique()
+    {
+        // The builder numbers its nodes (Conv_0, ...), so the layers are named after their values: "/stem/conv.1" and
+        // "stem_conv_1" both become stem_conv_1 (the second gets _2), "9" becomes L9; the ReLU is fused and names nothing.
+        byte[] model = new OnnxModelBuilder().AddInput("x", ["N", 2, 6, 6]).AddOutput("9", ["N", 2, 6, 6])
+            .AddInitializer("w", [2, 2, 1, 1], new float[4]).AddInitializer("w2", [2, 2, 1, 1], new float[4])
+            .AddNode("Conv", ["x", "w"], ["/stem/conv.1"])
+            .AddNode("Conv", ["/stem/conv.1", "w2"], ["stem_conv_1"])
+            .AddNode("Relu", ["stem_conv_1"], ["7"])
+            .AddNode("Sigmoid", ["7"], ["9"])
+            .ToArray();
+        GeneratorRun run = GeneratorHarness.Run(Source.Replace("[|", "").Replace("|]", ""), additionalFiles: [File("model.onnx", model)]);
+        Assert.Empty(run.AllDiagnostics);
+        string shell = run.Sources["Net.g.cs"];
+        Assert.Contains("new LayerInfo(\"stem_conv_1\", LayerKind.Conv2D, Activation.None,", shell);
+        Assert.Contains("new LayerInfo(\"stem_conv_1_2\", LayerKind.Conv2D, Activation.ReLU,", shell);
+        Assert.Contains("new LayerInfo(\"L9\", LayerKind.Activation, Activation.Sigmoid,", shell);
+        Assert.Contains("new(\"stem_conv_1_2.weight\", \"w2\"),", shell);
+    }
+
+    [Fact]
     public void AnUnchangedModelKeepsEveryStageCached()
     {
         string path = File("model.onnx", Model(b => Conv(b, "y", OnnxAttribute.Ints("pads", 1, 1, 1, 1))));

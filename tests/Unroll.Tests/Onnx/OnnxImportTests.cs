@@ -114,17 +114,23 @@ public sealed class OnnxImportTests : IDisposable
         Load(net, path);
 
         // Pad, convolutions (SAME_LOWER with stride 2; explicit pads that differ between sides), a second ReLU that cannot
-        // be fused (the convolution has one already), a sum of three,
-        // average pooling with padding counted, a concatenation, max pooling, Identity, Flatten, MatMul + Add, Gemm with
+        // be fused (the convolution has one already), a sum of three, average pooling over a 3x1 window with padding
+        // counted, a concatenation, max pooling over a 2x3 window, Identity, Flatten, MatMul + Add, Gemm with
         // alpha, beta and an untransposed B, and a softmax over the last axis.
         Assert.Equal(new[] { LayerKind.ZeroPad2D, LayerKind.Conv2D, LayerKind.Activation, LayerKind.Conv2D, LayerKind.Conv2D, LayerKind.Add, LayerKind.AvgPool2D,
             LayerKind.Concatenate, LayerKind.MaxPool2D, LayerKind.Dense, LayerKind.Dense }, net.Layers.Select(l => l.Info.Kind));
         Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.Conv2D, Settings: { PadTop: 1, PadBottom: 0, PadLeft: 1, PadRight: 1, StrideHeight: 2 } });
         Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.Conv2D, Settings: { PadTop: 0, PadLeft: 1, PadBottom: 1, PadRight: 1, KernelHeight: 2, KernelWidth: 3 } });
         Assert.Equal(new[] { Activation.Tanh, Activation.Softmax }, net.Layers.Where(l => l.Info.Kind == LayerKind.Dense).Select(l => l.Info.Activation));
-        float[] ort = Compare(null, net, File.ReadAllBytes(path), batch: 3, fixedBatch: false, seed: 33, "hand-built");
+        float[] ort = Compare(null, net, File.ReadAllBytes(path), batch: 3, fixedBatch: false, seed: 33, "hand-built " + net.Isa);
         for (int n = 0; n < 3; n++)
             Assert.Equal(1.0, ort.Skip(5 * n).Take(5).Sum(v => (double)v), 5);
+        foreach (Isa isa in IsaSupport.Supported().Where(i => i != net.Isa))
+        {
+            using Network other = GeneratorHarness.Create(assembly, "Hand", new NetworkOptions { Threads = 1, Isa = isa });
+            Load(other, path);
+            Compare(null, other, File.ReadAllBytes(path), batch: 3, fixedBatch: false, seed: 33, "hand-built " + isa);
+        }
     }
 
     [Fact]
@@ -257,10 +263,10 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("Conv", ["r1b", "w2"], ["c2"], OnnxAttribute.Ints("pads", 0, 1, 1, 1), OnnxAttribute.Ints("kernel_shape", 2, 3))
             .AddNode("Conv", ["r1b", "w3", "b3"], ["c3"], OnnxAttribute.Ints("pads", 1, 1, 1, 1))
             .AddNode("Sum", ["r1b", "c2", "c3"], ["s"])
-            .AddNode("AveragePool", ["s"], ["ap"], OnnxAttribute.Ints("kernel_shape", 3, 3), OnnxAttribute.Ints("pads", 1, 1, 1, 1), OnnxAttribute.Int("count_include_pad", 1))
+            .AddNode("AveragePool", ["s"], ["ap"], OnnxAttribute.Ints("kernel_shape", 3, 1), OnnxAttribute.Ints("pads", 1, 0, 1, 0), OnnxAttribute.Int("count_include_pad", 1))
             .AddNode("Concat", ["ap", "c3"], ["cat"], OnnxAttribute.Int("axis", -3))
-            // [8, 5, 6] -> [8, 3, 3], the last row padded.
-            .AddNode("MaxPool", ["cat"], ["mp"], OnnxAttribute.Ints("kernel_shape", 2, 2), OnnxAttribute.Ints("strides", 2, 2), OnnxAttribute.Ints("pads", 0, 0, 1, 0))
+            // A 2x3 window: [8, 5, 6] -> [8, 3, 3], the last row and column padded.
+            .AddNode("MaxPool", ["cat"], ["mp"], OnnxAttribute.Ints("kernel_shape", 2, 3), OnnxAttribute.Ints("strides", 2, 2), OnnxAttribute.Ints("pads", 0, 0, 1, 1))
             .AddNode("Identity", ["mp"], ["id"])
             .AddNode("Flatten", ["id"], ["flat"])
             .AddNode("MatMul", ["flat", "m"], ["mm"])
