@@ -134,6 +134,30 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void AnOperatorSet10ModelMatchesOnnxRuntime()
+    {
+        // Before operator set 11 Pad takes its pads as an attribute; before 13 Softmax covers every axis from 'axis' (1
+        // by default) on, here the channels of a [N, C, 1, 1] tensor.
+        var random = new SeededRandom(42);
+        byte[] model = new OnnxModelBuilder("old", opsetVersion: 10)
+            .AddInput("x", ["N", 3, 4, 4])
+            .AddOutput("y", ["N", 4, 1, 1])
+            .AddInitializer("w", [4, 3, 2, 2], Enumerable.Range(0, 48).Select(_ => random.Uniform(-1f, 1f)).ToArray())
+            .AddNode("Pad", ["x"], ["p"], OnnxAttribute.Ints("pads", 0, 0, 1, 0, 0, 0, 0, 1), OnnxAttribute.String("mode", "constant"))
+            .AddNode("Conv", ["p", "w"], ["c"])
+            .AddNode("GlobalAveragePool", ["c"], ["g"])
+            .AddNode("Softmax", ["g"], ["y"])
+            .ToArray();
+        string path = Path.Combine(_folder, "old.onnx");
+        File.WriteAllBytes(path, model);
+        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"old.onnx\")] public partial class Old { }", new[] { path });
+        using Network net = GeneratorHarness.Create(assembly, "Old", new NetworkOptions { Threads = 1 });
+        Load(net, path);
+        Assert.Equal(new[] { LayerKind.ZeroPad2D, LayerKind.Conv2D, LayerKind.GlobalAvgPool2D, LayerKind.Activation }, net.Layers.Select(l => l.Info.Kind));
+        Compare(null, net, model, batch: 2, fixedBatch: false, seed: 35, "opset 10");
+    }
+
+    [Fact]
     public void ResNet18ExportedAtTestTimeComesBack()
     {
         // About 45 MB as ONNX, so written here rather than committed; compiled through the generator in memory.
