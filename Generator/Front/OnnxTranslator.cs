@@ -583,7 +583,7 @@ internal sealed class OnnxTranslator
                 return;
             }
         }
-        // An activation right after the only reader-less producer is fused into it, as [Conv(...), ReLU] would be.
+        // An activation that alone reads a convolution, dense layer, batch normalisation or merge is fused into it, as [Conv(...), ReLU] would be.
         string input = node.Inputs[0];
         if (x.Layer >= 0 && _layers[x.Layer] is { } producer && producer.Output == input && SoleReader(input)
             && producer.Spec.Activation == ActivationKind.None && producer.Spec.Op is OpKind.Conv or OpKind.Dense or OpKind.BatchNorm or OpKind.Add or OpKind.Concat)
