@@ -7,6 +7,7 @@ internal static class Diagnostics
 {
     private const string Declaration = "Unroll.Declaration";
     private const string Shape = "Unroll.Shape";
+    private const string Onnx = "Unroll.Onnx";
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
         new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true);
@@ -125,6 +126,26 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor NoMainOutput = Error("UNR0028", Declaration,
         "A network has only auxiliary outputs",
         "Network '{0}' has auxiliary outputs only; mark the output inference computes with [Output] (without Auxiliary)");
+
+    public static readonly DiagnosticDescriptor OnnxFileNotFound = Error("UNR0029", Onnx,
+        "The ONNX model is not among the AdditionalFiles",
+        "Network '{0}': no AdditionalFiles item of the project ends with '{1}'; add the model as <AdditionalFiles Include=\"{1}\" />");
+
+    public static readonly DiagnosticDescriptor OnnxFileAmbiguous = Error("UNR0030", Onnx,
+        "Several AdditionalFiles match the ONNX model's path",
+        "Network '{0}': '{1}' matches several AdditionalFiles items ({2}); give more of the path");
+
+    public static readonly DiagnosticDescriptor OnnxFileDamaged = Error("UNR0031", Onnx,
+        "The ONNX model cannot be read",
+        "Network '{0}': '{1}' cannot be read as an ONNX model: {2}");
+
+    public static readonly DiagnosticDescriptor OnnxNodeUnsupported = Error("UNR0032", Onnx,
+        "An ONNX node cannot be compiled",
+        "Network '{0}': ONNX node '{1}' ({2}) {3}");
+
+    public static readonly DiagnosticDescriptor OnnxGraphUnsupported = Error("UNR0033", Onnx,
+        "An ONNX graph cannot be compiled",
+        "Network '{0}': the graph of '{1}' {2}");
 
     public static readonly DiagnosticDescriptor InternalError = Error("UNR9999", "Unroll.Generator",
         "Internal generator error",

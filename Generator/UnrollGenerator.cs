@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Unroll.Generator.Emit;
@@ -24,6 +25,7 @@ public sealed class UnrollGenerator : IIncrementalGenerator
         public const string Spec = "Unroll.Spec";
         public const string Model = "Unroll.Model";
         public const string Plan = "Unroll.Plan";
+        public const string OnnxModel = "Unroll.OnnxModel";
     }
 
     /// <inheritdoc />
@@ -34,7 +36,28 @@ public sealed class UnrollGenerator : IIncrementalGenerator
                 static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
                 static (context, cancellation) => SafeParse(context, cancellation))
             .WithTrackingName(Stages.Spec);
+        Compile(context, specs);
 
+        // [OnnxNetwork]: each .onnx AdditionalFiles item is read and translated once per change of the item, as a value
+        // (not the AdditionalText); each class is joined with the translated models and then compiled like any network.
+        IncrementalValueProvider<ImmutableArray<OnnxImport>> models = context.AdditionalTextsProvider
+            .Where(static text => OnnxFrontEnd.IsModel(text))
+            .Select(static (text, cancellation) => OnnxFrontEnd.Read(text, cancellation))
+            .WithTrackingName(Stages.OnnxModel)
+            .Collect();
+        IncrementalValuesProvider<NetworkSpec?> onnxSpecs = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeNames.OnnxNetwork,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                static (context, cancellation) => OnnxFrontEnd.Parse(context, cancellation))
+            .Combine(models)
+            .Select(static NetworkSpec? (pair, _) => SafeJoin(pair.Left, pair.Right))
+            .WithTrackingName(Stages.Spec);
+        Compile(context, onnxSpecs);
+    }
+
+    /// <summary>The stages after the front end, the same for networks declared with attributes and compiled from ONNX models.</summary>
+    private static void Compile(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<NetworkSpec?> specs)
+    {
         IncrementalValuesProvider<ModelResult> models = specs
             .Where(static spec => spec is not null)
             .Select(static (spec, _) => SafeInfer(spec!))
@@ -106,6 +129,19 @@ public sealed class UnrollGenerator : IIncrementalGenerator
             string name = context.TargetSymbol.Name;
             var diagnostic = DiagnosticInfo.Create(Diagnostics.InternalError, LocationInfo.From(context.TargetNode.GetLocation()), name, e.GetType().Name + ": " + e.Message);
             return new NetworkSpec(null, name, "", null, null, null, EquatableArray<LayerSpec>.Empty, new[] { diagnostic }.ToEquatableArray());
+        }
+    }
+
+    private static NetworkSpec SafeJoin(OnnxTarget target, ImmutableArray<OnnxImport> models)
+    {
+        try
+        {
+            return OnnxFrontEnd.Join(target, models);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var diagnostic = DiagnosticInfo.Create(Diagnostics.InternalError, target.ClassLocation, target.ClassName, e.GetType().Name + ": " + e.Message);
+            return new NetworkSpec(null, target.ClassName, "", null, null, null, EquatableArray<LayerSpec>.Empty, new[] { diagnostic }.ToEquatableArray());
         }
     }
 

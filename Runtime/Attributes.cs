@@ -15,6 +15,46 @@ public sealed class NetworkAttribute : Attribute
 }
 
 /// <summary>
+/// Marks a <c>partial</c> class as a network compiled by Unroll's source generator from an ONNX model. The model file must
+/// be in the project as an <c>AdditionalFiles</c> item (<c>&lt;AdditionalFiles Include="models/lenet.onnx" /&gt;</c>); the
+/// generator reads its graph at compile time and gives the class the same members as a <see cref="NetworkAttribute"/>
+/// network (shapes, summary, <c>Forward</c>, training), plus <c>LoadOnnx(string)</c> and <c>LoadOnnx(Stream)</c>, which
+/// read the parameters from the model at run time: weights never enter the source.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The graph has one float input [N, C, H, W] (N fixed or symbolic: the class runs any batch) and is made of Conv, MaxPool,
+/// AveragePool, GlobalAveragePool, Gemm or MatMul (+ Add) with constant weights, Flatten, Add, Sum, Concat on the channel
+/// axis, BatchNormalization, LRN, Pad with zeros, Dropout, Identity, Constant, and the activations Relu, LeakyRelu, Sigmoid,
+/// Tanh and Softmax. Anything else is reported as a compile error naming the node, the operator and what is missing.
+/// </para>
+/// <para>
+/// Layers are named after the ONNX nodes (or, for unnamed nodes, the values they produce), made valid C# identifiers and
+/// unique. An activation that directly follows a convolution, dense layer, batch normalisation or merge is fused into it.
+/// With several graph outputs, <see cref="Network.Forward"/> writes them one after the other in the order their layers run.
+/// </para>
+/// </remarks>
+/// <example>
+/// <code>
+/// [OnnxNetwork("models/lenet.onnx")]
+/// public partial class LeNet { }
+///
+/// var net = new LeNet();
+/// net.LoadOnnx("models/lenet.onnx");
+/// </code>
+/// </example>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class OnnxNetworkAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    /// <param name="path">The model file: its path, or the end of its path (<c>"lenet.onnx"</c>), among the project's AdditionalFiles items.</param>
+    public OnnxNetworkAttribute(string path) => Path = path;
+
+    /// <summary>The model file, as given: matched against the end of each AdditionalFiles item's path.</summary>
+    public string Path { get; }
+}
+
+/// <summary>
 /// Marks a layer as one of the network's outputs. Without any <c>[Output]</c> the last declared layer is the one output;
 /// with some, the marked layers are the outputs, and the last declared layer is one only if it is marked too.
 /// <see cref="Network.Forward"/> writes the main outputs of each sample one after another, in declaration order.

@@ -4,6 +4,7 @@ namespace Unroll.Generator.Front;
 internal static class AttributeNames
 {
     public const string Network = "Unroll.NetworkAttribute";
+    public const string OnnxNetwork = "Unroll.OnnxNetworkAttribute";
     public const string Conv = "Unroll.ConvAttribute";
     public const string MaxPool = "Unroll.MaxPoolAttribute";
     public const string AvgPool = "Unroll.AvgPoolAttribute";

@@ -16,18 +16,7 @@ internal static class NetworkParser
         var type = (INamedTypeSymbol)context.TargetSymbol;
         var syntax = (ClassDeclarationSyntax)context.TargetNode;
         var diagnostics = new List<DiagnosticInfo>();
-        LocationInfo? classLocation = LocationInfo.From(syntax.Identifier.GetLocation());
-
-        if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NotPartial, classLocation, type.Name));
-        if (type.ContainingType is not null)
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is nested in another type"));
-        else if (type.IsGenericType)
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is generic"));
-        else if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType)
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, $"derives from '{baseType.Name}'"));
-        else if (type.IsStatic || type.IsAbstract)
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is static or abstract"));
+        LocationInfo? classLocation = CheckClass(type, syntax, diagnostics);
 
         // The input shape, from [Network(Input = "...")].
         AttributeData networkAttribute = context.Attributes[0];
@@ -63,11 +52,37 @@ internal static class NetworkParser
                 layers.Add(layer);
         }
 
-        string modifiers = string.Join(" ", syntax.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
-        string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
-        return new NetworkSpec(ns, type.Name, modifiers, input, inputLocation, classLocation,
+        return new NetworkSpec(Namespace(type), type.Name, ClassModifiers(syntax), input, inputLocation, classLocation,
             layers.ToEquatableArray(), diagnostics.ToEquatableArray());
     }
+
+    /// <summary>
+    /// Checks that a network class can take generated members (partial, top-level, not generic, no base class, not static
+    /// or abstract), for [Network] and [OnnxNetwork] alike. Returns the location of the class's name.
+    /// </summary>
+    internal static LocationInfo? CheckClass(INamedTypeSymbol type, ClassDeclarationSyntax syntax, List<DiagnosticInfo> diagnostics)
+    {
+        LocationInfo? classLocation = LocationInfo.From(syntax.Identifier.GetLocation());
+        if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NotPartial, classLocation, type.Name));
+        if (type.ContainingType is not null)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is nested in another type"));
+        else if (type.IsGenericType)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is generic"));
+        else if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, $"derives from '{baseType.Name}'"));
+        else if (type.IsStatic || type.IsAbstract)
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNetworkClass, classLocation, type.Name, "is static or abstract"));
+        return classLocation;
+    }
+
+    /// <summary>The class's modifiers other than partial, as written ("public sealed").</summary>
+    internal static string ClassModifiers(ClassDeclarationSyntax syntax) =>
+        string.Join(" ", syntax.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+
+    /// <summary>The class's namespace, or null in the global namespace.</summary>
+    internal static string? Namespace(INamedTypeSymbol type) =>
+        type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
 
     /// <summary>
     /// Reads one layer property. In a block template (<paramref name="template"/>) the property may be any property of type

@@ -63,6 +63,10 @@ internal sealed record Sides(int Top, int Left, int Bottom, int Right);
 /// <param name="Block">For a block's layers: the block, as the summary shows it (e.g. "Stage1: ResidualBlock(128, stride 2) x 2"); empty otherwise.</param>
 /// <param name="Output">Whether <c>[Output]</c> marks the layer (a block's property marks the block's last layer).</param>
 /// <param name="LossWeight">For an output: the weight of its loss in training.</param>
+/// <param name="Pads">
+/// A convolution's or pooling's padding of each side, when given side by side (ONNX pads, which may differ between sides);
+/// null when <paramref name="Pad"/> or <paramref name="SamePadding"/> says it.
+/// </param>
 internal sealed record LayerSpec(
     string Member,
     string Name,
@@ -91,7 +95,8 @@ internal sealed record LayerSpec(
     LrnParameters? Lrn = null,
     Sides? ZeroPad = null,
     OutputRole Output = OutputRole.None,
-    float LossWeight = 1f)
+    float LossWeight = 1f,
+    Sides? Pads = null)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;
@@ -108,6 +113,7 @@ internal sealed record LayerSpec(
 }
 
 /// <summary>A network class as declared, reduced to equatable values.</summary>
+/// <param name="Onnx">For a network compiled from an ONNX model: the model and where each parameter comes from; null otherwise.</param>
 internal sealed record NetworkSpec(
     string? Namespace,
     string ClassName,
@@ -116,4 +122,5 @@ internal sealed record NetworkSpec(
     LocationInfo? InputLocation,
     LocationInfo? ClassLocation,
     EquatableArray<LayerSpec> Layers,
-    EquatableArray<DiagnosticInfo> Diagnostics);
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    OnnxSource? Onnx = null);

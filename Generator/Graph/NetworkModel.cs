@@ -81,13 +81,15 @@ internal sealed record OutputModel(int Layer, bool Auxiliary, float LossWeight);
 /// The outputs: the main ones (which inference computes) in declaration order, then the auxiliary ones. A network that marks
 /// none has one, its last layer.
 /// </param>
+/// <param name="Onnx">For a network compiled from an ONNX model: the model and where each parameter comes from; null otherwise.</param>
 internal sealed record NetworkModel(
     string? Namespace,
     string ClassName,
     string Modifiers,
     TensorShape Input,
     EquatableArray<LayerModel> Layers,
-    EquatableArray<OutputModel> Outputs)
+    EquatableArray<OutputModel> Outputs,
+    Front.OnnxSource? Onnx = null)
 {
     /// <summary>
     /// The shape of one sample's inference output: the main output's, or with several, a flat vector holding each one after

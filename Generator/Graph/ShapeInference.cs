@@ -17,7 +17,9 @@ internal static class ShapeInference
         TensorShape input = default;
         if (spec.Input is null)
         {
-            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.MissingInput, spec.InputLocation ?? spec.ClassLocation, spec.ClassName));
+            // An ONNX model that gives no input shape has said why already.
+            if (spec.Onnx is null)
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.MissingInput, spec.InputLocation ?? spec.ClassLocation, spec.ClassName));
             ok = false;
         }
         else if (!TryParseShape(spec.Input, out input))
@@ -95,7 +97,7 @@ internal static class ShapeInference
         var outputModels = new List<OutputModel>();
         foreach (int i in outputs)
             outputModels.Add(new OutputModel(modelIndex[i], spec.Layers[i].Output == OutputRole.Auxiliary, spec.Layers[i].LossWeight));
-        return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray(), outputModels.ToEquatableArray()), diagnostics.ToEquatableArray());
+        return (new NetworkModel(spec.Namespace, spec.ClassName, spec.Modifiers, input, layers.ToEquatableArray(), outputModels.ToEquatableArray(), spec.Onnx), diagnostics.ToEquatableArray());
     }
 
     /// <summary>
@@ -358,6 +360,8 @@ internal static class ShapeInference
                     (pt, pb) = SamePads(x.H, kh, stride);
                     (pl, pr) = SamePads(x.W, kw, stride);
                 }
+                else if (layer.Pads is { } sides)
+                    (pt, pl, pb, pr) = (sides.Top, sides.Left, sides.Bottom, sides.Right);
                 else
                     pt = pl = pb = pr = layer.Pad;
                 int paddedH = x.H + pt + pb, paddedW = x.W + pl + pr;

@@ -513,7 +513,7 @@ public class DiagnosticTests
         var ids = typeof(Unroll.Generator.UnrollGenerator).Assembly.GetType("Unroll.Generator.Diagnostics")!
             .GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id).ToList();
-        Assert.Equal(29, ids.Count);
+        Assert.Equal(34, ids.Count);
         foreach (string id in ids)
             Assert.Contains(id + " ", notes);
     }

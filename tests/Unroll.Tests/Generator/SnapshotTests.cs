@@ -31,6 +31,42 @@ public class SnapshotTests
         }
         """, nameof(PadNormaliseDrop));
 
+    /// <summary>
+    /// The shell of a network compiled from an ONNX model (the kernels are those of any network): the model's path, the
+    /// parameter bindings and LoadOnnx, and no weight in the source.
+    /// </summary>
+    [Fact]
+    public void OnnxNetwork()
+    {
+        var random = new SeededRandom(3);
+        byte[] model = new Unroll.Onnx.OnnxModelBuilder("small")
+            .AddInput("image", ["batch", 1, 6, 6])
+            .AddOutput("scores", ["batch", 3])
+            .AddInitializer("conv.weight", [4, 1, 3, 3], Enumerable.Range(0, 36).Select(_ => random.Uniform(-1f, 1f)).ToArray())
+            .AddInitializer("fc.weight", [36, 3], Enumerable.Range(0, 108).Select(_ => random.Uniform(-1f, 1f)).ToArray())
+            .AddInitializer("fc.bias", [3], new float[3])
+            .AddNode("Conv", ["image", "conv.weight"], ["conv"], Unroll.Onnx.OnnxAttribute.Ints("strides", 2, 2), Unroll.Onnx.OnnxAttribute.String("auto_pad", "SAME_UPPER"))
+            .AddNode("Relu", ["conv"], ["relu"])
+            .AddNode("Flatten", ["relu"], ["flat"])
+            .AddNode("Gemm", ["flat", "fc.weight", "fc.bias"], ["scores"], Unroll.Onnx.OnnxAttribute.Float("alpha", 0.5f))
+            .ToArray();
+        string folder = Path.Combine(Path.GetTempPath(), "unroll-snapshot-" + System.Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, "small.onnx");
+        File.WriteAllBytes(path, model);
+        try
+        {
+            GeneratorRun run = GeneratorHarness.Run("[Unroll.OnnxNetwork(\"small.onnx\")] public partial class OnnxNet { }", additionalFiles: [path]);
+            Assert.Empty(run.AllDiagnostics);
+            Assert.Equal(4, run.Sources.Count);
+            Approvals.Verify(run.Sources["OnnxNet.g.cs"], "OnnxNet", nameof(SnapshotTests));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void LeNet5() =>
         VerifyAll(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "Networks", "LeNet5.cs")), nameof(LeNet5));

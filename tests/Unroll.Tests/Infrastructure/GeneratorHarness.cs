@@ -45,21 +45,26 @@ public static class GeneratorHarness
             References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, optimizationLevel: optimization));
 
-    public static GeneratorDriver CreateDriver() =>
-        CSharpGeneratorDriver.Create(new[] { new UnrollGenerator().AsSourceGenerator() }, parseOptions: ParseOptions,
+    /// <param name="additionalFiles">Paths of the project's AdditionalFiles items (ONNX models, read from disk by the generator).</param>
+    public static GeneratorDriver CreateDriver(IEnumerable<string>? additionalFiles = null) =>
+        CSharpGeneratorDriver.Create(new[] { new UnrollGenerator().AsSourceGenerator() },
+            additionalTexts: (additionalFiles ?? Array.Empty<string>()).Select(p => (AdditionalText)new AdditionalFile(p)),
+            parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
-    public static GeneratorRun Run(string source, OptimizationLevel optimization = OptimizationLevel.Debug)
+    /// <param name="additionalFiles">Paths of the project's AdditionalFiles items.</param>
+    public static GeneratorRun Run(string source, OptimizationLevel optimization = OptimizationLevel.Debug, IEnumerable<string>? additionalFiles = null)
     {
         CSharpCompilation input = Compilation(source, optimization: optimization);
-        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        GeneratorDriver driver = CreateDriver(additionalFiles).RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         return new GeneratorRun(input, output, driver.GetRunResult(), diagnostics);
     }
 
     /// <summary>Generates, compiles (optimised) and loads <paramref name="source"/>; fails with every error if it does not compile.</summary>
-    public static Assembly CompileAndLoad(string source)
+    /// <param name="additionalFiles">Paths of the project's AdditionalFiles items.</param>
+    public static Assembly CompileAndLoad(string source, IEnumerable<string>? additionalFiles = null)
     {
-        GeneratorRun run = Run(source, OptimizationLevel.Release);
+        GeneratorRun run = Run(source, OptimizationLevel.Release, additionalFiles);
         var errors = run.AllDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         if (errors.Count > 0)
             throw new InvalidOperationException("Generated code does not compile:\n" + string.Join("\n", errors.Take(20)));
@@ -74,4 +79,13 @@ public static class GeneratorHarness
     /// <summary>Creates network <paramref name="className"/> from an assembly made by <see cref="CompileAndLoad"/>.</summary>
     public static Network Create(Assembly assembly, string className, NetworkOptions options) =>
         (Network)Activator.CreateInstance(assembly.GetType(className, throwOnError: true)!, options)!;
+}
+
+/// <summary>An AdditionalFiles item on disk, as the compiler hands it to generators (Unroll reads .onnx items by their path).</summary>
+public sealed class AdditionalFile(string path) : AdditionalText
+{
+    public override string Path { get; } = path;
+
+    public override Microsoft.CodeAnalysis.Text.SourceText? GetText(System.Threading.CancellationToken cancellationToken = default) =>
+        Microsoft.CodeAnalysis.Text.SourceText.From(File.ReadAllText(Path));
 }

@@ -171,21 +171,8 @@ public sealed class OnnxExportTests : IDisposable
         float[] expected = new float[batch * net.OutputLength];
         net.Forward(input, expected, batch);
 
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        using var session = new InferenceSession(model, options);
-        Shape shape = net.Info.InputShape;
-        using var tensor = OrtValue.CreateTensorValueFromMemory(input, new long[] { batch, shape.Channels, shape.Height, shape.Width });
-        using var run = new RunOptions();
-        using IDisposableReadOnlyCollection<OrtValue> results = session.Run(run, new[] { OnnxExport.InputName }, new[] { tensor }, session.OutputNames);
-        float[] actual = results.Single().GetTensorDataAsSpan<float>().ToArray();
-        Assert.Equal(expected.Length, actual.Length);
-
-        double diff = 0, max = 0;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            diff = Math.Max(diff, Math.Abs((double)expected[i] - actual[i]));
-            max = Math.Max(max, Math.Abs((double)actual[i]));
-        }
+        float[] actual = OnnxRuntimeOracle.Run(model, input, net.Info.InputShape, batch);
+        (double diff, double max) = OnnxRuntimeOracle.Compare(actual, expected);
         double relative = diff / max;
         _output.WriteLine(FormattableString.Invariant(
             $"{net.Info.Name} {label} batch {batch}: max |Unroll - ORT| = {diff:E2}, max |ORT| = {max:G4}, relative {relative:E2} (tolerance {Tolerance:E0})"));
