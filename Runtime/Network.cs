@@ -682,7 +682,14 @@ public abstract class Network : IDisposable
             var allInput = new ReadOnlySpan<float>(_jobInput, _jobBatch * InputLength);
             var allOutput = new Span<float>(_jobOutput, _jobBatch * OutputLength);
             for (int n = 0; n < _jobBatch; n++)
+            {
+                // A part that finishes its share of one sample must not start writing the next into the shared
+                // workspace while another part still reads the last step's tensor there (the output's slot may be the
+                // first layer's): every part finishes a sample before any starts the next.
+                if (n > 0)
+                    _barrier!.Wait();
                 RunSample(allInput.Slice(n * InputLength, InputLength), allOutput.Slice(n * OutputLength, OutputLength), shared, part, parts, _barrier);
+            }
             return;
         }
         int start = (int)((long)_jobBatch * part / parts), end = (int)((long)_jobBatch * (part + 1) / parts);
