@@ -118,19 +118,13 @@ internal static class KernelEmitter
                 + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose weights stay in L2 (partial sums wait in the output)" : ", each with its weights kept in L2")
                 + $", over every output row";
         Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} {order}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
-        if (loops.BlocksOuter)
-        {
-            w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int blockFrom, int blockTo)");
-            w.Open("for (int b = blockFrom; b < blockTo; b++)");
-            if (loops.Passes > 1)
-                w.Open($"for (int pass = 0; pass < {I(loops.Passes)}; pass++)");
-            w.Open($"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
-        }
-        else
-        {
-            w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
-            w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
-        }
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, {(loops.BlocksOuter ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
+        var loopHeads = !loops.BlocksOuter
+            ? new[] { "for (int oh = rowFrom; oh < rowTo; oh++)" }
+            : new[] { "for (int b = blockFrom; b < blockTo; b++)", loops.Passes > 1 ? $"for (int pass = 0; pass < {I(loops.Passes)}; pass++)" : null, $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)" }
+                .OfType<string>().ToArray();
+        foreach (string head in loopHeads)
+            w.Open(head);
         foreach ((int first, int _) in fixedTiles)
             if (first < owLo)
                 w.Line($"{name}_At{I(first)}({args});");
@@ -139,13 +133,8 @@ internal static class KernelEmitter
         foreach ((int first, int _) in fixedTiles)
             if (first >= owLo)
                 w.Line($"{name}_At{I(first)}({args});");
-        w.Close();
-        if (loops.BlocksOuter)
-        {
+        foreach (string _ in loopHeads)
             w.Close();
-            if (loops.Passes > 1)
-                w.Close();
-        }
         w.Close();
 
         if (interiorTiles > 0)
@@ -215,11 +204,19 @@ internal static class KernelEmitter
         w.Close();
     }
 
-    private static void InitAccumulators(CodeWriter w, VectorIsa v, bool bias, int pixels, int vectors)
+    /// <summary>
+    /// Declares the accumulators a<i>t</i>_<i>m</i>, starting from the bias (or zero). With <paramref name="partial"/>
+    /// (the output index of each accumulator) only the first pass starts there; the others go on from the partial sums
+    /// the previous pass stored.
+    /// </summary>
+    private static void InitAccumulators(CodeWriter w, VectorIsa v, bool bias, int pixels, int vectors, Func<int, int, string>? partial = null)
     {
         for (int t = 0; t < pixels; t++)
             for (int m = 0; m < vectors; m++)
-                w.Line($"{v.Type} a{t}_{m} = {(bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero)};");
+            {
+                string start = bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero;
+                w.Line($"{v.Type} a{t}_{m} = {(partial is null ? start : $"pass == 0 ? {start} : {v.Load("output", partial(t, m))}")};");
+            }
     }
 
     /// <summary>The output index of accumulator a<i>t</i>_<i>m</i> of a convolution tile whose first pixel is <paramref name="pixelBase"/>.</summary>
@@ -281,15 +278,7 @@ internal static class KernelEmitter
         Action<Action<int>> blocks = loops.BlocksOuter ? body => OneChannelBlock(w, tile, v.Lanes, body) : body => ChannelBlocks(w, tile, v.Lanes, body);
         blocks(vectors =>
         {
-            if (passes)
-            {
-                // The first pass starts from the bias; the others go on from the partial sums the previous pass stored.
-                for (int t = 0; t < pixels; t++)
-                    for (int m = 0; m < vectors; m++)
-                        w.Line($"{v.Type} a{t}_{m} = pass == 0 ? {(l.Bias ? v.Load("bias", $"oc0 + {I(m * v.Lanes)}") : v.Zero)} : {v.Load("output", OutputIndex(p, v, pixelBase, t, m))};");
-            }
-            else
-                InitAccumulators(w, v, l.Bias, pixels, vectors);
+            InitAccumulators(w, v, l.Bias, pixels, vectors, passes ? (t, m) => OutputIndex(p, v, pixelBase, t, m) : null);
             w.Open(clipRows ? "for (int kh = khLo; kh < khHi; kh++)" : $"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
             string channelStart = passes ? $" + icFrom * {I(p.In.ChannelStride)}" : "";
             w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")}{channelStart});");

@@ -153,9 +153,12 @@ internal static class Schedule
     /// channel blocks, not tile rows: each thread transforms the whole input (cheap), and multiplies and transforms back
     /// only its channels, so it reads only its share of the transformed kernel.
     /// </summary>
-    public static bool WinogradWholeLayer(LayerPlan layer) =>
-        WinogradBlockRows(layer) == WinogradTileRows(layer) && WinogradTileRows(layer) * WinogradTilesAcross(layer) <= WinogradRowsBlockTiles
-        && WinogradBlockRows(layer) > 1;
+    public static bool WinogradWholeLayer(LayerPlan layer)
+    {
+        // A block of several rows holds at most WinogradRowsBlockTiles tiles, so one holding every row is small enough.
+        int rows = WinogradBlockRows(layer);
+        return rows > 1 && rows == WinogradTileRows(layer);
+    }
 
     /// <summary>The units of a Winograd layer's kernel: output channel blocks for a whole-layer block, else tile rows.</summary>
     public static int WinogradUnits(TargetIsa isa, LayerPlan layer) =>
