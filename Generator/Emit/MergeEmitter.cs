@@ -33,21 +33,21 @@ internal static class MergeEmitter
     }
 
     /// <summary>
-    /// The call of a merge kernel: every source, then the output, then for a sum the output rows [from, to) it adds
-    /// (a sum is split by rows across the threads of a sample; see <see cref="RowUnits"/>).
+    /// The call of a merge kernel (a sum or a concatenation): every source, then the output, then the output rows
+    /// [from, to) it computes (a merge is split by rows across the threads of a sample; see <see cref="RowUnits"/>).
     /// </summary>
-    public static string Call(string kernel, LayerPlan p, System.Collections.Generic.IEnumerable<string> sources, string output, string from, string to) =>
-        $"{kernel}({string.Join(", ", sources)}, {output}{(p.Layer.Op == OpKind.Add ? $", {from}, {to}" : "")});";
+    public static string Call(string kernel, System.Collections.Generic.IEnumerable<string> sources, string output, string from, string to) =>
+        $"{kernel}({string.Join(", ", sources)}, {output}, {from}, {to});";
 
-    /// <summary>Elements of a sum below which it stays on one thread: a memory pass shorter than this costs less than the synchronisation.</summary>
+    /// <summary>Elements of a merge below which it stays on one thread: a memory pass shorter than this costs less than the synchronisation.</summary>
     private const int SplitLength = 32 * 1024;
 
     /// <summary>
-    /// Rows a merge step can be split into across the threads of one sample: a large sum whose activation is fused
-    /// (an activation pass runs over the whole tensor, so it must not be split); zero otherwise.
+    /// Rows a sum or a concatenation can be split into across the threads of one sample: a large one whose activation
+    /// is fused (an activation pass runs over the whole tensor, so it must not be split); zero otherwise.
     /// </summary>
     public static int RowUnits(LayerPlan p, VectorIsa v) =>
-        p.Layer.Op == OpKind.Add && p.Out.Length >= SplitLength && !KernelEmitter.NeedsActivationPass(p, v) ? p.Out.H : 0;
+        p.Layer.Op is OpKind.Add or OpKind.Concat && p.Out.Length >= SplitLength && !KernelEmitter.NeedsActivationPass(p, v) ? p.Out.H : 0;
 
     private static void EmitAdd(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
@@ -67,11 +67,11 @@ internal static class MergeEmitter
     private static void EmitConcat(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
         Graph.LayerModel l = p.Layer;
-        int pixels = p.Out.H * p.Out.W;
-        w.Line($"/// <summary>{l.Name}: {string.Join(" + ", p.Sources.Select(s => I(s.C)))} = {I(p.Out.C)} channels at each of {I(pixels)} position(s), each input copied into its slice; padded channels are zeroed.</summary>");
+        int row = p.Out.W;
+        w.Line($"/// <summary>{l.Name}: {string.Join(" + ", p.Sources.Select(s => I(s.C)))} = {I(p.Out.C)} channels at each position of output rows [rowFrom, rowTo) of {I(p.Out.H)} ({I(row)} position(s) a row), each input copied into its slice; padded channels are zeroed.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {name}({Inputs(p)}, ref float output)");
-        w.Open($"for (int px = 0; px < {I(pixels)}; px++)");
+        w.Open($"private static void {name}({Inputs(p)}, ref float output, int rowFrom, int rowTo)");
+        w.Open($"for (int px = rowFrom * {I(row)}; px < rowTo * {I(row)}; px++)");
         w.Line($"ref float o = ref Unsafe.Add(ref output, px * {I(p.Out.Cs)});");
         int offset = 0;
         for (int k = 0; k < p.Sources.Count; k++)
@@ -85,8 +85,8 @@ internal static class MergeEmitter
         w.Close();
         if (v.Activate(l.Activation, l.Alpha, "x") is { } activate)
         {
-            w.Line($"// {l.Activation} over the whole output.");
-            w.Open($"for (int i = 0; i < {I(p.Out.Length)}; i += {I(v.Lanes)})");
+            w.Line($"// {l.Activation} over the rows.");
+            w.Open($"for (int i = rowFrom * {I(row * p.Out.Cs)}; i < rowTo * {I(row * p.Out.Cs)}; i += {I(v.Lanes)})");
             w.Line($"{v.Type} x = {v.Load("output", "i")};");
             w.Line(v.Store(activate, "output", "i"));
             w.Close();

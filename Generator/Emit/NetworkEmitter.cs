@@ -549,7 +549,7 @@ internal static class NetworkEmitter
                     steps.Add(new Step(MergeEmitter.RowUnits(p, v), p.Out.H, (from, to) =>
                     {
                         w.Line(comment);
-                        w.Line(MergeEmitter.Call(kernel, p, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset), from, to));
+                        w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset), from, to));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -742,7 +742,7 @@ internal static class NetworkEmitter
                             break;
                         case OpKind.Add:
                         case OpKind.Concat:
-                            w.Line(MergeEmitter.Call(kernel, p, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
+                            w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => $"{sample}{I(s.Offset)})"), $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
                             break;
                         case OpKind.GlobalAvgPool:
                         case OpKind.LRN:

@@ -29,7 +29,8 @@ public class SplitSampleTests
             [Dense(10)] public partial Layer Out { get; }
         }
 
-        // Residual sums of 40 rows: with ReLU fused the sum is split by rows; with tanh (a pass over the whole tensor) it is not.
+        // Merges of 40 rows: with ReLU fused a sum or a concatenation is split by rows; with tanh (a pass over the whole
+        // tensor) a sum is not.
         [Network(Input = "32x40x40")]
         public partial class ResidualNet
         {
@@ -37,6 +38,7 @@ public class SplitSampleTests
             [Conv(32, Kernel = 3, Padding = Padding.Same)] public partial Layer C2 { get; }
             [Add(nameof(C1)), ReLU] public partial Layer Sum { get; }
             [Add(nameof(C1)), Tanh] public partial Layer Sum2 { get; }
+            [Concat(nameof(C2)), ReLU] public partial Layer Joined { get; }
         }
 
         // A big input and output: the layout moves themselves are split.
