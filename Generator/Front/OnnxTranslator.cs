@@ -816,8 +816,8 @@ internal sealed class OnnxTranslator
             case "SAME_UPPER":
             case "SAME_LOWER":
             {
-                (int top, int bottom) = Same(x.Shape.H, kh, stride, auto == "SAME_UPPER");
-                (int left, int right) = Same(x.Shape.W, kw, stride, auto == "SAME_UPPER");
+                (int top, int bottom) = Graph.ShapeInference.SamePads(x.Shape.H, kh, stride, oddAtEnd: auto == "SAME_UPPER");
+                (int left, int right) = Graph.ShapeInference.SamePads(x.Shape.W, kw, stride, oddAtEnd: auto == "SAME_UPPER");
                 pads = new Sides(top, left, bottom, right);
                 return true;
             }
@@ -825,15 +825,6 @@ internal sealed class OnnxTranslator
                 Fail(node, $"has auto_pad '{auto}'; NOTSET, VALID, SAME_UPPER and SAME_LOWER are supported");
                 return false;
         }
-    }
-
-    /// <summary>"Same" padding: output ceil(n / s), the odd pixel at the end (upper) or the beginning (lower).</summary>
-    private static (int Before, int After) Same(int n, int k, int s, bool upper)
-    {
-        int output = (n + s - 1) / s;
-        int total = Math.Max((output - 1) * s + k - n, 0);
-        int small = total / 2;
-        return upper ? (small, total - small) : (total - small, small);
     }
 
     private static long Int(OnnxNodeProto node, string name, long fallback) => node.Attribute(name) is { } a ? a.Int : fallback;

@@ -539,11 +539,15 @@ internal static class ShapeInference
         return true;
     }
 
-    /// <summary>TensorFlow's "same": output ceil(n / s), total padding split with the odd pixel at the end.</summary>
-    private static (int Before, int After) SamePads(int n, int k, int s)
+    /// <summary>
+    /// TensorFlow's "same" (ONNX's SAME_UPPER): output ceil(n / s), total padding split with the odd pixel at the end;
+    /// with <paramref name="oddAtEnd"/> false, at the beginning (ONNX's SAME_LOWER).
+    /// </summary>
+    internal static (int Before, int After) SamePads(int n, int k, int s, bool oddAtEnd = true)
     {
         int output = (n + s - 1) / s;
         int total = Math.Max((output - 1) * s + k - n, 0);
-        return (total / 2, total - total / 2);
+        int small = total / 2;
+        return oddAtEnd ? (small, total - small) : (total - small, small);
     }
 }
