@@ -126,6 +126,9 @@ public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activatio
 /// <param name="LossWeight">The weight of its loss in the training loss.</param>
 public sealed record OutputInfo(string Layer, Shape Shape, int Offset, bool Auxiliary, float LossWeight)
 {
+    /// <summary>The output's name outside the network (<see cref="INetwork.Outputs"/>): the ONNX graph's name of the value for an imported model, else the layer's.</summary>
+    public string Name { get; init; } = Layer;
+
     /// <summary>Values of one sample's output.</summary>
     public int Length => Shape.Length;
 }
@@ -148,6 +151,9 @@ public sealed record NetworkInfo(string Name, Shape InputShape, Shape OutputShap
     int ParameterStorageLength, int WorkspaceLength, string Summary, int TrainingWorkspaceLength = 0, int TransposedKernelLength = 0,
     IReadOnlyList<OutputInfo>? Outputs = null)
 {
+    /// <summary>The input's name outside the network (<see cref="INetwork.Inputs"/>): the ONNX graph's for an imported model, else "input".</summary>
+    public string InputName { get; init; } = Layer.NetworkInput;
+
     /// <summary>The outputs, main ones first (see <see cref="OutputAttribute"/>); a network that marks none has its last layer's.</summary>
     public IReadOnlyList<OutputInfo> Outputs { get; init; } = Outputs ?? [new OutputInfo(Layers[^1].Name, OutputShape, 0, false, 1f)];
 

@@ -13,7 +13,7 @@ namespace Unroll;
 /// per-layer views) and one workspace per thread, all allocated at construction: a forward pass
 /// allocates nothing. The generated subclass supplies the shape-specialised kernels.
 /// </summary>
-public abstract class Network : IDisposable
+public abstract class Network : INetwork
 {
     /// <summary>A batch with fewer FLOPs than this runs on one thread: about 40 microseconds of work.</summary>
     private const long MinParallelFlops = 8_000_000;
@@ -38,6 +38,10 @@ public abstract class Network : IDisposable
     private float[]? _transformed;
     private readonly object _transformLock = new();
     private readonly ulong _seedNoise;
+    private readonly GraphTensor[] _inputs;
+    private readonly GraphTensor[] _outputs;
+    private readonly int[] _outputOffsets;
+    private float[]? _runOutput;
 
     /// <summary>Creates the instance for the generated description <paramref name="info"/>.</summary>
     /// <exception cref="NotSupportedException">The requested instruction set is not supported by this machine.</exception>
@@ -65,6 +69,18 @@ public abstract class Network : IDisposable
         _forwardPart = ForwardPart;
         _trainPart = TrainPart;
         _seedNoise = DropoutNoise.SeedNoise(options.Seed);
+        _inputs = [new GraphTensor(info.InputName, info.InputShape)];
+        var outputs = new List<GraphTensor>();
+        var offsets = new List<int>();
+        foreach (OutputInfo output in info.Outputs)
+        {
+            if (output.Auxiliary)
+                continue;
+            outputs.Add(new GraphTensor(output.Name, output.Shape));
+            offsets.Add(output.Offset);
+        }
+        _outputs = [.. outputs];
+        _outputOffsets = [.. offsets];
         InitializeParameters(options.Seed);
     }
 
@@ -136,6 +152,15 @@ public abstract class Network : IDisposable
         }
     }
 
+    /// <summary>The class name of the network.</summary>
+    public string Name => Info.Name;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<GraphTensor> Inputs => _inputs;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<GraphTensor> Outputs => _outputs;
+
     /// <summary>The Keras-style summary table.</summary>
     public string Summary() => Info.Summary;
 
@@ -184,6 +209,61 @@ public abstract class Network : IDisposable
                 _jobOutput = null;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    public float[][] Run(params float[][] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        CheckCount(inputs.Length, _inputs.Length, "input", nameof(inputs));
+        ArgumentNullException.ThrowIfNull(inputs[0], nameof(inputs));
+        if (inputs[0].Length % InputLength != 0)
+            throw new ArgumentException($"Input '{_inputs[0].Name}' must hold a whole number of samples of {InputLength} values; it holds {inputs[0].Length}.", nameof(inputs));
+        int batch = inputs[0].Length / InputLength;
+        var outputs = new float[_outputs.Length][];
+        for (int k = 0; k < outputs.Length; k++)
+            outputs[k] = new float[batch * _outputs[k].Length];
+        Run(inputs, outputs, batch);
+        return outputs;
+    }
+
+    /// <inheritdoc/>
+    public void Run(IReadOnlyList<float[]> inputs, IReadOnlyList<float[]> outputs, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        CheckCount(inputs.Count, _inputs.Length, "input", nameof(inputs));
+        CheckCount(outputs.Count, _outputs.Length, "output", nameof(outputs));
+        for (int k = 0; k < _outputs.Length; k++)
+        {
+            ArgumentNullException.ThrowIfNull(outputs[k], nameof(outputs));
+            if (outputs[k].Length != batch * _outputs[k].Length)
+                throw new ArgumentException($"Output '{_outputs[k].Name}' must hold batch x {_outputs[k].Length} = {batch * _outputs[k].Length} values for batch {batch}; it holds {outputs[k].Length}.", nameof(outputs));
+        }
+        ArgumentNullException.ThrowIfNull(inputs[0], nameof(inputs));
+        if (_outputs.Length == 1)
+        {
+            Forward(inputs[0], outputs[0], batch);
+            return;
+        }
+        // Several outputs: Forward writes each sample's outputs one after the other; they are dealt out per output.
+        int length = batch * OutputLength;
+        if (_runOutput is null || _runOutput.Length < length)
+            _runOutput = new float[length];
+        Forward(inputs[0], _runOutput.AsSpan(0, length), batch);
+        for (int k = 0; k < _outputs.Length; k++)
+        {
+            int n = _outputs[k].Length;
+            for (int sample = 0; sample < batch; sample++)
+                _runOutput.AsSpan(sample * OutputLength + _outputOffsets[k], n).CopyTo(outputs[k].AsSpan(sample * n, n));
+        }
+    }
+
+    private static void CheckCount(int count, int expected, string what, string parameter)
+    {
+        if (count != expected)
+            throw new ArgumentException($"The network has {expected} {what}{(expected == 1 ? "" : "s")}; {count} array{(count == 1 ? " was" : "s were")} given.", parameter);
     }
 
     /// <summary>Runs the network on <paramref name="input"/> (a whole number of samples) and returns the outputs.</summary>

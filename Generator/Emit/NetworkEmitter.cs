@@ -176,9 +176,12 @@ internal static class NetworkEmitter
         {
             OutputModel m = model.Outputs.First(x => x.Layer == o.Layer);
             LayerModel l = model.Layers[o.Layer];
-            w.Line($"        new OutputInfo(\"{l.Name}\", {ShapeLiteral(l.Output)}, {I(o.Offset)}, {(m.Auxiliary ? "true" : "false")}, {VectorIsa.Literal(m.LossWeight)}),");
+            // An imported model's output keeps the graph's name for it (INetwork.Outputs), where that is not the layer's.
+            string? graphName = model.Onnx?.OutputNames.FirstOrDefault(n => n.Layer == l.Name)?.Value;
+            string named = graphName is null || graphName == l.Name ? "" : $" {{ Name = {Literal(graphName)} }}";
+            w.Line($"        new OutputInfo(\"{l.Name}\", {ShapeLiteral(l.Output)}, {I(o.Offset)}, {(m.Auxiliary ? "true" : "false")}, {VectorIsa.Literal(m.LossWeight)}){named},");
         }
-        w.Line("    });");
+        w.Line(model.Onnx is { InputName.Length: > 0 } onnx ? $"    }}) {{ InputName = {Literal(onnx.InputName)} }};" : "    });");
         w.Line();
         w.Line("/// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>");
         w.Line("/// <param name=\"options\">Instruction set, threads and seed; null for the defaults.</param>");

@@ -103,7 +103,11 @@ internal static class OnnxFrontEnd
         // Every layer points at the attribute's path: shape diagnostics of the graph stage land there too.
         EquatableArray<LayerSpec> layers = (model?.Layers ?? EquatableArray<LayerSpec>.Empty)
             .Select(l => l with { Location = target.PathLocation }).ToEquatableArray();
-        var source = new OnnxSource(target.Path, model?.Bindings ?? EquatableArray<OnnxBinding>.Empty);
+        var source = new OnnxSource(target.Path, model?.Bindings ?? EquatableArray<OnnxBinding>.Empty)
+        {
+            InputName = model?.InputName ?? "",
+            OutputNames = model?.OutputNames ?? EquatableArray<OnnxOutputName>.Empty,
+        };
         return new NetworkSpec(target.Namespace, target.ClassName, target.Modifiers, model?.Input, target.PathLocation, target.ClassLocation,
             layers, diagnostics.ToEquatableArray(), source);
     }

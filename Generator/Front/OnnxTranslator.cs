@@ -13,8 +13,18 @@ namespace Unroll.Generator.Front;
 /// <summary>Where one parameter tensor's values come from in the ONNX model (see Unroll.Onnx.OnnxWeightBinding).</summary>
 internal sealed record OnnxBinding(string Tensor, string Initializer, bool Transpose, float Scale);
 
+/// <summary>The ONNX graph's name of an output value, and the layer that computes it.</summary>
+internal sealed record OnnxOutputName(string Layer, string Value);
+
 /// <summary>The ONNX model a network was compiled from: the path as [OnnxNetwork] gives it, and where each parameter comes from.</summary>
-internal sealed record OnnxSource(string Path, EquatableArray<OnnxBinding> Bindings);
+internal sealed record OnnxSource(string Path, EquatableArray<OnnxBinding> Bindings)
+{
+    /// <summary>The graph's name of its input.</summary>
+    public string InputName { get; init; } = "";
+
+    /// <summary>The graph's names of its outputs, in graph order.</summary>
+    public EquatableArray<OnnxOutputName> OutputNames { get; init; } = EquatableArray<OnnxOutputName>.Empty;
+}
 
 /// <summary>Something in a model that cannot be compiled: a node (with its operator), or the graph as a whole (empty node).</summary>
 internal sealed record OnnxProblem(string Node, string Op, string Message);
@@ -26,7 +36,14 @@ internal sealed record OnnxProblem(string Node, string Op, string Message);
 /// </summary>
 /// <param name="Damage">Why the file could not be read at all (damaged, truncated, not ONNX); null when it could.</param>
 internal sealed record OnnxImport(string Path, string? Input, EquatableArray<LayerSpec> Layers, EquatableArray<OnnxBinding> Bindings,
-    EquatableArray<OnnxProblem> Problems, string? Damage);
+    EquatableArray<OnnxProblem> Problems, string? Damage)
+{
+    /// <summary>The graph's name of its input; empty when the model could not be translated.</summary>
+    public string InputName { get; init; } = "";
+
+    /// <summary>The graph's names of its outputs and the layers computing them, in graph order.</summary>
+    public EquatableArray<OnnxOutputName> OutputNames { get; init; } = EquatableArray<OnnxOutputName>.Empty;
+}
 
 /// <summary>
 /// Front end of ONNX models: translates a graph into the <see cref="LayerSpec"/>s the attribute front end would produce for
@@ -86,6 +103,8 @@ internal sealed class OnnxTranslator
     private readonly List<Pending> _layers = new();
     private readonly List<OnnxProblem> _problems = new();
     private string? _input;
+    private string _inputName = "";
+    private readonly List<(int Layer, string Value)> _outputNames = new();
 
     private OnnxTranslator(OnnxModelProto model)
     {
@@ -147,7 +166,10 @@ internal sealed class OnnxTranslator
             else if (value.Layer < 0)
                 Problem($"has output '{output.Name}', which is its input unchanged");
             else
+            {
                 _layers[value.Layer].Spec = _layers[value.Layer].Spec with { Output = OutputRole.Main };
+                _outputNames.Add((value.Layer, output.Name));
+            }
         }
     }
 
@@ -175,6 +197,7 @@ internal sealed class OnnxTranslator
         }
         int c = (int)shape[1].Value!.Value, h = (int)shape[2].Value!.Value, w = (int)shape[3].Value!.Value;
         _input = $"{c}x{h}x{w}";
+        _inputName = input.Name;
         _values[input.Name] = new Value(-1, new TensorShape(c, h, w, false), 4);
         return true;
     }
@@ -876,7 +899,11 @@ internal sealed class OnnxTranslator
             foreach ((string suffix, string initializer, bool transpose, float scale) in p.Tensors)
                 bindings.Add(new OnnxBinding(names[i] + "." + suffix, initializer, transpose, scale));
         }
-        return new OnnxImport(path, _input, layers.ToEquatableArray(), bindings.ToEquatableArray(), EquatableArray<OnnxProblem>.Empty, null);
+        return new OnnxImport(path, _input, layers.ToEquatableArray(), bindings.ToEquatableArray(), EquatableArray<OnnxProblem>.Empty, null)
+        {
+            InputName = _inputName,
+            OutputNames = _outputNames.Select(o => new OnnxOutputName(names[o.Layer], o.Value)).ToEquatableArray(),
+        };
     }
 
     /// <summary>Whether the node's name is its operator and a number ("Conv_3", "Relu12"), which says nothing of its role.</summary>

@@ -62,6 +62,44 @@ public class OutputTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheRuntimeInterfaceNamesTheOutputsAndDealsThemOut()
+    {
+        using Network net = GeneratorHarness.Create(Assembly.Value, "Heads", new NetworkOptions { Threads = 1 });
+        INetwork graph = net;
+        Assert.Equal("Heads", graph.Name);
+        Assert.Equal(new[] { new GraphTensor("input", new Shape(3, 10, 10)) }, graph.Inputs);
+        // The auxiliary classifier is training's only: inference has two outputs.
+        Assert.Equal(new[] { new GraphTensor("Map", new Shape(4, 10, 10)), new GraphTensor("Classes", Shape.Flat(5)) }, graph.Outputs);
+        Assert.Equal(new long[] { 3, 5 }, graph.Outputs[1].Dimensions(3));
+        Assert.Equal("Map [N, 4, 10, 10]", graph.Outputs[0].ToString());
+
+        const int batch = 3;
+        float[] input = NetworkFixtures.RandomInput(batch * net.InputLength, new SeededRandom(61));
+        float[] forward = new float[batch * net.OutputLength];
+        net.Forward(input, forward, batch);
+        float[][] outputs = graph.Run(input);
+        Assert.Equal(2, outputs.Length);
+        for (int n = 0; n < batch; n++)
+        {
+            Assert.Equal(forward.AsSpan(n * 405, 400).ToArray(), outputs[0].AsSpan(n * 400, 400).ToArray());
+            Assert.Equal(forward.AsSpan(n * 405 + 400, 5).ToArray(), outputs[1].AsSpan(n * 5, 5).ToArray());
+        }
+
+        // Into the caller's arrays, checked before anything runs.
+        float[][] mine = [new float[batch * 400], new float[batch * 5]];
+        graph.Run([input], mine, batch);
+        Assert.Equal(outputs, mine);
+        var count = Assert.Throws<ArgumentException>(() => graph.Run(input, input));
+        Assert.Equal("The network has 1 input; 2 arrays were given. (Parameter 'inputs')", count.Message);
+        var partial = Assert.Throws<ArgumentException>(() => graph.Run(input[..^1]));
+        Assert.StartsWith("Input 'input' must hold a whole number of samples of 300 values; it holds 899.", partial.Message);
+        var shortOutput = Assert.Throws<ArgumentException>(() => graph.Run([input], [new float[batch * 400], new float[14]], batch));
+        Assert.StartsWith("Output 'Classes' must hold batch x 5 = 15 values for batch 3; it holds 14.", shortOutput.Message);
+        var wrongBatch = Assert.Throws<ArgumentException>(() => graph.Run([input], mine, 2));
+        Assert.StartsWith("Output 'Map' must hold batch x 400 = 800 values for batch 2; it holds 1200.", wrongBatch.Message);
+    }
+
+    [Fact]
     public void InferenceAndTrainingOutputsMatchTheReference()
     {
         const int batch = 3;

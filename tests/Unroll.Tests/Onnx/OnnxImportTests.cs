@@ -122,9 +122,18 @@ public sealed class OnnxImportTests : IDisposable
         Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.Conv2D, Settings: { PadTop: 1, PadBottom: 0, PadLeft: 1, PadRight: 1, StrideHeight: 2 } });
         Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.Conv2D, Settings: { PadTop: 0, PadLeft: 1, PadBottom: 1, PadRight: 1, KernelHeight: 2, KernelWidth: 3 } });
         Assert.Equal(new[] { Activation.Tanh, Activation.Softmax }, net.Layers.Where(l => l.Info.Kind == LayerKind.Dense).Select(l => l.Info.Activation));
+        // The runtime interface names the input and output as the graph does (the layers have names of their own).
+        INetwork graph = net;
+        Assert.Equal(new[] { new GraphTensor("x", new Shape(2, 9, 9)) }, graph.Inputs);
+        Assert.Equal(new[] { new GraphTensor("y", Shape.Flat(5)) }, graph.Outputs);
+        Assert.NotEqual("y", net.Layers[^1].Name);
         float[] ort = Compare(null, net, File.ReadAllBytes(path), batch: 3, fixedBatch: false, seed: 33, "hand-built " + net.Isa);
         for (int n = 0; n < 3; n++)
             Assert.Equal(1.0, ort.Skip(5 * n).Take(5).Sum(v => (double)v), 5);
+        float[] input = NetworkFixtures.RandomInput(3 * net.InputLength, new SeededRandom(33));
+        float[] forward = new float[3 * net.OutputLength];
+        net.Forward(input, forward, 3);
+        Assert.Equal(forward, graph.Run(input)[0]);
         foreach (Isa isa in IsaSupport.Supported().Where(i => i != net.Isa))
         {
             using Network other = GeneratorHarness.Create(assembly, "Hand", new NetworkOptions { Threads = 1, Isa = isa });

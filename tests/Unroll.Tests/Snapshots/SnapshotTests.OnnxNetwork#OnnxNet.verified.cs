@@ -64,7 +64,7 @@ ____________________________________________________________________________
         new OutputInfo[]
         {
             new OutputInfo("scores", Shape.Flat(3), 0, false, 1f),
-        });
+        }) { InputName = "image" };
 
     /// <summary>Creates the network with freshly initialised parameters (seed 0 unless the options say otherwise).</summary>
     /// <param name="options">Instruction set, threads and seed; null for the defaults.</param>
