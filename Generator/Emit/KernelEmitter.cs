@@ -24,7 +24,7 @@ internal static class KernelEmitter
         string shapes = $"{l.Input} -> {l.Output}";
         return l.Op switch
         {
-            OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {l.Activation}; "
+            OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.Activation}; "
                 + $"{v.Name}: register tile {tile.Pixels} pixel(s) x {tile.Vectors} vector(s) of {v.Lanes} channel(s)",
             OpKind.Dense => $"{l.KindName} {shapes}, {l.Activation}; {v.Name}: {tile.Vectors} vector(s) of {v.Lanes} output(s) per block",
             OpKind.MaxPool or OpKind.AvgPool => $"{l.KindName} {shapes}, window {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}; {v.Name}: {v.Lanes} channel(s) per vector",
@@ -93,8 +93,11 @@ internal static class KernelEmitter
         // Weights outermost: the tile computes one channel block (b), in one pass over a slice of the input channels.
         string blockArgs = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", b, pass" : ", b";
         string blockParameters = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", int b, int pass" : ", int b";
-        string args = "ref input, ref output, ref weights, ref bias, oh" + blockArgs;
-        string parameters = "ref float input, ref float output, ref float weights, ref float bias, int oh" + blockParameters;
+        // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
+        string residualArgs = p.Residual is null ? "" : ", ref residual";
+        string residualParameters = p.Residual is null ? "" : ", ref float residual";
+        string args = "ref input, ref output, ref weights, ref bias" + residualArgs + ", oh" + blockArgs;
+        string parameters = "ref float input, ref float output, ref float weights, ref float bias" + residualParameters + ", int oh" + blockParameters;
 
         // Columns: full register tiles over the interior, where every tap is inside the input, and tiles at fixed
         // positions for the columns left over on either side (the edges and the interior's remainder), whose taps
@@ -117,8 +120,9 @@ internal static class KernelEmitter
             : $"Weights outermost: computes output channel blocks [blockFrom, blockTo) of {I(Schedule.ConvUnits(v.Target, p))} ({I(tile.Vectors * v.Lanes)} channels each)"
                 + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose weights stay in L2 (partial sums wait in the output)" : ", each with its weights kept in L2")
                 + $", over every output row";
-        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} {order}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
-        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, {(loops.BlocksOuter ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
+        string residual = p.Residual is null ? "" : " Completes a residual sum: the finished accumulators plus the sum's other input (residual, same layout as the output), then the sum's activation.";
+        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")}{residual} {order}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias{residualParameters}, {(loops.BlocksOuter ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
         var loopHeads = !loops.BlocksOuter
             ? new[] { "for (int oh = rowFrom; oh < rowTo; oh++)" }
             : new[] { "for (int b = blockFrom; b < blockTo; b++)", loops.Passes > 1 ? $"for (int pass = 0; pass < {I(loops.Passes)}; pass++)" : null, $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)" }
@@ -223,13 +227,20 @@ internal static class KernelEmitter
     private static string OutputIndex(LayerPlan p, VectorIsa v, string pixelBase, int t, int m) =>
         $"({pixelBase} + {I(t)}) * {I(p.Out.Cs)} + oc0 + {I(m * v.Lanes)}";
 
+    /// <summary>
+    /// Stores the accumulators. The last store of a sum (<paramref name="activate"/>) adds the residual first, when the
+    /// kernel completes a residual sum, and applies the activation; a pass's partial sums are stored as they are.
+    /// </summary>
     private static void StoreAccumulators(CodeWriter w, LayerPlan p, VectorIsa v, int pixels, int vectors, string pixelBase, bool activate = true)
     {
         for (int t = 0; t < pixels; t++)
             for (int m = 0; m < vectors; m++)
             {
+                string index = OutputIndex(p, v, pixelBase, t, m);
+                if (activate && p.Residual is not null)
+                    w.Line($"a{t}_{m} += {v.Load("residual", index)};");
                 string value = (activate ? v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}") : null) ?? $"a{t}_{m}";
-                w.Line(v.Store(value, "output", OutputIndex(p, v, pixelBase, t, m)));
+                w.Line(v.Store(value, "output", index));
             }
     }
 
@@ -303,7 +314,7 @@ internal static class KernelEmitter
             w.Close();
             if (passes && v.Activate(l.Activation, l.Alpha, "a") is not null)
             {
-                // Only the last pass has the whole sum to activate.
+                // Only the last pass has the whole sum to complete and activate.
                 w.Open($"if (pass == {I(loops.Passes - 1)})");
                 StoreAccumulators(w, p, v, pixels, vectors, pixelBase);
                 w.Close();

@@ -328,7 +328,7 @@ internal static class NetworkEmitter
             LayerPlan p = plan.Layers[i];
             if (!p.ReadsFoldedWeights)
                 continue;
-            LayerPlan bn = plan.Layers.First(b => b.Folded && b.Layer.Inputs[0] == i);
+            LayerPlan bn = plan.Layers.First(b => b.Folded && b.Layer.Op == OpKind.BatchNorm && b.Layer.Inputs[0] == i);
             int c = p.PaddedOutputs;
             w.Line($"// {p.Layer.Name} with {bn.Layer.Name} folded in: w' = w gamma / sqrt(running_var + eps), b' = (b - running_mean) gamma / sqrt(running_var + eps) + beta");
             string bias = p.BiasLength > 0 && plan.Training.Layers[i].Layer.Bias ? $"parameters.Slice({I(p.BiasOffset)}, {I(c)})" : "ReadOnlySpan<float>.Empty";
@@ -534,8 +534,9 @@ internal static class NetworkEmitter
                     int all = p.Layer.Op == OpKind.Conv ? Schedule.ConvUnits(v.Target, p) : Schedule.DenseChunks(Schedule.For(v.Target, p));
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
                     {
-                        w.Line(comment);
-                        w.Line(WeightedCall(kernel, p, p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset), Ws(p.Out.Offset), from, to));
+                        w.Line(comment + (p.Residual is null ? "" : ", plus the residual (the sum after it has no step)"));
+                        w.Line(WeightedCall(kernel, p, p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset), Ws(p.Out.Offset), from, to,
+                            p.Residual is { } r ? Ws(r.Offset) : null));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -546,6 +547,9 @@ internal static class NetworkEmitter
                         w.Line(comment);
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {from}, {to});");
                     }, Segment(p)));
+                    break;
+                case OpKind.Add when p.Folded:
+                    // Completed by the convolution that computes one of its inputs: it adds the other in its epilogue.
                     break;
                 case OpKind.Add:
                 case OpKind.Concat:
@@ -713,12 +717,18 @@ internal static class NetworkEmitter
             if (p.Pruned)
                 continue;
             string kernel = names[p.KernelKey];
-            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}");
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{(p.Residual is null ? "" : ", plus the residual (the sum after it has no step)")}");
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
             switch (p.Layer.Op)
             {
                 case OpKind.Dropout:
                     w.Line("// The identity at inference: the output shares the input's slot, nothing runs.");
+                    break;
+                case OpKind.BatchNorm when p.Folded:
+                    w.Line("// Folded into the convolution before it.");
+                    break;
+                case OpKind.Add when p.Folded:
+                    w.Line("// Completed by the convolution that computes one of its inputs: it adds the other in its epilogue.");
                     break;
                 case OpKind.Dense:
                     w.Line($"{kernel}_Group({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {Ws(plan.GroupSize * stride)}, (count + {I(Schedule.GroupTileSamples - 1)}) / {I(Schedule.GroupTileSamples)});");
@@ -737,7 +747,8 @@ internal static class NetworkEmitter
                             break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
-                            w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(Schedule.ConvUnits(v.Target, p))));
+                            w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(Schedule.ConvUnits(v.Target, p)),
+                                p.Residual is { } r ? $"{sample}{I(r.Offset)})" : null));
                             break;
                         case OpKind.MaxPool:
                         case OpKind.AvgPool:
@@ -751,9 +762,6 @@ internal static class NetworkEmitter
                         case OpKind.LRN:
                         case OpKind.ZeroPad:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
-                            break;
-                        case OpKind.BatchNorm when p.Folded:
-                            w.Line("// Folded into the convolution before it.");
                             break;
                         case OpKind.BatchNorm:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref transformed, {I(p.ScaleShiftOffset)}));");
@@ -784,9 +792,12 @@ internal static class NetworkEmitter
     private static string OutputTarget(OutputPlan o, EquatableArray<OutputPlan> outputs, string span) =>
         outputs.Count == 1 ? span : $"{span}.Slice({I(o.Offset)}, {I(o.Length)})";
 
-    /// <summary>The call of a direct convolution or single-sample dense kernel over the unit range [from, to).</summary>
-    private static string WeightedCall(string kernel, LayerPlan p, string input, string output, string from, string to) =>
-        $"{kernel}({input}, {output}, {WeightSource(p)}, {BiasSource(p)}, {from}, {to});";
+    /// <summary>
+    /// The call of a direct convolution or single-sample dense kernel over the unit range [from, to); a convolution that
+    /// completes a residual sum also gets the sum's other input.
+    /// </summary>
+    private static string WeightedCall(string kernel, LayerPlan p, string input, string output, string from, string to, string? residual = null) =>
+        $"{kernel}({input}, {output}, {WeightSource(p)}, {BiasSource(p)}, {(residual is null ? "" : residual + ", ")}{from}, {to});";
 
     /// <summary>Where a layer's kernel reads its weights: the parameters, or the transformed buffer when a batch normalisation is folded in.</summary>
     private static string WeightSource(LayerPlan p) => p.ReadsFoldedWeights
@@ -1026,7 +1037,7 @@ internal static class NetworkEmitter
         {
             if (!names.ContainsKey(p.KernelKey))
             {
-                names.Add(p.KernelKey, $"{p.Layer.KindName}_{p.Layer.Name}{(p.In.Planar ? "_Planar" : "")}{(p.ReadsFoldedWeights ? "_Folded" : "")}");
+                names.Add(p.KernelKey, $"{p.Layer.KindName}_{p.Layer.Name}{(p.In.Planar ? "_Planar" : "")}{(p.ReadsFoldedWeights ? "_Folded" : "")}{(p.Residual is null ? "" : "_Residual")}");
                 emitted.Add(p);
             }
         }

@@ -38,14 +38,23 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// folded in (scaled per output channel) lie in the transformed buffer, the bias right after them; -1 otherwise. Its
 /// <paramref name="Layer"/> then carries the normalisation's activation and a bias.
 /// </param>
-/// <param name="Folded">For a batch normalisation at inference folded into the convolution before it: it has no step of its own.</param>
+/// <param name="Folded">
+/// At inference, a layer with no step of its own because a convolution computes it: a batch normalisation folded into the
+/// convolution before it, or a residual sum that a convolution producing one of its inputs completes in its epilogue
+/// (see <paramref name="Residual"/>).
+/// </param>
 /// <param name="Pruned">
 /// For inference: a layer that only auxiliary outputs need. It has no step and no room in the workspace (its slots are
 /// placeholders); training runs it.
 /// </param>
+/// <param name="Residual">
+/// For a convolution at inference whose output only a residual sum reads, where the sum's other input lies: the kernel adds
+/// it to the finished accumulators before the sum's activation (its <paramref name="Layer"/> carries that activation) and
+/// stores the sum itself, in the slot the sum takes over. Null otherwise.
+/// </param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
     int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1,
-    int FoldedOffset = -1, bool Folded = false, bool Pruned = false)
+    int FoldedOffset = -1, bool Folded = false, bool Pruned = false, TensorSlot? Residual = null)
 {
     /// <summary>Whether the kernel reads its weights and bias from the transformed buffer (a convolution with a batch normalisation folded in).</summary>
     public bool ReadsFoldedWeights => FoldedOffset >= 0;
@@ -56,7 +65,7 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
     /// <summary>Identifies the computation, so that layers with equal keys share one kernel.</summary>
     public string KernelKey =>
         $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}{SourceKey}"
-        + (Layer.Op is Front.OpKind.Dropout or Front.OpKind.LRN ? "|" + Layer.Details : "");
+        + (Layer.Op is Front.OpKind.Dropout or Front.OpKind.LRN ? "|" + Layer.Details : "") + (Residual is null ? "" : "|residual");
 
     /// <summary>A merge's inputs after the first, as they enter the kernel key.</summary>
     private string SourceKey

@@ -92,7 +92,8 @@ internal static class Planner
                 slots[i + 1] = new TensorSlot(0, layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
             else if (layer.Op == OpKind.Dropout)
                 slots[i + 1] = slots[source] with { };
-            else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i)
+            else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i
+                || ResidualFusion(model, plans, inferenceReaders, i) is { } fusion && groupLast[root[source = fusion.Sum]] == i)
             {
                 // The block belongs to the source's root (the tensor it was placed or last handed over for).
                 slots[i + 1] = slots[source] with { };
@@ -141,6 +142,18 @@ internal static class Planner
             folds.Add(i);
         }
 
+        // A residual sum that a convolution can complete (see ResidualFusion) has no step: the convolution adds the other
+        // input in its epilogue and applies the sum's activation, in the slot the sum took over above.
+        for (int j = 0; j < n; j++)
+        {
+            if (!needed[j] || ResidualFusion(model, plans, inferenceReaders, j) is not { } fusion || plans[j].Out != slots[fusion.Sum])
+                continue;
+            LayerModel sum = model.Layers[j];
+            LayerPlan conv = plans[fusion.Conv];
+            plans[fusion.Conv] = conv with { Layer = conv.Layer with { Activation = sum.Activation, Alpha = sum.Alpha }, Residual = slots[fusion.Residual] };
+            plans[j] = plans[j] with { Folded = true };
+        }
+
         // Winograd layers: their transformed kernels one after another in a buffer of their own, and one scratch
         // area at the end of the workspace that they take in turn.
         int winograd = 0, scratch = 0;
@@ -172,6 +185,42 @@ internal static class Planner
         return new NetworkPlan(model, inputSlot, plans.ToEquatableArray(), Math.Max(parameters, Granule), workspace,
             Training(model, plans, readers, inputSlot, inputLength), GroupSize(model, workspace), winograd, scratchOffset, transformed,
             OutputPlans(model, slots, auxiliary: false));
+    }
+
+    /// <summary>
+    /// Whether inference can fold residual sum <paramref name="j"/> into the convolution that computes one of its two inputs
+    /// (directly, or through a batch normalisation folded into it): the later of the two producers is a direct convolution
+    /// (not Winograd) without an activation of its own whose output nothing else reads, the other input is ready before
+    /// it runs, and the sum's activation can be applied in registers. Returns the tensors (t: layer t - 1's output) of the
+    /// convolution's output as the sum reads it and of the other input, and the convolution's layer; null when it cannot.
+    /// </summary>
+    private static (int Sum, int Residual, int Conv)? ResidualFusion(NetworkModel model, List<LayerPlan> plans, List<int>[] inferenceReaders, int j)
+    {
+        LayerModel sum = model.Layers[j];
+        if (sum.Op != OpKind.Add || sum.Inputs.Count != 2 || sum.Activation is not (ActivationKind.None or ActivationKind.ReLU or ActivationKind.LeakyReLU))
+            return null;
+        (int Sum, int Residual, int Conv)? best = null;
+        for (int a = 0; a < 2; a++)
+        {
+            int t = sum.Inputs[a] + 1, other = sum.Inputs[1 - a] + 1;
+            if (t == 0 || inferenceReaders[t].Count != 1)
+                continue;
+            int conv = t - 1;
+            // Through a batch normalisation that the convolution before it absorbs (the fold's own conditions).
+            if (model.Layers[conv].Op == OpKind.BatchNorm && model.Layers[conv].Inputs[0] is int c && c >= 0
+                && model.Layers[c].Op == OpKind.Conv && inferenceReaders[c + 1].Count == 1 && plans[conv].Out == plans[c].Out)
+            {
+                if (model.Layers[conv].Activation != ActivationKind.None)
+                    continue;
+                conv = c;
+            }
+            LayerPlan p = plans[conv];
+            if (p.Layer.Op != OpKind.Conv || p.Layer.Activation != ActivationKind.None || Schedule.UsesWinograd(p) || other > conv
+                || (best is { } b && b.Conv > conv))
+                continue;
+            best = (t, other, conv);
+        }
+        return best;
     }
 
     /// <summary>The outputs' slots and places in a sample's output: the main ones, then (with <paramref name="auxiliary"/>) the others.</summary>
@@ -221,7 +270,7 @@ internal static class Planner
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
             // Training runs every layer as declared: nothing folded.
-            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false };
+            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false, Residual = null };
             layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {

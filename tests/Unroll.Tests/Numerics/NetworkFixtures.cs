@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Reflection;
 using Unroll;
+using Unroll.Tests.Infrastructure;
 using Unroll.Tests.Reference;
 using Xunit.Abstractions;
 
@@ -51,6 +53,33 @@ internal static class NetworkFixtures
         var lines = new List<string>();
         Assert.True(Tolerance.Mismatches(actual, reference, lines) == 0, $"{what}:\n{string.Join("\n", lines)}");
         output.WriteLine($"{what}: worst error {Tolerance.WorstRatio(actual, reference):F3} of the tolerance.");
+    }
+
+    /// <summary>The cases of a theory over compiled test networks: each of <paramref name="names"/> on every instruction set this machine runs.</summary>
+    public static IEnumerable<object[]> NamesOnEveryIsa(params string[] names)
+    {
+        foreach (Isa isa in IsaSupport.Supported())
+            foreach (string name in names)
+                yield return new object[] { name, isa };
+    }
+
+    /// <summary>
+    /// Creates network <paramref name="name"/> of <paramref name="assembly"/> on <paramref name="isa"/> at 1 and 2 threads,
+    /// with random biases and batch normalisations drawn from <paramref name="seed"/>, and checks batch 1 and batch 3 of one
+    /// random input against the reference.
+    /// </summary>
+    public static void AssertMatchesReferenceOnThreadsAndBatches(Assembly assembly, string name, Isa isa, int seed, Func<LayerInfo, float> alpha, ITestOutputHelper output)
+    {
+        var random = new SeededRandom(seed);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using Network network = GeneratorHarness.Create(assembly, name, new NetworkOptions { Isa = isa, Threads = threads, Seed = seed + 1 });
+            SetRandomBiases(network, new SeededRandom(seed + 2));
+            SetRandomNormalisations(network, new SeededRandom(seed + 3));
+            float[] input = RandomInput(3 * network.InputLength, random);
+            foreach (int batch in new[] { 1, 3 })
+                AssertMatchesReference(network, input, batch, $"{name} on {isa}, {threads} thread(s), batch {batch}", alpha, output);
+        }
     }
 
     /// <summary>Values in +-1.</summary>

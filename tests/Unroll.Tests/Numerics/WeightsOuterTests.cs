@@ -52,29 +52,14 @@ public class WeightsOuterTests
 
     public WeightsOuterTests(ITestOutputHelper output) => _output = output;
 
-    public static IEnumerable<object[]> Cases()
-    {
-        foreach (Isa isa in IsaSupport.Supported())
-            foreach (string name in Names)
-                yield return new object[] { name, isa };
-    }
+    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
 
     private static float Alpha(LayerInfo layer) => layer.Activation == Activation.LeakyReLU ? 0.1f : 0.01f;
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheReferenceOnEveryThreadCountAndBatch(string name, Isa isa)
-    {
-        var random = new SeededRandom(12);
-        foreach (int threads in new[] { 1, 2 })
-        {
-            using Network network = GeneratorHarness.Create(Compiled.Value, name, new NetworkOptions { Isa = isa, Threads = threads, Seed = 3 });
-            NetworkFixtures.SetRandomBiases(network, new SeededRandom(6));
-            float[] input = NetworkFixtures.RandomInput(3 * network.InputLength, random);
-            foreach (int batch in new[] { 1, 3 })
-                NetworkFixtures.AssertMatchesReference(network, input, batch, $"{name} on {isa}, {threads} thread(s), batch {batch}", Alpha, _output);
-        }
-    }
+    public void MatchesTheReferenceOnEveryThreadCountAndBatch(string name, Isa isa) =>
+        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 12, Alpha, _output);
 
     [Fact]
     public void TheGeneratedKernelsRunWeightsOutermostInPasses()
