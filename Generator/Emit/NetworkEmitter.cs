@@ -524,8 +524,8 @@ internal static class NetworkEmitter
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradUnits(v.Target, p) : 0, Schedule.WinogradUnits(v.Target, p), (from, to) =>
                     {
-                        w.Line(comment + " (Winograd)");
-                        w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to));
+                        w.Line(comment + " (Winograd)" + (p.Residual is null ? "" : ", plus the residual (the sum after it has no step)"));
+                        w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to, p.Residual is { } r ? Ws(r.Offset) : null));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -743,12 +743,13 @@ internal static class NetworkEmitter
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:
-                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, p))));
+                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, p)),
+                                p.Residual is { } r ? $"{sample}{I(r.Offset)})" : null));
                             break;
                         case OpKind.Conv:
                             string source = p.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(p.In.Offset)})";
                             w.Line(WeightedCall(kernel, p, source, $"{sample}{I(p.Out.Offset)})", "0", I(Schedule.ConvUnits(v.Target, p)),
-                                p.Residual is { } r ? $"{sample}{I(r.Offset)})" : null));
+                                p.Residual is { } residual ? $"{sample}{I(residual.Offset)})" : null));
                             break;
                         case OpKind.MaxPool:
                         case OpKind.AvgPool:
@@ -809,8 +810,8 @@ internal static class NetworkEmitter
         : $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})";
 
     /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
-    private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to) =>
-        WinogradEmitter.Call(kernel, input, output, $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})", BiasSource(p), scratch, from, to);
+    private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to, string? residual = null) =>
+        WinogradEmitter.Call(kernel, input, output, $"ref Unsafe.Add(ref transformed, {I(p.WinogradOffset)})", BiasSource(p), scratch, from, to, residual);
 
     private static void ActivationPass(CodeWriter w, VectorIsa v, LayerPlan p)
     {

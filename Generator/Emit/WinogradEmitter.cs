@@ -30,9 +30,12 @@ internal static class WinogradEmitter
     /// <summary>Name of the kernel that <see cref="Emit"/> writes for the layer whose direct kernel is <paramref name="name"/>.</summary>
     public static string KernelName(string name) => name + "_Winograd";
 
-    /// <summary>The call of a Winograd kernel over units [<paramref name="from"/>, <paramref name="to"/>) (see <see cref="Schedule.WinogradUnits"/>); the other arguments are refs.</summary>
-    public static string Call(string name, string input, string output, string transformed, string bias, string scratch, string from, string to) =>
-        $"{KernelName(name)}({input}, {output}, {transformed}, {bias}, {scratch}, {from}, {to});";
+    /// <summary>
+    /// The call of a Winograd kernel over units [<paramref name="from"/>, <paramref name="to"/>) (see <see cref="Schedule.WinogradUnits"/>);
+    /// the other arguments are refs, <paramref name="residual"/> only for a layer that completes a residual sum.
+    /// </summary>
+    public static string Call(string name, string input, string output, string transformed, string bias, string scratch, string from, string to, string? residual = null) =>
+        $"{KernelName(name)}({input}, {output}, {transformed}, {bias}, {scratch}, {(residual is null ? "" : residual + ", ")}{from}, {to});";
 
     public static void Emit(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
@@ -64,10 +67,13 @@ internal static class WinogradEmitter
                 + "so each thread reads only its channels of the transformed kernel (the input transform is repeated by each)"
             : $"Computes tile rows [rowFrom, rowTo) of {I(Schedule.WinogradTileRows(p))} (output rows 2 x tile row and the next), in blocks of "
                 + (blockRows == 1 ? $"at most {I(block)} tiles" : $"up to {I(blockRows)} whole tile rows ({I(block)} tiles), so each slice of the transformed kernel is read once for many tiles");
-        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {l.Activation}; "
+        // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
+        string residual = p.Residual is null ? "" : ", ref float residual";
+        string residualArg = p.Residual is null ? "" : ", ref residual";
+        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.Activation}; "
             + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). {units}; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
+        w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch{residual}, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
         w.Line($"ref float products = ref Unsafe.Add(ref scratch, {I(16 * block * cs)});");
         string all = $"0, {I(chunks)}";
         // Whole rows r = 0..rows-1 from tile row tr: each row's tiles go to its place in the block, then one product.
@@ -77,7 +83,7 @@ internal static class WinogradEmitter
             w.Line($"    {kernel}_In(ref input, ref Unsafe.Add(ref scratch, r * {I(across * cs)}), {tr} + r, 0, {I(across)});");
             w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {rows} * {I(across)}, {channels});");
             w.Line($"for (int r = 0; r < {rows}; r++)");
-            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias, {tr} + r, 0, {I(across)}, {channels});");
+            w.Line($"    {kernel}_Out(ref Unsafe.Add(ref products, r * {I(across * op)}), ref output, ref bias{residualArg}, {tr} + r, 0, {I(across)}, {channels});");
         }
         if (whole)
             WholeRows("0", I(Schedule.WinogradTileRows(p)), "blockFrom, blockTo");
@@ -88,7 +94,7 @@ internal static class WinogradEmitter
             {
                 w.Line($"{kernel}_In(ref input, ref scratch, tr, {I(first)}, {I(count)});");
                 w.Line($"{kernel}_Products(ref scratch, ref transformed, ref products, {I(count)}, {all});");
-                w.Line($"{kernel}_Out(ref products, ref output, ref bias, tr, {I(first)}, {I(count)}, {all});");
+                w.Line($"{kernel}_Out(ref products, ref output, ref bias{residualArg}, tr, {I(first)}, {I(count)}, {all});");
             }
             w.Close();
         }
@@ -236,9 +242,9 @@ internal static class WinogradEmitter
         int oh = p.Out.H, ow = p.Out.W, ocs = p.Out.Cs, op = p.PaddedOutputs;
         bool oddRows = oh % 2 == 1, oddColumns = ow % 2 == 1;
         w.Line();
-        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, output channel blocks [chunkFrom, chunkTo), plus bias and {l.Activation}, into the {I(oh)}x{I(ow)} output.</summary>");
+        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, output channel blocks [chunkFrom, chunkTo), plus bias{(p.Residual is null ? "" : " and the residual")} and {l.Activation}, into the {I(oh)}x{I(ow)} output.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        w.Open($"private static void {kernel}_Out(ref float m, ref float output, ref float bias, int tr, int first, int count, int chunkFrom, int chunkTo)");
+        w.Open($"private static void {kernel}_Out(ref float m, ref float output, ref float bias{(p.Residual is null ? "" : ", ref float residual")}, int tr, int first, int count, int chunkFrom, int chunkTo)");
         int chunk = tile.Vectors * v.Lanes;
         w.Line($"int cFrom = chunkFrom * {I(chunk)}, cTo = Math.Min(chunkTo * {I(chunk)}, {I(op)});");
         if (oddRows)
@@ -249,6 +255,8 @@ internal static class WinogradEmitter
             w.Line($"bool right = ow + 1 < {I(ow)};");
         w.Line($"ref float mt = ref Unsafe.Add(ref m, t * {I(op)});");
         w.Line($"ref float y = ref Unsafe.Add(ref output, (tr * {I(2 * ow)} + ow) * {I(ocs)});");
+        if (p.Residual is not null)
+            w.Line($"ref float z = ref Unsafe.Add(ref residual, (tr * {I(2 * ow)} + ow) * {I(ocs)});");
         w.Open($"for (int c = cFrom; c < cTo; c += {I(v.Lanes)})");
         for (int xi = 0; xi < 16; xi++)
             w.Line($"{v.Type} m{xi / 4}{xi % 4} = {v.Load("mt", $"{I(xi * block * op)} + c")};");
@@ -266,7 +274,7 @@ internal static class WinogradEmitter
         };
         for (int k = 0; k < 4; k++)
         {
-            w.Line($"{v.Type} y{k} = {pixels[k].Value}{b};");
+            w.Line($"{v.Type} y{k} = {pixels[k].Value}{b}{(p.Residual is null ? "" : " + " + v.Load("z", pixels[k].Offset))};");
             string value = v.Activate(l.Activation, l.Alpha, $"y{k}") ?? $"y{k}";
             string store = v.Store(value, "y", pixels[k].Offset);
             w.Line(pixels[k].Condition is string condition ? $"if ({condition}) {store}" : store);

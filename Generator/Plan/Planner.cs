@@ -189,8 +189,8 @@ internal static class Planner
 
     /// <summary>
     /// Whether inference can fold residual sum <paramref name="j"/> into the convolution that computes one of its two inputs
-    /// (directly, or through a batch normalisation folded into it): the later of the two producers is a direct convolution
-    /// (not Winograd) without an activation of its own whose output nothing else reads, the other input is ready before
+    /// (directly, or through a batch normalisation folded into it): the later of the two producers is a convolution (direct
+    /// or Winograd) without an activation of its own whose output nothing else reads, the other input is ready before
     /// it runs, and the sum's activation can be applied in registers. Returns the tensors (t: layer t - 1's output) of the
     /// convolution's output as the sum reads it and of the other input, and the convolution's layer; null when it cannot.
     /// </summary>
@@ -215,7 +215,7 @@ internal static class Planner
                 conv = c;
             }
             LayerPlan p = plans[conv];
-            if (p.Layer.Op != OpKind.Conv || p.Layer.Activation != ActivationKind.None || Schedule.UsesWinograd(p) || other > conv
+            if (p.Layer.Op != OpKind.Conv || p.Layer.Activation != ActivationKind.None || other > conv
                 || (best is { } b && b.Conv > conv))
                 continue;
             best = (t, other, conv);

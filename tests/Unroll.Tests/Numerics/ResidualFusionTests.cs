@@ -11,8 +11,8 @@ namespace Unroll.Tests.Numerics;
 /// A residual sum completed by the convolution that computes one of its inputs (inference only, see Planner.ResidualFusion):
 /// the convolution adds the other input to its finished accumulators and applies the sum's activation, and the sum has no
 /// step. Directly after a convolution, through a folded batch normalisation with the projection computed after the main
-/// branch (the later producer completes the sum), in weights-outermost passes (only the last pass adds), in sample groups;
-/// and the sums that must stay steps. Every instruction set, 1 and 2 threads, batch 1 and 3, against the reference.
+/// branch (the later producer completes the sum), in weights-outermost passes (only the last pass adds), in sample groups,
+/// in Winograd output transforms (by tile rows and over a whole layer); and the sums that must stay steps. Every instruction set, 1 and 2 threads, batch 1 and 3, against the reference.
 /// </summary>
 public class ResidualFusionTests
 {
@@ -52,6 +52,27 @@ public class ResidualFusionTests
             [Dense(10)] public partial Layer Out { get; }
         }
 
+        // A basic block on Winograd convolutions (odd output rows and columns): C2's folded normalisation, then the
+        // network's input added by C2's output transform.
+        [Network(Input = "64x9x11")]
+        public partial class FuseWinograd
+        {
+            [Conv(64, Kernel = 3, Pad = 1, Bias = false)] public partial Layer C1 { get; }
+            [BatchNorm, ReLU] public partial Layer N1 { get; }
+            [Conv(64, Kernel = 3, Pad = 1, Bias = false)] public partial Layer C2 { get; }
+            [BatchNorm] public partial Layer N2 { get; }
+            [Add("input"), ReLU] public partial Layer Sum { get; }
+        }
+
+        // Winograd over the whole layer at once, split between threads by output channels (256 x 256 at 7x7).
+        [Network(Input = "256x7x7")]
+        public partial class FuseWinogradWhole
+        {
+            [Conv(256, Kernel = 1)] public partial Layer A { get; }
+            [Conv(256, Kernel = 3, Pad = 1, From = "input")] public partial Layer B { get; }
+            [Add(nameof(A)), ReLU] public partial Layer Sum { get; }
+        }
+
         // Sums that stay steps: the convolution has an activation of its own (Left); the sum's tanh cannot be applied in
         // registers (Right); the convolution's output is read again (Shared).
         [Network(Input = "8x6x6")]
@@ -67,7 +88,7 @@ public class ResidualFusionTests
         }
         """;
 
-    private static readonly string[] Names = { "FuseDirect", "FuseProjection", "FusePasses", "NoFusion" };
+    private static readonly string[] Names = { "FuseDirect", "FuseProjection", "FusePasses", "FuseWinograd", "FuseWinogradWhole", "NoFusion" };
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
@@ -96,7 +117,8 @@ public class ResidualFusionTests
             return generated.Substring(run, generated.IndexOf("public static void", run + 1, StringComparison.Ordinal) - run);
         }
 
-        foreach ((string network, string call) in new[] { ("FuseDirect", "Conv2D_B_Residual("), ("FusePasses", "Conv2D_B_Residual("), ("FuseProjection", "Conv2D_Proj_Folded_Residual(") })
+        foreach ((string network, string call) in new[] { ("FuseDirect", "Conv2D_B_Residual("), ("FusePasses", "Conv2D_B_Residual("), ("FuseProjection", "Conv2D_Proj_Folded_Residual("),
+            ("FuseWinograd", "Conv2D_C2_Folded_Residual_Winograd("), ("FuseWinogradWhole", "Conv2D_B_Residual_Winograd(") })
         {
             string run = Run(network);
             Assert.Contains(call, run);
