@@ -27,21 +27,27 @@ public static class PretrainedModels
         typeof(PretrainedModels).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "ResNet18PackageVersion")?.Value ?? "0.23.1";
 
     /// <summary>The full path of ResNet18.onnx. <exception cref="FileNotFoundException">It is in none of the places looked at (all named).</exception></summary>
-    public static string ResNet18Path => Find(ResNet18File);
+    public static string ResNet18Path => Locate(ResNet18File);
 
     /// <summary>The full path of ResNetPreprocess.onnx. <exception cref="FileNotFoundException">It is in none of the places looked at (all named).</exception></summary>
-    public static string PreprocessPath => Find(PreprocessFile);
+    public static string PreprocessPath => Locate(PreprocessFile);
 
     /// <summary>A new <see cref="ResNet18"/> with the pretrained weights.</summary>
     /// <param name="options">Instruction set and threads; null for the defaults.</param>
     /// <exception cref="FileNotFoundException">The model file is missing (the message names where it looked).</exception>
-    public static ResNet18 LoadResNet18(NetworkOptions? options = null)
+    public static ResNet18 LoadResNet18(NetworkOptions? options = null) => Load(new ResNet18(options), ResNet18Path, ResNet18.OnnxWeightBindings);
+
+    /// <summary>A new <see cref="ResNetPreprocess"/> with the package's mean image.</summary>
+    /// <param name="options">Instruction set and threads; null for the defaults.</param>
+    /// <exception cref="FileNotFoundException">The model file is missing (the message names where it looked).</exception>
+    public static ResNetPreprocess LoadPreprocess(NetworkOptions? options = null) => Load(new ResNetPreprocess(options), PreprocessPath, ResNetPreprocess.OnnxWeightBindings);
+
+    /// <summary>Loads <paramref name="network"/>'s weights from <paramref name="path"/>, disposing it if that fails.</summary>
+    private static T Load<T>(T network, string path, IReadOnlyList<Unroll.Onnx.OnnxWeightBinding> bindings) where T : Network
     {
-        string path = ResNet18Path;
-        var network = new ResNet18(options);
         try
         {
-            network.LoadOnnx(path);
+            Unroll.Onnx.OnnxWeights.Load(network, path, bindings);
             return network;
         }
         catch
@@ -50,10 +56,6 @@ public static class PretrainedModels
             throw;
         }
     }
-
-    /// <summary>The preprocessing with the package's mean image.</summary>
-    /// <exception cref="FileNotFoundException">The model file is missing (the message names where it looked).</exception>
-    public static ResNetPreprocess LoadPreprocess() => ResNetPreprocess.Load(PreprocessPath);
 
     /// <summary>The places looked at for <paramref name="file"/> (relative to DnnImageModels), in order.</summary>
     public static IReadOnlyList<string> Candidates(string file)
@@ -68,7 +70,10 @@ public static class PretrainedModels
         return folders.Select(f => Path.GetFullPath(Path.Combine(f, file))).ToArray();
     }
 
-    private static string Find(string file)
+    /// <summary>The first of <see cref="Candidates"/> that exists.</summary>
+    /// <param name="file">A path relative to the package's DnnImageModels folder, such as <see cref="ResNet18File"/>.</param>
+    /// <exception cref="FileNotFoundException">None exists; the message names every place looked at.</exception>
+    public static string Locate(string file)
     {
         IReadOnlyList<string> candidates = Candidates(file);
         foreach (string path in candidates)

@@ -80,7 +80,7 @@ public static class TransferLearning
 {
     /// <summary>Computes the features of <paramref name="train"/> and <paramref name="test"/>, then trains a new head on them.</summary>
     /// <param name="extractor">The frozen network with its weights loaded; only read.</param>
-    /// <param name="preprocess">The network's preprocessing.</param>
+    /// <param name="preprocess">The network's preprocessing, with its mean image loaded; only read.</param>
     /// <param name="train">Grey (1 x H x W) or colour (3 x H x W) images with values in 0-255, any size.</param>
     /// <param name="test">Test images of the same kind.</param>
     /// <param name="options">Subset sizes and the head's training; null for the defaults.</param>
@@ -142,19 +142,20 @@ public static class TransferLearning
         Shape shape = images.SampleShape;
         if (shape.Channels is not (1 or 3))
             throw new ArgumentException($"Images of {shape} are neither grey (1 x H x W) nor colour (3 x H x W).", nameof(images));
-        int imageLength = ResNetPreprocess.ImageShape.Length, featureLength = extractor.OutputLength;
+        int imageLength = extractor.InputLength, featureLength = extractor.OutputLength;
         var features = new float[(long)images.Count * featureLength];
+        var rgb = new float[batch * imageLength];
         var input = new float[batch * imageLength];
         var clock = Stopwatch.StartNew();
         for (int start = 0; start < images.Count; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(batch, images.Count - start);
-            Span<float> part = input.AsSpan(0, count * imageLength);
+            Span<float> part = rgb.AsSpan(0, count * imageLength);
             for (int n = 0; n < count; n++)
                 ResizeToRgb(images.Image(start + n), shape, part.Slice(n * imageLength, imageLength));
-            preprocess.Apply(part, part, count);
-            extractor.Forward(part, features.AsSpan(start * featureLength, count * featureLength), count);
+            preprocess.Forward(part, input.AsSpan(0, count * imageLength), count);
+            extractor.Forward(input.AsSpan(0, count * imageLength), features.AsSpan(start * featureLength, count * featureLength), count);
             int done = start + count;
             if (progress is not null && (done == images.Count || done / batch % 25 == 0))
                 progress.WriteLine(FormattableString.Invariant($"features of {what} images: {done:N0}/{images.Count:N0}, {done / clock.Elapsed.TotalSeconds:0.0} images/s"));
@@ -186,7 +187,7 @@ public static class TransferLearning
     /// </summary>
     public static void ResizeToRgb(ReadOnlySpan<float> image, Shape shape, Span<float> rgb)
     {
-        Shape target = ResNetPreprocess.ImageShape;
+        Shape target = ResNet18.Description.InputShape;
         if (image.Length != shape.Length)
             throw new ArgumentException($"The image needs {shape.Length} values ({shape}), not {image.Length}.", nameof(image));
         if (rgb.Length != target.Length)

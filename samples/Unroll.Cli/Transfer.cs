@@ -17,7 +17,7 @@ internal static class Transfer
         var clock = System.Diagnostics.Stopwatch.StartNew();
         (Dataset train, Dataset test) = options.Data is null ? FashionMnist.LoadEmbedded(ImagePreprocessing.Raw) : FashionMnist.Load(options.Data, ImagePreprocessing.Raw);
         using ResNet18 extractor = PretrainedModels.LoadResNet18(new NetworkOptions { Isa = options.Isa, Threads = options.Threads });
-        ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess();
+        using ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Isa = options.Isa, Threads = options.Threads });
         var settings = new TransferOptions
         {
             TrainCount = options.TrainCount, TestCount = options.TestCount, Epochs = options.Epochs, BatchSize = options.Batch,

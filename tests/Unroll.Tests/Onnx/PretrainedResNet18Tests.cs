@@ -31,7 +31,7 @@ public sealed class PretrainedResNet18Tests
     private static float[] ImageLike(int count, int seed)
     {
         var random = new SeededRandom(seed);
-        int length = ResNetPreprocess.ImageShape.Length;
+        int length = ResNet18.Description.InputShape.Length;
         var images = new float[count * length];
         var coarse = new float[3 * 8 * 8];
         for (int n = 0; n < count; n++)
@@ -49,8 +49,10 @@ public sealed class PretrainedResNet18Tests
     [Fact]
     public void TheFeaturesOfSixteenImagesMatchOnnxRuntime()
     {
-        float[] input = ImageLike(Images, 61);
-        PretrainedModels.LoadPreprocess().Apply(input, input, Images);
+        float[] images = ImageLike(Images, 61);
+        var input = new float[images.Length];
+        using (ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Threads = 1 }))
+            preprocess.Forward(images, input, Images);
         using ResNet18 net = PretrainedModels.LoadResNet18(new NetworkOptions { Threads = 2 });
         Assert.Equal(new Shape(3, 224, 224), net.Info.InputShape);
         Assert.Equal(512, net.OutputLength);
@@ -77,8 +79,9 @@ public sealed class PretrainedResNet18Tests
     {
         float[] images = ImageLike(2, 62);
         var mine = new float[images.Length];
-        PretrainedModels.LoadPreprocess().Apply(images, mine, 2);
-        float[] reference = OnnxRuntimeOracle.Run(File.ReadAllBytes(PretrainedModels.PreprocessPath), images, ResNetPreprocess.ImageShape, 2, oneByOne: true);
+        using (ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Threads = 1 }))
+            preprocess.Forward(images, mine, 2);
+        float[] reference = OnnxRuntimeOracle.Run(File.ReadAllBytes(PretrainedModels.PreprocessPath), images, ResNet18.Description.InputShape, 2, oneByOne: true);
         (double difference, double max) = OnnxRuntimeOracle.Compare(reference, mine);
         _output.WriteLine(FormattableString.Invariant($"preprocessing: max |difference| {difference}, max |value| {max:0.000}"));
         Assert.Equal(0, difference);
@@ -87,15 +90,17 @@ public sealed class PretrainedResNet18Tests
     [Fact]
     public void BadInputIsRejectedWithTheExpectedLengthOrTheMissingPath()
     {
-        ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess();
-        var e = Assert.Throws<ArgumentException>(() => preprocess.Apply(new float[10], new float[10], 1));
-        Assert.Contains("150528", e.Message);
+        using ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Threads = 1 });
+        var e = Assert.Throws<ArgumentException>(() => preprocess.Forward(new float[10], new float[150528], 1));
+        Assert.Contains("150528", e.Message.Replace(",", ""));
+        var resize = Assert.Throws<ArgumentException>(() => TransferLearning.ResizeToRgb(new float[784], new Shape(1, 28, 28), new float[10]));
+        Assert.Contains("150528", resize.Message);
         string missing = Path.Combine(Path.GetTempPath(), "unroll-no-such-folder", "ResNetPreprocess.onnx");
-        var notFound = Assert.Throws<FileNotFoundException>(() => ResNetPreprocess.Load(missing));
-        Assert.Contains(missing, notFound.Message);
+        Assert.ThrowsAny<IOException>(() => preprocess.LoadOnnx(missing));
         // Every place the helper looks at is named when the file is in none of them.
-        Assert.Contains(PretrainedModels.Candidates("nowhere.onnx"), path => path.EndsWith("nowhere.onnx", StringComparison.Ordinal));
-        Assert.All(PretrainedModels.Candidates(PretrainedModels.ResNet18File), path => Assert.True(Path.IsPathFullyQualified(path)));
+        var notFound = Assert.Throws<FileNotFoundException>(() => PretrainedModels.Locate("ResNet18Onnx/missing.onnx"));
+        Assert.All(PretrainedModels.Candidates("ResNet18Onnx/missing.onnx"), path => Assert.Contains(path, notFound.Message));
+        Assert.Contains(PretrainedModels.FolderVariable, notFound.Message);
     }
 
     [Fact]
@@ -103,9 +108,9 @@ public sealed class PretrainedResNet18Tests
     {
         (Dataset train, Dataset test) = FashionMnist.LoadEmbedded(ImagePreprocessing.Raw);
         using ResNet18 extractor = PretrainedModels.LoadResNet18(new NetworkOptions { Threads = 2 });
-        ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess();
+        using ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Threads = 2 });
         Dataset probe = TransferLearning.Subset(test, 4);
-        float[] parametersBefore = extractor.Parameters.ToArray();
+        float[] parametersBefore = extractor.Parameters.ToArray(), meanBefore = preprocess.Parameters.ToArray();
         float[] featuresBefore = TransferLearning.ExtractFeatures(extractor, preprocess, probe).Images;
 
         var options = new TransferOptions { TrainCount = 40, TestCount = 20, Epochs = 3, BatchSize = 8, Threads = 1 };
@@ -120,6 +125,7 @@ public sealed class PretrainedResNet18Tests
         }
 
         Assert.True(parametersBefore.AsSpan().SequenceEqual(extractor.Parameters), "the pretrained parameters changed");
+        Assert.True(meanBefore.AsSpan().SequenceEqual(preprocess.Parameters), "the preprocessing's mean image changed");
         float[] featuresAfter = TransferLearning.ExtractFeatures(extractor, preprocess, probe).Images;
         Assert.True(featuresBefore.AsSpan().SequenceEqual(featuresAfter), "the pretrained network's features changed");
     }
@@ -129,9 +135,10 @@ public sealed class PretrainedResNet18Tests
     {
         (Dataset train, Dataset test) = FashionMnist.LoadEmbedded(ImagePreprocessing.Raw);
         using ResNet18 extractor = PretrainedModels.LoadResNet18(new NetworkOptions { Threads = 1 });
+        using ResNetPreprocess preprocess = PretrainedModels.LoadPreprocess(new NetworkOptions { Threads = 1 });
         using var cancellation = new CancellationTokenSource();
         cancellation.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            TransferLearning.Train(extractor, PretrainedModels.LoadPreprocess(), train, test, new TransferOptions { TrainCount = 8 }, null, cancellation.Token));
+            TransferLearning.Train(extractor, preprocess, train, test, new TransferOptions { TrainCount = 8 }, null, cancellation.Token));
     }
 }
