@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Threading.Tasks;
 
 namespace Unroll.Tests.Onnx;
 
@@ -8,7 +9,7 @@ namespace Unroll.Tests.Onnx;
 public class TransferCommandTests
 {
     [Fact]
-    public void TransferTrainsAHeadAndPrintsTheTestAccuracy()
+    public async Task TransferTrainsAHeadAndPrintsTheTestAccuracy()
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "Unroll.Cli.dll");
         var start = new ProcessStartInfo("dotnet", $"exec \"{cli}\" transfer --train 16 --test 8 --epochs 2 --batch 8")
@@ -17,10 +18,10 @@ public class TransferCommandTests
             RedirectStandardError = true,
         };
         using Process process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"transfer failed: {stdout}\n{stderr.Result}");
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        string stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"transfer failed: {stdout}\n{await stderr}");
         Assert.Contains("Epoch 2/2", stdout);
         Assert.Contains("Test accuracy", stdout);
         Assert.Contains("on 8 images", stdout);
