@@ -30,6 +30,11 @@ public enum LayerKind
     LRN,
     /// <summary>Zero padding of height and width.</summary>
     ZeroPad2D,
+    /// <summary>
+    /// Multiplication by and addition of constant tensors (the weight and the bias), each per channel or per value: ONNX's
+    /// Mul, Add and Sub with a constant, such as a mean image. Only the ONNX front end makes it.
+    /// </summary>
+    Affine,
 }
 
 /// <summary>An element-wise (or, for softmax, per-sample) non-linearity.</summary>
@@ -58,6 +63,8 @@ public enum TensorLayout
     ConvKernel,
     /// <summary>Canonical [O, C*H*W] (inputs in C, H, W order); stored as [H][W][C][O padded to 16].</summary>
     DenseMatrix,
+    /// <summary>Canonical [C, H, W] (a constant of the tensor's own shape); stored as [H][W][C padded to 16], like the tensor.</summary>
+    ChannelsLast,
 }
 
 /// <summary>A parameter tensor: canonical name and shape, and where its values live in the network's parameter buffer.</summary>

@@ -280,7 +280,8 @@ public abstract class Network : INetwork
 
     /// <summary>
     /// Re-initialises every weight from <paramref name="seed"/>: He normal before ReLU-family activations (fused into the
-    /// layer or a stand-alone activation layer right after it), Glorot uniform otherwise; biases zero.
+    /// layer or a stand-alone activation layer right after it), Glorot uniform otherwise; biases zero; batch-normalisation and
+    /// affine scales 1.
     /// </summary>
     public void InitializeParameters(int seed)
     {
@@ -290,6 +291,14 @@ public abstract class Network : INetwork
             LayerInfo layer = _layers[i].Info;
             if (layer.Weights is not { } weights)
                 continue;
+            if (layer.Kind == LayerKind.Affine)
+            {
+                // Scale 1 (the shift stays 0): the identity until the model's constants are loaded.
+                float[] ones = new float[weights.Count];
+                Array.Fill(ones, 1f);
+                TensorLayouts.ToStorage(weights, ones, Parameters.Slice(weights.Offset, weights.Length));
+                continue;
+            }
             if (layer.Kind == LayerKind.BatchNorm)
             {
                 // gamma 1 (beta and the running mean stay 0), running variance 1: the identity until trained.

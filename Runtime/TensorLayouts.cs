@@ -67,6 +67,15 @@ public static class TensorLayouts
                                 pair(a * c * h * w + (ch * h + y) * w + x, ((y * w + x) * c + ch) * op + a);
                 break;
             }
+            case TensorLayout.ChannelsLast:
+            {
+                int c = shape[0], h = shape[1], w = shape[2], cs = Pad(c);
+                for (int ch = 0; ch < c; ch++)
+                    for (int y = 0; y < h; y++)
+                        for (int x = 0; x < w; x++)
+                            pair((ch * h + y) * w + x, (y * w + x) * cs + ch);
+                break;
+            }
             default:
                 throw new NotSupportedException($"Unknown tensor layout {tensor.Layout}.");
         }

@@ -47,6 +47,9 @@ internal static class BackwardEmitter
             case OpKind.ZeroPad:
                 ZeroPadEmitter.EmitBackward(w, p, v, name);
                 break;
+            case OpKind.Affine:
+                AffineEmitter.EmitBackward(w, p, v, name);
+                break;
         }
     }
 

@@ -63,6 +63,9 @@ internal static class KernelEmitter
             case OpKind.ZeroPad:
                 ZeroPadEmitter.Emit(w, p, v, name);
                 break;
+            case OpKind.Affine:
+                AffineEmitter.Emit(w, p, v, name);
+                break;
             default:
                 EmitActivation(w, p, v, name);
                 break;

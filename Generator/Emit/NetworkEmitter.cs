@@ -85,7 +85,7 @@ internal static class NetworkEmitter
         w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::Unroll.Onnx.OnnxWeightBinding> OnnxWeightBindings { get; } = new global::Unroll.Onnx.OnnxWeightBinding[]");
         w.Line("{");
         foreach (Front.OnnxBinding b in source.Bindings)
-            w.Line($"    new({Literal(b.Tensor)}, {Literal(b.Initializer)}{(b.Transpose ? ", Transpose: true" : "")}{(b.Scale != 1f ? ", Scale: " + VectorIsa.Literal(b.Scale) : "")}),");
+            w.Line($"    new({Literal(b.Tensor)}, {Literal(b.Initializer)}{(b.Transpose ? ", Transpose: true" : "")}{(b.Scale != 1f ? ", Scale: " + VectorIsa.Literal(b.Scale) : "")}{(b.Broadcast ? ", Broadcast: true" : "")}{(b.Select >= 0 ? ", Select: " + I(b.Select) : "")}),");
         w.Line("};");
         w.Line();
         w.Line($"/// <summary>Loads the parameters (and batch-normalisation statistics) from the ONNX model file at <paramref name=\"path\"/>, normally {Xml(source.Path)}. On any error they stay unchanged.</summary>");
@@ -158,9 +158,13 @@ internal static class NetworkEmitter
             LayerModel l = model.Layers[layerNumber];
             // Only a layer that reads something other than the layer before it names its inputs.
             string inputs = l.ReadsPrevious(layerNumber++) ? "" : $", new[] {{ {string.Join(", ", l.Inputs.Select(j => "\"" + model.NameOf(j) + "\""))} }}";
-            string weights = p.WeightLength == 0 ? "null" : Tensor(l.Name + ".weight", WeightShape(l), p.WeightOffset, p.WeightLength,
-                l.Op switch { OpKind.Conv => "ConvKernel", OpKind.BatchNorm => "Plain", _ => "DenseMatrix" }, l.Input);
-            string bias = p.BiasLength == 0 ? "null" : Tensor(l.Name + ".bias", new long[] { l.Output.C }, p.BiasOffset, p.BiasLength, "Plain", l.Input);
+            string weights = p.WeightLength == 0 ? "null" : l.Op == OpKind.Affine
+                ? ConstantTensor(l.Name + ".weight", l.Affine!.Scale, l, p.WeightOffset, p.WeightLength)
+                : Tensor(l.Name + ".weight", WeightShape(l), p.WeightOffset, p.WeightLength,
+                    l.Op switch { OpKind.Conv => "ConvKernel", OpKind.BatchNorm => "Plain", _ => "DenseMatrix" }, l.Input);
+            string bias = p.BiasLength == 0 ? "null" : l.Op == OpKind.Affine
+                ? ConstantTensor(l.Name + ".bias", l.Affine!.Shift, l, p.BiasOffset, p.BiasLength)
+                : Tensor(l.Name + ".bias", new long[] { l.Output.C }, p.BiasOffset, p.BiasLength, "Plain", l.Input);
             w.Line($"        new LayerInfo(\"{l.Name}\", LayerKind.{l.KindName}, Activation.{l.Activation}, {ShapeLiteral(l.Input)}, {ShapeLiteral(l.Output)},");
             w.Line($"            {weights},");
             w.Line($"            {bias},");
@@ -380,6 +384,11 @@ internal static class NetworkEmitter
         _ => new long[] { l.Output.C, l.Input.Length },
     };
 
+    /// <summary>An affine layer's constant: [C] per channel, or [C, H, W] per value, stored channels-last as the tensor it meets.</summary>
+    private static string ConstantTensor(string name, ConstantExtent extent, LayerModel l, int offset, int length) => extent == ConstantExtent.Full
+        ? Tensor(name, new long[] { l.Output.C, l.Output.H, l.Output.W }, offset, length, "ChannelsLast", l.Input)
+        : Tensor(name, new long[] { l.Output.C }, offset, length, "Plain", l.Input);
+
     private static string Tensor(string name, long[] shape, int offset, int length, string layout, TensorShape input) =>
         $"new TensorInfo(\"{name}\", new[] {{ {string.Join(", ", shape.Select(I))} }}, {I(offset)}, {I(length)}, TensorLayout.{layout}, {ShapeLiteral(input)})";
 
@@ -557,6 +566,14 @@ internal static class NetworkEmitter
                     {
                         w.Line(comment);
                         w.Line(MergeEmitter.Call(kernel, p.Sources.Select(s => Ws(s.Offset)), Ws(p.Out.Offset), from, to));
+                        ActivationPass(w, v, p);
+                    }, Segment(p)));
+                    break;
+                case OpKind.Affine:
+                    steps.Add(new Step(0, 0, (_, _) =>
+                    {
+                        w.Line(comment);
+                        w.Line(AffineCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset)));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -764,6 +781,9 @@ internal static class NetworkEmitter
                         case OpKind.ZeroPad:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}));");
                             break;
+                        case OpKind.Affine:
+                            w.Line(AffineCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})"));
+                            break;
                         case OpKind.BatchNorm:
                             w.Line($"{kernel}({sample}{I(p.In.Offset)}), {sample}{I(p.Out.Offset)}), ref Unsafe.Add(ref transformed, {I(p.ScaleShiftOffset)}));");
                             break;
@@ -808,6 +828,10 @@ internal static class NetworkEmitter
     private static string BiasSource(LayerPlan p) => p.ReadsFoldedWeights
         ? $"ref Unsafe.Add(ref transformed, {I(p.FoldedOffset + p.WeightLength)})"
         : $"ref Unsafe.Add(ref parameters, {I(p.BiasOffset)})";
+
+    /// <summary>The call of an affine layer's kernel: its scale and shift are its weight and bias.</summary>
+    private static string AffineCall(string kernel, LayerPlan p, string input, string output) =>
+        $"{kernel}({input}, {output}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}));";
 
     /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
     private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to, string? residual = null) =>
@@ -958,6 +982,9 @@ internal static class NetworkEmitter
                 w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref tw, {I(transposedOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {want});");
                 break;
             case OpKind.Dense:
+                w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {want});");
+                break;
+            case OpKind.Affine:
                 w.Line($"{kernel}_Backward({Ws(p.In.Offset)}, {Ws(dy)}, {Ws(dx)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.WeightOffset)}), ref Unsafe.Add(ref g, {I(p.BiasOffset)}), {want});");
                 break;
             case OpKind.MaxPool:

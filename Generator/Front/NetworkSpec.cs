@@ -17,6 +17,8 @@ internal enum OpKind
     Dropout,
     LRN,
     ZeroPad,
+    /// <summary>Multiplies by and adds constant tensors (ONNX's Mul, Add and Sub with a constant); no attribute declares it.</summary>
+    Affine,
 }
 
 /// <summary>Activation kinds; the names match Unroll.Activation in the runtime.</summary>
@@ -47,6 +49,17 @@ internal sealed record ArgumentLocation(string Name, LocationInfo Location);
 /// <summary>A local response normalisation's arguments, as declared (see Unroll.LRNAttribute).</summary>
 internal sealed record LrnParameters(int Size, float Alpha, float Beta, float K);
 
+/// <summary>How far a constant of an affine layer varies: absent, one value per channel, or one per value of the tensor.</summary>
+internal enum ConstantExtent
+{
+    None,
+    Channel,
+    Full,
+}
+
+/// <summary>An affine layer's constants: y = x scale + shift, each absent, per channel or per value.</summary>
+internal sealed record AffineParameters(ConstantExtent Scale, ConstantExtent Shift);
+
 /// <summary>A zero padding's rows and columns on each side, as declared.</summary>
 internal sealed record Sides(int Top, int Left, int Bottom, int Right);
 
@@ -54,6 +67,7 @@ internal sealed record Sides(int Top, int Left, int Bottom, int Right);
 /// <param name="Rate">A dropout's rate.</param>
 /// <param name="Lrn">A local response normalisation's arguments; null for other layers.</param>
 /// <param name="ZeroPad">A zero padding's sides; null for other layers.</param>
+/// <param name="Affine">An affine layer's constants; null for other layers.</param>
 /// <param name="Inputs">
 /// The layers named as inputs, as written: a merge's constructor arguments, or the <c>From</c> argument of any other layer;
 /// empty when the layer reads the one declared before it.
@@ -96,7 +110,8 @@ internal sealed record LayerSpec(
     Sides? ZeroPad = null,
     OutputRole Output = OutputRole.None,
     float LossWeight = 1f,
-    Sides? Pads = null)
+    Sides? Pads = null,
+    AffineParameters? Affine = null)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

@@ -11,7 +11,7 @@ using Unroll.Onnx;
 namespace Unroll.Generator.Front;
 
 /// <summary>Where one parameter tensor's values come from in the ONNX model (see Unroll.Onnx.OnnxWeightBinding).</summary>
-internal sealed record OnnxBinding(string Tensor, string Initializer, bool Transpose, float Scale);
+internal sealed record OnnxBinding(string Tensor, string Initializer, bool Transpose, float Scale, bool Broadcast = false, int Select = -1);
 
 /// <summary>The ONNX graph's name of an output value, and the layer that computes it.</summary>
 internal sealed record OnnxOutputName(string Layer, string Value);
@@ -53,7 +53,7 @@ internal sealed record OnnxImport(string Path, string? Input, EquatableArray<Lay
 internal sealed class OnnxTranslator
 {
     /// <summary>The operators this translator knows, for the message about any other.</summary>
-    private const string Supported = "Conv, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sum, Concat, BatchNormalization, LRN, Pad, "
+    private const string Supported = "Conv, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Sum, Concat, Split, BatchNormalization, LRN, Pad, "
         + "Flatten, Dropout, Identity, Constant, Relu, LeakyRelu, Sigmoid, Tanh, Softmax";
 
     /// <summary>A tensor of the graph as Unroll computes it: the layer producing it (-1: the network's input), its shape there, and its rank in ONNX (4, or 2 after a Flatten or a dense layer).</summary>
@@ -83,10 +83,10 @@ internal sealed class OnnxTranslator
         /// export names them).
         /// </summary>
         public string ValueName =>
-            Node.Outputs[0].StartsWith(Output + ".", StringComparison.Ordinal) ? Output : Node.Outputs[0];
+            Node.Outputs[0].StartsWith(Output + ".", StringComparison.Ordinal) || Node.Outputs.IndexOf(Output) > 0 ? Output : Node.Outputs[0];
 
-        /// <summary>Parameter tensors: suffix (weight, bias, running_mean, running_var), initializer, transposed, scale.</summary>
-        public List<(string Suffix, string Initializer, bool Transpose, float Scale)> Tensors { get; } = new();
+        /// <summary>Parameter tensors, each named by its suffix only (weight, bias, running_mean, running_var).</summary>
+        public List<OnnxBinding> Tensors { get; } = new();
 
         /// <summary>A dense layer made from a MatMul, which a following Add of a constant vector may give its bias.</summary>
         public bool FromMatMul { get; set; }
@@ -173,10 +173,23 @@ internal sealed class OnnxTranslator
         }
     }
 
-    /// <summary>The one input that is not an initializer: float, [N, C, H, W] with C, H and W fixed (N anything).</summary>
+    /// <summary>
+    /// The data input: the one graph input that is not an initializer, float, [N, C, H, W] with C, H and W fixed (N anything).
+    /// Further inputs of FLOAT type and fixed dimensions after the first are weights that the caller supplies (ONNX's node
+    /// tests pass a convolution's weight so): the translator takes them for initializers, and reports a node that reads one
+    /// as data.
+    /// </summary>
     private bool ReadInput(OnnxGraphProto graph)
     {
         var inputs = graph.Inputs.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
+        foreach (OnnxValueInfoProto weight in inputs.Skip(1).ToList())
+            if (weight.ElemType == OnnxDataType.Float && weight.Shape is { } dims && dims.All(d => d.Value is >= 1 and <= int.MaxValue))
+            {
+                var tensor = new OnnxTensorProto { Name = weight.Name, DataType = OnnxDataType.Float };
+                tensor.Dims.AddRange(dims.Select(d => d.Value!.Value));
+                _initializers[weight.Name] = tensor;
+                inputs.Remove(weight);
+            }
         if (inputs.Count != 1)
         {
             Problem(inputs.Count == 0 ? "has no input" : $"has {inputs.Count} inputs ({string.Join(", ", inputs.Select(i => i.Name))}); exactly one is supported");
@@ -234,8 +247,15 @@ internal sealed class OnnxTranslator
                 MatMul(node);
                 break;
             case "Add":
+            case "Sub":
+            case "Mul":
+                Arithmetic(node);
+                break;
             case "Sum":
                 Sum(node);
+                break;
+            case "Split":
+                Split(node);
                 break;
             case "Concat":
                 Concat(node);
@@ -317,9 +337,9 @@ internal sealed class OnnxTranslator
         if (!Positive(node, x, kh, kw, oh, ow))
             return;
         Pending layer = AddLayer(node, spec, new[] { x }, new TensorShape(o, oh, ow, false), 4);
-        layer.Tensors.Add(("weight", w.Name, false, 1f));
+        layer.Tensors.Add(new OnnxBinding("weight", w.Name, false, 1f));
         if (b is not null)
-            layer.Tensors.Add(("bias", b.Name, false, 1f));
+            layer.Tensors.Add(new OnnxBinding("bias", b.Name, false, 1f));
     }
 
     private void Pool(OnnxNodeProto node)
@@ -391,9 +411,9 @@ internal sealed class OnnxTranslator
         if (node.Input(2).Length > 0 && (!Weight(node, 2, out c) || !Vector(node, c, units, "C")))
             return;
         Pending layer = AddLayer(node, New(OpKind.Dense) with { Count = units, Bias = c is not null }, new[] { x }, new TensorShape(units, 1, 1, true), 2);
-        layer.Tensors.Add(("weight", w.Name, !transB, Float(node, "alpha", 1f)));
+        layer.Tensors.Add(new OnnxBinding("weight", w.Name, !transB, Float(node, "alpha", 1f)));
         if (c is not null)
-            layer.Tensors.Add(("bias", c.Name, false, Float(node, "beta", 1f)));
+            layer.Tensors.Add(new OnnxBinding("bias", c.Name, false, Float(node, "beta", 1f)));
     }
 
     private void MatMul(OnnxNodeProto node)
@@ -409,30 +429,19 @@ internal sealed class OnnxTranslator
             return;
         int units = (int)w.Dims[1];
         Pending layer = AddLayer(node, New(OpKind.Dense) with { Count = units, Bias = false }, new[] { x }, new TensorShape(units, 1, 1, true), 2);
-        layer.Tensors.Add(("weight", w.Name, true, 1f));
+        layer.Tensors.Add(new OnnxBinding("weight", w.Name, true, 1f));
         layer.FromMatMul = true;
     }
 
-    /// <summary>Add and Sum of computed tensors of one shape; or, for Add, a MatMul's bias (a constant vector added to its result).</summary>
+    /// <summary>Add and Sum of computed tensors of one shape.</summary>
     private void Sum(OnnxNodeProto node)
     {
-        if (!Known(node))
-            return;
-        var constant = node.Inputs.Where(i => _initializers.ContainsKey(i) || _constants.ContainsKey(i)).ToList();
-        if (constant.Count > 0)
-        {
-            if (node.OpType == "Add" && node.Inputs.Count == 2 && constant.Count == 1)
-                MatMulBias(node, constant[0], node.Inputs[0] == constant[0] ? node.Inputs[1] : node.Inputs[0]);
-            else
-                Fail(node, $"adds the constant '{constant[0]}'; a constant is supported only as the bias of the MatMul before it");
-            return;
-        }
-        if (!ReadAll(node, out List<Value> inputs))
+        if (!Known(node) || !ReadAll(node, out List<Value> inputs))
             return;
         foreach (Value v in inputs)
             if (v.Shape != inputs[0].Shape || v.Rank != inputs[0].Rank)
             {
-                Fail(node, $"adds tensors of shapes {Describe(inputs[0])} and {Describe(v)}; only tensors of one shape are supported (no broadcasting)");
+                Fail(node, $"{(node.OpType == "Sum" ? "sums" : "adds")} tensors of shapes {Describe(inputs[0])} and {Describe(v)}; only tensors of one shape are supported (no broadcasting)");
                 return;
             }
         if (inputs.Count == 1)
@@ -441,20 +450,159 @@ internal sealed class OnnxTranslator
             AddLayer(node, New(OpKind.Add), inputs.ToArray(), inputs[0].Shape, inputs[0].Rank);
     }
 
-    private void MatMulBias(OnnxNodeProto node, string constant, string input)
+    /// <summary>
+    /// Add, Sub and Mul. With a constant operand (an initializer, a Constant node, or a graph input used as a weight): an
+    /// affine layer whose weight (Mul) or bias (Add, Sub negated) is that constant, broadcast per channel or per value; an
+    /// Add of a vector right after a MatMul becomes its bias instead. Of two computed tensors: Add is a sum, and Sub a sum with
+    /// the second negated by a 1x1 convolution of weight -1 (exact for finite values); Mul is not supported.
+    /// </summary>
+    private void Arithmetic(OnnxNodeProto node)
     {
-        if (!Read(node, node.Inputs.IndexOf(input), out Value? x))
+        if (!Known(node))
             return;
-        Pending? dense = x.Layer >= 0 ? _layers[x.Layer] : null;
-        if (dense is null || !dense.FromMatMul || dense.Spec.Bias || dense.Spec.Activation != ActivationKind.None || dense.Output != input || !SoleReader(input))
+        if (node.Inputs.Count != 2)
         {
-            Fail(node, $"adds the constant '{constant}'; a constant is supported only as the bias of the MatMul before it");
+            Fail(node, $"has {node.Inputs.Count} inputs; two are needed");
             return;
         }
+        int k = IsConstant(node.Input(1)) ? 1 : IsConstant(node.Input(0)) ? 0 : -1;
+        if (k < 0)
+        {
+            if (node.OpType == "Add")
+                Sum(node);
+            else if (node.OpType == "Sub")
+                Difference(node);
+            else
+                Fail(node, "multiplies two computed tensors; only a product with a constant is supported");
+            return;
+        }
+        string constant = node.Input(k);
+        if (IsConstant(node.Input(1 - k)))
+        {
+            Fail(node, $"has only constant inputs ('{node.Input(0)}', '{node.Input(1)}'); one must be computed");
+            return;
+        }
+        if (node.OpType == "Sub" && k == 0)
+        {
+            Fail(node, $"subtracts a computed tensor from the constant '{constant}'; only a constant subtracted from a computed tensor is supported");
+            return;
+        }
+        if (!Read(node, 1 - k, out Value? x))
+            return;
+        if (node.OpType == "Add" && x.Layer >= 0 && _layers[x.Layer] is { FromMatMul: true } dense && !dense.Spec.Bias && dense.Spec.Activation == ActivationKind.None
+            && dense.Output == node.Input(1 - k) && SoleReader(node.Input(1 - k)))
+        {
+            MatMulBias(node, dense, constant, x);
+            return;
+        }
+        if (!Operand(node, constant, x, out OnnxTensorProto? c, out ConstantExtent extent))
+            return;
+        bool multiply = node.OpType == "Mul";
+        var affine = multiply ? new AffineParameters(extent, ConstantExtent.None) : new AffineParameters(ConstantExtent.None, extent);
+        Pending layer = AddLayer(node, New(OpKind.Affine) with { Affine = affine }, new[] { x }, x.Shape, x.Rank);
+        layer.Tensors.Add(new OnnxBinding(multiply ? "weight" : "bias", c.Name, false, node.OpType == "Sub" ? -1f : 1f, Broadcast: true));
+    }
+
+    /// <summary>
+    /// How the FLOAT constant <paramref name="name"/> broadcasts onto <paramref name="x"/> (its dimensions aligned to the
+    /// right, as ONNX aligns them): one value or one per channel ([C, 1, 1], [1, C, 1, 1]) is per channel; the tensor's own
+    /// [C, H, W] (or [1, C, H, W]) per value. Anything else, and any constant that would change the output's shape, is reported.
+    /// </summary>
+    private bool Operand(OnnxNodeProto node, string name, Value x, out OnnxTensorProto constant, out ConstantExtent extent)
+    {
+        extent = ConstantExtent.None;
+        constant = Constant(name)!;
+        if (constant.DataType != OnnxDataType.Float || constant.ElementCount < 0)
+        {
+            Fail(node, $"has the constant '{name}' of type {OnnxDataType.Name(constant.DataType)}; only FLOAT constants are supported");
+            return false;
+        }
+        long[] shape = x.Rank == 2 ? new long[] { 1, x.Shape.Length } : new long[] { 1, x.Shape.C, x.Shape.H, x.Shape.W };
+        var dims = new List<long>(constant.Dims);
+        bool fits = dims.Count <= shape.Length;
+        long[] aligned = Enumerable.Repeat(1L, shape.Length).ToArray();
+        for (int i = 0; fits && i < dims.Count; i++)
+            aligned[shape.Length - dims.Count + i] = dims[i];
+        fits &= aligned[0] == 1;
+        bool one = aligned.All(d => d == 1);
+        bool full = fits && aligned.Skip(1).SequenceEqual(shape.Skip(1));
+        bool channel = fits && aligned[1] == shape[1] && aligned.Skip(2).All(d => d == 1);
+        if (!one && !full && !channel)
+        {
+            Fail(node, $"has the constant '{name}' of dimensions {Dims(constant)} for a {Describe(x)} tensor; one value, one per channel ([C, 1, 1]) or one per value ([C, H, W]) is supported");
+            return false;
+        }
+        extent = full && !channel ? ConstantExtent.Full : ConstantExtent.Channel;
+        return true;
+    }
+
+    /// <summary>Sub of two computed tensors of one shape: the second, negated by a 1x1 convolution, added to the first.</summary>
+    private void Difference(OnnxNodeProto node)
+    {
+        if (!ReadAll(node, out List<Value> inputs))
+            return;
+        Value a = inputs[0], b = inputs[1];
+        if (a.Shape != b.Shape || a.Rank != b.Rank || a.Rank != 4 || a.Shape.Flat)
+        {
+            Fail(node, $"subtracts tensors of shapes {Describe(a)} and {Describe(b)}; only [N, C, H, W] tensors of one shape are supported");
+            return;
+        }
+        Pending negate = AddLayer(node, New(OpKind.Conv) with { Count = b.Shape.C, KernelHeight = 1, KernelWidth = 1, Stride = 1, Pads = new Sides(0, 0, 0, 0), Bias = false },
+            new[] { b }, b.Shape, 4);
+        negate.Tensors.Add(new OnnxBinding("weight", "", false, -1f, Select: 0));
+        AddLayer(node, New(OpKind.Add), new[] { a, _values[node.Outputs[0]] }, a.Shape, 4);
+    }
+
+    /// <summary>Split along the channels: each part a 1x1 convolution that picks its channels (weights 1 and 0, exact for finite values).</summary>
+    private void Split(OnnxNodeProto node)
+    {
+        if (!Known(node, "axis", "split") || !Spatial(node, out Value? x))
+            return;
+        long axis = Int(node, "axis", 0);
+        if ((axis < 0 ? axis + 4 : axis) != 1)
+        {
+            Fail(node, $"splits on axis {axis}; only the channel axis (1) is supported");
+            return;
+        }
+        // Operator set 13 moved the sizes from an attribute to an input; without either, the parts are equal.
+        long[]? sizes = node.Input(1).Length > 0 ? Int64s(node, 1, "split") : Ints(node, "split");
+        if (node.Input(1).Length > 0 && sizes is null)
+            return;
+        int parts = node.Outputs.Count;
+        if (sizes is null)
+        {
+            if (x.Shape.C % parts != 0)
+            {
+                Fail(node, $"splits {x.Shape.C} channels into {parts} equal parts");
+                return;
+            }
+            sizes = Enumerable.Repeat((long)(x.Shape.C / parts), parts).ToArray();
+        }
+        if (sizes.Length != parts || sizes.Any(n => n < 1) || sizes.Sum() != x.Shape.C)
+        {
+            Fail(node, $"has split [{string.Join(", ", sizes)}] for {parts} outputs of {x.Shape.C} channels; sizes of at least 1 that add up to the channels are needed");
+            return;
+        }
+        int start = 0;
+        for (int k = 0; k < parts; k++)
+        {
+            int count = (int)sizes[k];
+            var spec = New(OpKind.Conv) with { Count = count, KernelHeight = 1, KernelWidth = 1, Stride = 1, Pads = new Sides(0, 0, 0, 0), Bias = false };
+            var layer = new Pending(node, spec, new[] { x.Layer }) { Output = node.Outputs[k] };
+            layer.Tensors.Add(new OnnxBinding("weight", "", false, 1f, Select: start));
+            _layers.Add(layer);
+            if (node.Outputs[k].Length > 0)
+                _values[node.Outputs[k]] = new Value(_layers.Count - 1, x.Shape with { C = count }, 4);
+            start += count;
+        }
+    }
+
+    private void MatMulBias(OnnxNodeProto node, Pending dense, string constant, Value x)
+    {
         if (!Weight(node, node.Inputs.IndexOf(constant), out OnnxTensorProto? b) || !Vector(node, b, dense.Spec.Count, "bias"))
             return;
         dense.Spec = dense.Spec with { Bias = true };
-        dense.Tensors.Add(("bias", b.Name, false, 1f));
+        dense.Tensors.Add(new OnnxBinding("bias", b.Name, false, 1f));
         dense.Output = node.Outputs[0];
         _values[node.Outputs[0]] = x;
     }
@@ -514,7 +662,7 @@ internal sealed class OnnxTranslator
         Pending layer = AddLayer(node, spec, new[] { x }, x.Shape, x.Rank);
         string[] suffixes = { "weight", "bias", "running_mean", "running_var" };
         for (int i = 0; i < 4; i++)
-            layer.Tensors.Add((suffixes[i], tensors[i].Name, false, 1f));
+            layer.Tensors.Add(new OnnxBinding(suffixes[i], tensors[i].Name, false, 1f));
     }
 
     private void Lrn(OnnxNodeProto node)
@@ -609,7 +757,7 @@ internal sealed class OnnxTranslator
         // An activation that alone reads a convolution, dense layer, batch normalisation or merge is fused into it, as [Conv(...), ReLU] would be.
         string input = node.Inputs[0];
         if (x.Layer >= 0 && _layers[x.Layer] is { } producer && producer.Output == input && SoleReader(input)
-            && producer.Spec.Activation == ActivationKind.None && producer.Spec.Op is OpKind.Conv or OpKind.Dense or OpKind.BatchNorm or OpKind.Add or OpKind.Concat)
+            && producer.Spec.Activation == ActivationKind.None && producer.Spec.Op is OpKind.Conv or OpKind.Dense or OpKind.BatchNorm or OpKind.Add or OpKind.Concat or OpKind.Affine)
         {
             producer.Spec = producer.Spec with { Activation = kind, Alpha = alpha };
             producer.Output = node.Outputs[0];
@@ -730,6 +878,12 @@ internal sealed class OnnxTranslator
             : $"takes its weight from the computed tensor '{name}'; weights must be initializers");
         return false;
     }
+
+    /// <summary>Whether <paramref name="name"/> is a constant: an initializer (or a graph input used as a weight) or a Constant node's output.</summary>
+    private bool IsConstant(string name) => Constant(name) is not null;
+
+    private OnnxTensorProto? Constant(string name) =>
+        _initializers.TryGetValue(name, out OnnxTensorProto? t) || _constants.TryGetValue(name, out t) ? t : null;
 
     /// <summary>An INT64 constant (initializer or Constant node) at input <paramref name="index"/>.</summary>
     private long[]? Int64s(OnnxNodeProto node, int index, string what)
@@ -883,7 +1037,7 @@ internal sealed class OnnxTranslator
         for (int i = 0; i < _layers.Count; i++)
         {
             Pending p = _layers[i];
-            string name = (Numbered(p.Node) ? null : Identifier(p.Node.Name)) ?? Identifier(p.ValueName) ?? p.Node.OpType + "_" + i.ToString(CultureInfo.InvariantCulture);
+            string name = (Numbered(p.Node) || p.Node.Outputs.Count > 1 ? null : Identifier(p.Node.Name)) ?? Identifier(p.ValueName) ?? p.Node.OpType + "_" + i.ToString(CultureInfo.InvariantCulture);
             string unique = name;
             for (int k = 2; !taken.Add(unique); k++)
                 unique = name + "_" + k.ToString(CultureInfo.InvariantCulture);
@@ -896,8 +1050,8 @@ internal sealed class OnnxTranslator
             Pending p = _layers[i];
             var inputs = p.Inputs.Select(j => j < 0 ? AttributeNames.NetworkInput : names[j]);
             layers.Add(p.Spec with { Name = names[i], Inputs = inputs.ToEquatableArray() });
-            foreach ((string suffix, string initializer, bool transpose, float scale) in p.Tensors)
-                bindings.Add(new OnnxBinding(names[i] + "." + suffix, initializer, transpose, scale));
+            foreach (OnnxBinding b in p.Tensors)
+                bindings.Add(b with { Tensor = names[i] + "." + b.Tensor });
         }
         return new OnnxImport(path, _input, layers.ToEquatableArray(), bindings.ToEquatableArray(), EquatableArray<OnnxProblem>.Empty, null)
         {

@@ -31,7 +31,8 @@ internal sealed record LayerModel(
     float Momentum = 0.1f,
     string Block = "",
     float Rate = 0f,
-    LrnParameters? Lrn = null)
+    LrnParameters? Lrn = null,
+    AffineParameters? Affine = null)
 {
     /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
     public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;
@@ -52,6 +53,7 @@ internal sealed record LayerModel(
         OpKind.Dropout => "Dropout",
         OpKind.LRN => "LRN",
         OpKind.ZeroPad => "ZeroPad2D",
+        OpKind.Affine => "Affine",
         _ => "Activation",
     };
 
@@ -67,7 +69,15 @@ internal sealed record LayerModel(
         OpKind.Dropout => $"rate {R(Rate)}",
         OpKind.LRN when Lrn is { } n => $"size {n.Size} alpha {R(n.Alpha)} beta {R(n.Beta)} k {R(n.K)}",
         OpKind.ZeroPad => $"p{PadTop},{PadLeft},{PadBottom},{PadRight}",
+        OpKind.Affine when Affine is { } a => $"scale {Extent(a.Scale)} shift {Extent(a.Shift)}",
         _ => Activation.ToString(),
+    };
+
+    private static string Extent(ConstantExtent extent) => extent switch
+    {
+        ConstantExtent.Channel => "per-channel",
+        ConstantExtent.Full => "per-value",
+        _ => "none",
     };
 
     private static string R(float value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);

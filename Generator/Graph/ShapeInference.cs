@@ -446,6 +446,18 @@ internal static class ShapeInference
                 kh = kw = stride = 1;
                 break;
             }
+            case OpKind.Affine:
+            {
+                // The scale as the layer's weight, the shift as its bias; a multiply and an add per value.
+                AffineParameters a = layer.Affine!;
+                long Count(ConstantExtent e) => e switch { ConstantExtent.Channel => x.C, ConstantExtent.Full => x.Length, _ => 0 };
+                output = x;
+                weights = Count(a.Scale);
+                bias = Count(a.Shift);
+                flops = 2 * x.Length;
+                kh = kw = stride = 1;
+                break;
+            }
             case OpKind.Dense:
                 output = new TensorShape(layer.Count, 1, 1, true);
                 weights = (long)layer.Count * x.Length;
@@ -473,7 +485,7 @@ internal static class ShapeInference
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
             kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray(),
-            layer.Epsilon, layer.Momentum, layer.Block, layer.Rate, layer.Lrn);
+            layer.Epsilon, layer.Momentum, layer.Block, layer.Rate, layer.Lrn, layer.Affine);
     }
 
     /// <summary>The argument checks of dropout, local response normalisation and zero padding, which need no input shape.</summary>

@@ -111,7 +111,8 @@ internal static class Planner
             if (layer.BiasCount > 0)
             {
                 biasOffset = parameters;
-                biasLength = Pad(layer.Output.C);
+                // One value per output channel, or (an affine layer's shift per value) one per channel of every position.
+                biasLength = Pad((int)(layer.BiasCount / layer.Output.C * Pad(layer.Output.C)));
                 parameters += biasLength;
             }
             // A batch normalisation's running mean and variance: in the parameter buffer, so that they are saved and

@@ -217,6 +217,16 @@ public static class OnnxExport
                     Node("Pad", [inputs[0], pads], result);
                     break;
                 }
+                case LayerKind.Affine:
+                    // Mul by the scale, then Add of the shift, each broadcast as it was imported.
+                {
+                    string scaled = inputs[0];
+                    if (info.Weights is { } scale)
+                        scaled = Node("Mul", [scaled, Broadcastable(scale, info.InputShape)], info.Bias is null ? result : Fresh(info.Name + ".scaled"));
+                    if (info.Bias is { } shift)
+                        Node("Add", [scaled, Broadcastable(shift, info.InputShape)], result);
+                    break;
+                }
                 default:
                     throw new NotSupportedException($"Layer '{info.Name}' is a {info.Kind}, which has no ONNX form here.");
             }
@@ -313,6 +323,10 @@ public static class OnnxExport
         /// <summary>The layer's state tensors (a batch normalisation's running mean and variance) as initializers.</summary>
         private string[] State(LayerInfo info) =>
             info.State is { } state ? [.. state.Select(Tensor)] : [];
+
+        /// <summary>An affine layer's constant as an initializer that ONNX broadcasts onto the tensor: a per-channel [C] of a spatial tensor as [C, 1, 1].</summary>
+        private string Broadcastable(TensorInfo tensor, Shape input) =>
+            Floats(tensor.Name, tensor.Shape.Length == 1 && !input.IsFlat ? [tensor.Shape[0], 1, 1] : Array.ConvertAll(tensor.Shape, d => (long)d), _network.Canonical(tensor), reserved: true);
 
         private string Tensor(TensorInfo tensor) =>
             Floats(tensor.Name, Array.ConvertAll(tensor.Shape, d => (long)d), _network.Canonical(tensor), reserved: true);

@@ -238,6 +238,15 @@ internal readonly struct OnnxDim
 /// <summary>Reads ONNX models from their bytes.</summary>
 internal static class OnnxReader
 {
+    /// <summary>Parses a serialised TensorProto (the form of ONNX's test data files, input_0.pb ...).</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a well-formed tensor.</exception>
+    public static OnnxTensorProto ReadTensor(byte[] data)
+    {
+        if (data is null)
+            throw new ArgumentNullException(nameof(data));
+        return ReadTensor(new ProtoReader(data, 0, data.Length));
+    }
+
     /// <summary>Parses a serialised ModelProto.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a well-formed ONNX model (damaged, truncated, or another file).</exception>
     public static OnnxModelProto ReadModel(byte[] data)

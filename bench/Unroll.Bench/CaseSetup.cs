@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using Unroll.Onnx;
 
 namespace Unroll.Bench;
@@ -19,7 +20,7 @@ internal sealed class CaseSetup : IDisposable
         Threads = threads;
         Network = benchCase.Create(new NetworkOptions { Isa = isa, Threads = threads, Seed = 1 });
         var random = new SeededRandom(11);
-        foreach (Layer layer in Network.Layers)
+        foreach (Layer layer in benchCase.Model is null ? Network.Layers : [])
         {
             if (layer.Info.Bias is { } bias)
                 layer.SetBias(Fill(new float[bias.Count], random, 0.1f));
@@ -61,13 +62,15 @@ internal sealed class CaseSetup : IDisposable
     public OrtRunner StartOrt()
     {
         Ort?.Dispose();
-        byte[] model = OnnxExport.Build(Network, Batch);
-        Ort = new OrtRunner(model, Threads, Input, Dims(Network.Info.InputShape), OrtOutput, Dims(Network.Info.OutputShape));
+        // A model file fixes the batch at 1: ONNX Runtime runs it once per sample.
+        byte[] model = Case.Model is { } file ? File.ReadAllBytes(file()) : OnnxExport.Build(Network, Batch);
+        int calls = Case.Model is null ? 1 : Batch;
+        Ort = new OrtRunner(model, Threads, Input, Dims(Network.Info.InputShape, Batch / calls), OrtOutput, Dims(Network.Info.OutputShape, Batch / calls), calls);
         return Ort;
     }
 
     /// <summary>The dimensions of a batch of <paramref name="shape"/> as the exported model has them.</summary>
-    private long[] Dims(Shape shape) => shape.IsFlat ? [Batch, shape.Channels] : [Batch, shape.Channels, shape.Height, shape.Width];
+    private static long[] Dims(Shape shape, int batch) => shape.IsFlat ? [batch, shape.Channels] : [batch, shape.Channels, shape.Height, shape.Width];
 
     /// <summary>One ONNX Runtime forward pass.</summary>
     public void RunOrt() => (Ort ?? throw new InvalidOperationException("StartOrt first.")).Run();

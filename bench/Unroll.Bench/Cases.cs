@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Unroll.Networks;
+using Unroll.Pretrained;
 
 namespace Unroll.Bench;
 
@@ -102,7 +103,13 @@ internal partial class Conv3x3_64_28
 /// three forward passes of FLOPs; there is no ONNX Runtime peer to time.
 /// </param>
 /// <param name="Rounds">The quick benchmark's rounds when <c>--rounds</c> is not given; null for its default.</param>
-internal sealed record BenchCase(string Name, int Batch, Func<NetworkOptions, Network> Create, bool Training = false, int? Rounds = null)
+/// <param name="Model">
+/// A network compiled from an ONNX file whose weights <see cref="Create"/> loads: the path of that file, which ONNX Runtime
+/// runs as it is (its batch fixed at 1, so one call per sample), and the weights are left as loaded. Null: ONNX Runtime runs
+/// the network's export, with random biases and normalisations set first.
+/// </param>
+internal sealed record BenchCase(string Name, int Batch, Func<NetworkOptions, Network> Create, bool Training = false, int? Rounds = null,
+    Func<string>? Model = null)
 {
     /// <summary>The name with the batch, unique among the cases: <c>dense4096_b64</c>.</summary>
     public string Id => Name.EndsWith($"_b{Batch}", StringComparison.Ordinal) ? Name : $"{Name}_b{Batch}";
@@ -155,6 +162,9 @@ internal static class Cases
         list.Add(new("net_vgg16", 1, o => new VGG16(o), Rounds: NetworkRounds));
         list.Add(new("net_resnet50", 1, o => new ResNet50(o), Rounds: NetworkRounds));
         list.Add(new("net_googlenet", 1, o => new GoogLeNet(o), Rounds: NetworkRounds));
+        // ML.NET's pretrained ResNet-18 compiled from its ONNX file (Unroll.Pretrained), against ONNX Runtime on that file.
+        foreach (int batch in new[] { 1, 8 })
+            list.Add(new("net_resnet18_onnx", batch, o => PretrainedModels.LoadResNet18(o), Rounds: NetworkRounds, Model: () => PretrainedModels.ResNet18Path));
         return list;
     }
 }

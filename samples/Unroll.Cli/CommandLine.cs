@@ -5,14 +5,16 @@ namespace Unroll.Cli;
 
 /// <summary>The options the commands share.</summary>
 internal sealed record CommandLine(string? Name, int Batch, Isa? Isa, int Threads, string? Data, int Epochs, long Seed, string? Save,
-    bool Json, double LearningRate, double Momentum)
+    bool Json, double LearningRate, double Momentum, int TrainCount, int TestCount)
 {
-    public static CommandLine Parse(string[] args, int defaultBatch)
+    public static CommandLine Parse(string[] args, int defaultBatch, double defaultLearningRate = 0.01, int defaultEpochs = 8,
+        int defaultTrainCount = 0, int defaultTestCount = 0)
     {
         string? name = null, data = null, save = null;
-        int batch = defaultBatch, threads = Environment.ProcessorCount, epochs = 8;
+        int batch = defaultBatch, threads = Environment.ProcessorCount, epochs = defaultEpochs;
         long seed = 1;
-        double lr = 0.01, momentum = 0.9;
+        double lr = defaultLearningRate, momentum = 0.9;
+        int trainCount = defaultTrainCount, testCount = defaultTestCount;
         bool json = false;
         Isa? isa = null;
         for (int i = 0; i < args.Length; i++)
@@ -45,6 +47,12 @@ internal sealed record CommandLine(string? Name, int Batch, Isa? Isa, int Thread
                 case "--save":
                     save = Value();
                     break;
+                case "--train":
+                    trainCount = Int();
+                    break;
+                case "--test":
+                    testCount = Int();
+                    break;
                 case "--json":
                     json = true;
                     break;
@@ -62,6 +70,8 @@ internal sealed record CommandLine(string? Name, int Batch, Isa? Isa, int Thread
             throw new ArgumentException("--batch, --threads and --epochs must be at least 1.");
         if (!(lr > 0) || momentum < 0)
             throw new ArgumentException("--lr must be positive and --momentum not negative.");
-        return new CommandLine(name, batch, isa, threads, data, epochs, seed, save, json, lr, momentum);
+        if (trainCount < 0 || testCount < 0)
+            throw new ArgumentException("--train and --test must not be negative (0 takes every image).");
+        return new CommandLine(name, batch, isa, threads, data, epochs, seed, save, json, lr, momentum, trainCount, testCount);
     }
 }

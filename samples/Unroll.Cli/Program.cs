@@ -13,12 +13,16 @@ using Unroll.Networks;
 //                        a forward pass on random input, timed
 //   train NAME [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--lr X] [--momentum X] [--save FILE] [--json]
 //                        trains on Fashion-MNIST (the embedded subset unless --data names the IDX files' folder)
+//   transfer [--data DIR] [--train N] [--test N] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]
+//                        the pretrained ResNet-18 as a frozen feature extractor, a new dense head trained on Fashion-MNIST
 //   list                 the networks and the instruction sets this machine runs
 //   jitcheck             runs every network on every supported instruction set (the MinOpts test drives this)
 try
 {
     string command = args.Length > 0 ? args[0].ToLowerInvariant() : "demo";
-    var options = CommandLine.Parse(args.Skip(1).ToArray(), defaultBatch: command == "train" ? 64 : 1);
+    var options = command == "transfer"
+        ? CommandLine.Parse(args.Skip(1).ToArray(), defaultBatch: 32, defaultLearningRate: 1e-3, defaultEpochs: 20, defaultTrainCount: 1000, defaultTestCount: 500)
+        : CommandLine.Parse(args.Skip(1).ToArray(), defaultBatch: command == "train" ? 64 : 1);
     using var cancellation = new System.Threading.CancellationTokenSource();
     Console.CancelKeyPress += (_, e) =>
     {
@@ -42,6 +46,8 @@ try
             return 0;
         case "train":
             return Train.Run(options, cancellation.Token);
+        case "transfer":
+            return Transfer.Run(options, cancellation.Token);
         case "jitcheck":
             foreach (string name in NetworkCatalog.Names)
                 foreach (Isa isa in IsaSupport.Supported())
@@ -53,9 +59,16 @@ try
                     double loss = network.ComputeGradients(new float[network.InputLength * 2], 2, (_, y, g) => { g.Fill(1); return 0; }, new float[network.InputLength * 2]);
                     Console.WriteLine($"{name} {isa}: {output.Length} outputs, gradients computed");
                 }
+            // The pretrained ResNet-18 compiled from its ONNX file (weights as initialised: the JIT does not care).
+            foreach (Isa isa in IsaSupport.Supported())
+            {
+                using var pretrained = new Unroll.Pretrained.ResNet18(new NetworkOptions { Isa = isa, Threads = 1 });
+                float[] features = pretrained.Predict(new float[pretrained.InputLength]);
+                Console.WriteLine($"ResNet18 (ONNX) {isa}: {features.Length} outputs");
+            }
             return 0;
         default:
-            Console.Error.WriteLine($"Unknown command '{command}'. Commands: demo, summary NAME, run NAME, train NAME, list, jitcheck.");
+            Console.Error.WriteLine($"Unknown command '{command}'. Commands: demo, summary NAME, run NAME, train NAME, transfer, list, jitcheck.");
             return 2;
     }
 }

@@ -144,6 +144,18 @@ public sealed class OnnxDiagnosticTests : IDisposable
         "Network 'Net': ONNX node 'Conv_1' (Conv) takes its weight from the computed tensor 'r'; weights must be initializers");
 
     [Fact]
+    public void ProductOfTwoComputedTensors() => Check(Source, [File("model.onnx", Model(b => b.AddNode("Relu", ["x"], ["r"]).AddNode("Mul", ["x", "r"], ["y"])))], "UNR0032",
+        "Network 'Net': ONNX node 'Mul_1' (Mul) multiplies two computed tensors; only a product with a constant is supported");
+
+    [Fact]
+    public void ConstantThatVariesAlongRowsOnly() => Check(Source, [File("model.onnx", Model(b => b.AddInitializer("c", [6, 1], new float[6]).AddNode("Add", ["x", "c"], ["y"])))], "UNR0032",
+        "Network 'Net': ONNX node 'Add_0' (Add) has the constant 'c' of dimensions [6, 1] for a [N, 2, 6, 6] tensor; one value, one per channel ([C, 1, 1]) or one per value ([C, H, W]) is supported");
+
+    [Fact]
+    public void ConstantMinusComputedTensor() => Check(Source, [File("model.onnx", Model(b => b.AddInitializer("c", [1], [1f]).AddNode("Sub", ["c", "x"], ["y"])))], "UNR0032",
+        "Network 'Net': ONNX node 'Sub_0' (Sub) subtracts a computed tensor from the constant 'c'; only a constant subtracted from a computed tensor is supported");
+
+    [Fact]
     public void TwoInputs() => Check(Source, [File("model.onnx", Model(b => b.AddInput("z", ["N", 2, 6, 6]).AddNode("Add", ["x", "z"], ["y"])))], "UNR0033",
         "Network 'Net': the graph of 'model.onnx' has 2 inputs (x, z); exactly one is supported");
 

@@ -143,6 +143,52 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void ConstantArithmeticAndSplitMatchOnnxRuntime()
+    {
+        // ResNetPreprocess.onnx's pattern (operator set 8): the channels split and put back in reverse order, a mean image
+        // subtracted; then a product with a constant per channel, a constant scalar added, a difference of two convolutions
+        // and a product with a constant of the tensor's own shape.
+        var random = new SeededRandom(44);
+        float[] Random(int n, float low = -1f, float high = 1f) => Enumerable.Range(0, n).Select(_ => random.Uniform(low, high)).ToArray();
+        byte[] model = new OnnxModelBuilder("arith", opsetVersion: 8)
+            .AddInput("x", ["N", 3, 5, 6])
+            .AddOutput("y", ["N", 4, 3, 4])
+            .AddInitializer("mean", [1, 3, 5, 6], Random(90))
+            .AddInitializer("scale", [3, 1, 1], Random(3, 0.5f, 2f))
+            .AddInitializer("one", [1], [0.25f])
+            .AddInitializer("w1", [4, 3, 3, 3], Random(108)).AddInitializer("w2", [4, 3, 3, 3], Random(108))
+            .AddInitializer("full", [4, 3, 4], Random(48))
+            .AddNode("Split", ["x"], ["r", "g", "b"], OnnxAttribute.Int("axis", 1), OnnxAttribute.Ints("split", 1, 1, 1))
+            .AddNode("Concat", ["b", "g", "r"], ["bgr"], OnnxAttribute.Int("axis", 1))
+            .AddNode("Sub", ["bgr", "mean"], ["centred"])
+            .AddNode("Mul", ["scale", "centred"], ["scaled"])
+            .AddNode("Add", ["scaled", "one"], ["shifted"])
+            .AddNode("Relu", ["shifted"], ["positive"])
+            .AddNode("Conv", ["positive", "w1"], ["c1"])
+            .AddNode("Conv", ["positive", "w2"], ["c2"])
+            .AddNode("Sub", ["c1", "c2"], ["d"])
+            .AddNode("Mul", ["d", "full"], ["y"])
+            .ToArray();
+        string path = Path.Combine(_folder, "arith.onnx");
+        File.WriteAllBytes(path, model);
+        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"arith.onnx\")] public partial class Arith { }", new[] { path });
+        foreach (Isa isa in IsaSupport.Supported())
+        {
+            using Network net = GeneratorHarness.Create(assembly, "Arith", new NetworkOptions { Threads = 1, Isa = isa });
+            Load(net, path);
+            // Three 1x1 convolutions pick the channels; the sum of the difference follows the convolution that negates c2.
+            Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.Conv2D, LayerKind.Conv2D, LayerKind.Concatenate, LayerKind.Affine, LayerKind.Affine, LayerKind.Affine,
+                LayerKind.Conv2D, LayerKind.Conv2D, LayerKind.Conv2D, LayerKind.Add, LayerKind.Affine }, net.Layers.Select(l => l.Info.Kind));
+            Assert.Equal(new[] { "r", "g", "b" }, net.Layers.Take(3).Select(l => l.Info.Name));
+            Assert.Equal(Activation.ReLU, net.Layers[6].Info.Activation);
+            Assert.Equal(new[] { 3, 5, 6 }, net.Layers[4].Info.Bias!.Shape);
+            Compare(null, net, model, batch: 3, fixedBatch: false, seed: 36, "arithmetic " + isa);
+            // Exported back (Mul and Add of the constants, broadcast as they came), it computes the same.
+            Compare(null, net, OnnxExport.Build(net), batch: 3, fixedBatch: false, seed: 36, "arithmetic exported back " + isa);
+        }
+    }
+
+    [Fact]
     public void AnOperatorSet10ModelMatchesOnnxRuntime()
     {
         // Before operator set 11 Pad takes its pads as an attribute; before 13 Softmax covers every axis from 'axis' (1

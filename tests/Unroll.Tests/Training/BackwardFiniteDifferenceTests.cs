@@ -45,6 +45,45 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
     [InlineData("[Conv(5, Kernel = 3, Pad = 1), Tanh, Output] public partial Layer A { get; } [GlobalAvgPool] public partial Layer B { get; } [Dense(4), Softmax, Output] public partial Layer C { get; }", "3x5x5")]
     public void FiniteDifferencesOfTheTrainingLossAgree(string layers, string input) => Check(layers, input, trainingLoss: true);
 
+    /// <summary>
+    /// Affine layers (ONNX's Mul, Add and Sub with constants: per channel, per value, one value) with and without a fused
+    /// activation, a Split's channel-picking convolutions and the negation of a Sub of two computed tensors.
+    /// </summary>
+    [Fact]
+    public void FiniteDifferencesOfAffineLayersAgree()
+    {
+        var random = new SeededRandom(7);
+        float[] Random(int n, float low, float high) => Enumerable.Range(0, n).Select(_ => random.Uniform(low, high)).ToArray();
+        byte[] model = new global::Unroll.Onnx.OnnxModelBuilder("affine")
+            .AddInput("x", ["N", 4, 4, 5])
+            .AddOutput("y", ["N", 2, 4, 5])
+            .AddInitializer("scale", [4, 1, 1], Random(4, 0.5f, 1.5f))
+            .AddInitializer("mean", [1, 4, 4, 5], Random(80, -0.5f, 0.5f))
+            .AddInitializer("split", [2], new long[] { 2, 2 })
+            .AddInitializer("shift", [], [0.3f])
+            .AddInitializer("full", [2, 4, 5], Random(40, -1f, 1f))
+            .AddNode("Mul", ["x", "scale"], ["scaled"])
+            .AddNode("Tanh", ["scaled"], ["t"])
+            .AddNode("Sub", ["t", "mean"], ["centred"])
+            .AddNode("Split", ["centred", "split"], ["a", "b"], global::Unroll.Onnx.OnnxAttribute.Int("axis", 1))
+            .AddNode("Sub", ["a", "b"], ["d"])
+            .AddNode("Add", ["d", "shift"], ["e"])
+            .AddNode("Sigmoid", ["e"], ["s"])
+            .AddNode("Mul", ["s", "full"], ["y"])
+            .ToArray();
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"unroll-affine-{Environment.ProcessId}.onnx");
+        System.IO.File.WriteAllBytes(path, model);
+        try
+        {
+            var assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"unroll-affine-" + Environment.ProcessId + ".onnx\")] public partial class G { }", new[] { path });
+            Check(assembly, "affine layers", trainingLoss: false, load: net => net.GetType().GetMethod("LoadOnnx", new[] { typeof(string) })!.Invoke(net, new object[] { path }));
+        }
+        finally
+        {
+            System.IO.File.Delete(path);
+        }
+    }
+
     private void Check(string layers, string input, bool trainingLoss)
     {
         var assembly = GeneratorHarness.CompileAndLoad($$"""
@@ -52,9 +91,15 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
             [Network(Input = "{{input}}")]
             public partial class G { {{layers}} }
             """);
+        Check(assembly, layers, trainingLoss);
+    }
+
+    private void Check(System.Reflection.Assembly assembly, string layers, bool trainingLoss, Action<Network>? load = null)
+    {
         foreach (Isa isa in IsaSupport.Supported())
         {
             using Network net = GeneratorHarness.Create(assembly, "G", new NetworkOptions { Isa = isa, Threads = 1, Seed = 3 });
+            load?.Invoke(net);
             var random = new SeededRandom(5);
             foreach (Layer layer in net.Layers)
                 if (layer.Info.Bias is not null)
