@@ -180,6 +180,42 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void ClipReshapeGlobalMaxPoolAndCeilModeMatchOnnxRuntime()
+    {
+        // Clip to [0, +inf) is a ReLU (fused into the convolution), GlobalMaxPool a max pooling over the whole input,
+        // ceil_mode an extra row and column of padding at the end, Reshape to [0, -1] a Flatten.
+        var random = new SeededRandom(45);
+        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => random.Uniform(-1f, 1f)).ToArray();
+        byte[] model = new OnnxModelBuilder("reshape")
+            .AddInput("x", ["N", 2, 7, 7])
+            .AddOutput("y", ["N", 3])
+            .AddInitializer("w", [4, 2, 3, 3], Random(72))
+            .AddInitializer("zero", [], [0f])
+            .AddInitializer("shape", [2], new long[] { 0, -1 })
+            .AddInitializer("b", [8, 3], Random(24))
+            .AddNode("Conv", ["x", "w"], ["c"])
+            .AddNode("Clip", ["c", "zero"], ["r"])
+            .AddNode("MaxPool", ["r"], ["p"], OnnxAttribute.Ints("kernel_shape", 2, 2), OnnxAttribute.Ints("strides", 2, 2), OnnxAttribute.Int("ceil_mode", 1))
+            .AddNode("GlobalMaxPool", ["p"], ["g"])
+            .AddNode("AveragePool", ["r"], ["a"], OnnxAttribute.Ints("kernel_shape", 3, 3), OnnxAttribute.Ints("strides", 3, 3), OnnxAttribute.Int("ceil_mode", 1))
+            .AddNode("GlobalMaxPool", ["a"], ["h"])
+            .AddNode("Concat", ["g", "h"], ["gh"], OnnxAttribute.Int("axis", 1))
+            .AddNode("Reshape", ["gh", "shape"], ["flat"])
+            .AddNode("MatMul", ["flat", "b"], ["y"])
+            .ToArray();
+        string path = Path.Combine(_folder, "reshape.onnx");
+        File.WriteAllBytes(path, model);
+        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"reshape.onnx\")] public partial class Reshaped { }", new[] { path });
+        using Network net = GeneratorHarness.Create(assembly, "Reshaped", new NetworkOptions { Threads = 1 });
+        Load(net, path);
+        Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.MaxPool2D, LayerKind.MaxPool2D, LayerKind.AvgPool2D, LayerKind.MaxPool2D, LayerKind.Concatenate, LayerKind.Dense },
+            net.Layers.Select(l => l.Info.Kind));
+        Assert.Equal(Activation.ReLU, net.Layers[0].Info.Activation);
+        Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.MaxPool2D, OutputShape.Height: 3, Settings: { PadBottom: 1, PadRight: 1 } });
+        Compare(null, net, model, batch: 3, fixedBatch: false, seed: 37, "clip and reshape");
+    }
+
+    [Fact]
     public void AnOperatorSet10ModelMatchesOnnxRuntime()
     {
         // Before operator set 11 Pad takes its pads as an attribute; before 13 Softmax covers every axis from 'axis' (1
