@@ -107,9 +107,7 @@ public sealed class OnnxImportTests : IDisposable
     [Fact]
     public void AGraphOfTheOperatorsTheExporterDoesNotWriteMatchesOnnxRuntime()
     {
-        string path = Path.Combine(_folder, "hand.onnx");
-        File.WriteAllBytes(path, HandBuiltModel());
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"hand.onnx\")] public partial class Hand { }", new[] { path });
+        Assembly assembly = Compile("hand", HandBuiltModel(), "Hand", out string path);
         using Network net = GeneratorHarness.Create(assembly, "Hand", new NetworkOptions { Threads = 1 });
         Load(net, path);
 
@@ -160,9 +158,7 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("Sub", ["c1", "c2"], ["d"])
             .AddNode("Mul", ["d", "full"], ["y"])
             .ToArray();
-        string path = Path.Combine(_folder, "arith.onnx");
-        File.WriteAllBytes(path, model);
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"arith.onnx\")] public partial class Arith { }", new[] { path });
+        Assembly assembly = Compile("arith", model, "Arith", out string path);
         foreach (Isa isa in IsaSupport.Supported())
         {
             using Network net = GeneratorHarness.Create(assembly, "Arith", new NetworkOptions { Threads = 1, Isa = isa });
@@ -203,9 +199,7 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("Reshape", ["gh", "shape"], ["flat"])
             .AddNode("MatMul", ["flat", "b"], ["y"])
             .ToArray();
-        string path = Path.Combine(_folder, "reshape.onnx");
-        File.WriteAllBytes(path, model);
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"reshape.onnx\")] public partial class Reshaped { }", new[] { path });
+        Assembly assembly = Compile("reshape", model, "Reshaped", out string path);
         using Network net = GeneratorHarness.Create(assembly, "Reshaped", new NetworkOptions { Threads = 1 });
         Load(net, path);
         Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.MaxPool2D, LayerKind.MaxPool2D, LayerKind.AvgPool2D, LayerKind.MaxPool2D, LayerKind.Concatenate, LayerKind.Dense },
@@ -230,9 +224,7 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("GlobalAveragePool", ["c"], ["g"])
             .AddNode("Softmax", ["g"], ["y"])
             .ToArray();
-        string path = Path.Combine(_folder, "old.onnx");
-        File.WriteAllBytes(path, model);
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"old.onnx\")] public partial class Old { }", new[] { path });
+        Assembly assembly = Compile("old", model, "Old", out string path);
         using Network net = GeneratorHarness.Create(assembly, "Old", new NetworkOptions { Threads = 1 });
         Load(net, path);
         Assert.Equal(new[] { LayerKind.ZeroPad2D, LayerKind.Conv2D, LayerKind.GlobalAvgPool2D, LayerKind.Activation }, net.Layers.Select(l => l.Info.Kind));
@@ -305,6 +297,14 @@ public sealed class OnnxImportTests : IDisposable
         }
         _output.WriteLine($"{rejected} of 3000 damaged models rejected; the others still parse");
         Assert.True(rejected > 1000);
+    }
+
+    /// <summary>Writes <paramref name="model"/> to the test's folder as NAME.onnx and compiles class <paramref name="className"/> from it through [OnnxNetwork].</summary>
+    private Assembly Compile(string name, byte[] model, string className, out string path)
+    {
+        path = Path.Combine(_folder, name + ".onnx");
+        File.WriteAllBytes(path, model);
+        return GeneratorHarness.CompileAndLoad($"using Unroll; [OnnxNetwork(\"{name}.onnx\")] public partial class {className} {{ }}", new[] { path });
     }
 
     /// <summary>Loads a generated network's weights through its LoadOnnx(string), found by reflection.</summary>
