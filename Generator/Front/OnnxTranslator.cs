@@ -53,8 +53,8 @@ internal sealed record OnnxImport(string Path, string? Input, EquatableArray<Lay
 internal sealed class OnnxTranslator
 {
     /// <summary>The operators this translator knows, for the message about any other.</summary>
-    private const string Supported = "Conv, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Sum, Concat, Split, BatchNormalization, LRN, Pad, "
-        + "Flatten, Dropout, Identity, Constant, Relu, LeakyRelu, Sigmoid, Tanh, Softmax";
+    private const string Supported = "Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Sum, Concat, Split, BatchNormalization, LRN, Pad, "
+        + "Flatten, Reshape, Dropout, Identity, Constant, Clip, Relu, LeakyRelu, Sigmoid, Tanh, Softmax";
 
     /// <summary>A tensor of the graph as Unroll computes it: the layer producing it (-1: the network's input), its shape there, and its rank in ONNX (4, or 2 after a Flatten or a dense layer).</summary>
     private sealed record Value(int Layer, TensorShape Shape, int Rank);
@@ -98,6 +98,7 @@ internal sealed class OnnxTranslator
     private readonly Dictionary<string, OnnxTensorProto> _constants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Value> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _weightInputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
     private readonly HashSet<string> _outputs = new(StringComparer.Ordinal);
     private readonly List<Pending> _layers = new();
@@ -105,6 +106,9 @@ internal sealed class OnnxTranslator
     private string? _input;
     private string _inputName = "";
     private readonly List<(int Layer, string Value)> _outputNames = new();
+
+    /// <summary>The input's batch dimension when the model fixes it; -2 (matching no dimension) when it is a symbol.</summary>
+    private long _batch = -2;
 
     private OnnxTranslator(OnnxModelProto model)
     {
@@ -150,8 +154,10 @@ internal sealed class OnnxTranslator
                 continue;
             }
             int before = _problems.Count;
-            Translate(node);
-            if (_problems.Count != before)
+            // A node that reads a failed value fails with it, without a message of its own (the first says what is wrong).
+            if (!node.Inputs.Any(_failed.Contains))
+                Translate(node);
+            if (_problems.Count != before || node.Inputs.Any(_failed.Contains))
                 foreach (string output in node.Outputs)
                     _failed.Add(output);
         }
@@ -164,7 +170,13 @@ internal sealed class OnnxTranslator
             if (!_values.TryGetValue(output.Name, out Value? value))
                 Problem($"has output '{output.Name}', which no node computes");
             else if (value.Layer < 0)
-                Problem($"has output '{output.Name}', which is its input unchanged");
+            {
+                // The input unchanged (Identity, Dropout, a Flatten that changes nothing): a dropout of rate 0 copies it out.
+                var identity = new OnnxNodeProto { OpType = "Identity" };
+                identity.Outputs.Add(output.Name);
+                AddLayer(identity, New(OpKind.Dropout), new[] { value }, value.Shape, value.Rank).Spec = New(OpKind.Dropout) with { Output = OutputRole.Main };
+                _outputNames.Add((_layers.Count - 1, output.Name));
+            }
             else
             {
                 _layers[value.Layer].Spec = _layers[value.Layer].Spec with { Output = OutputRole.Main };
@@ -188,6 +200,7 @@ internal sealed class OnnxTranslator
                 var tensor = new OnnxTensorProto { Name = weight.Name, DataType = OnnxDataType.Float };
                 tensor.Dims.AddRange(dims.Select(d => d.Value!.Value));
                 _initializers[weight.Name] = tensor;
+                _weightInputs.Add(weight.Name);
                 inputs.Remove(weight);
             }
         if (inputs.Count != 1)
@@ -202,16 +215,18 @@ internal sealed class OnnxTranslator
             return false;
         }
         List<OnnxDim>? shape = input.Shape;
-        if (shape is null || shape.Count != 4 || shape.Skip(1).Any(d => d.Value is not > 0 || d.Value > int.MaxValue))
+        if (shape is null || shape.Count is < 2 or > 4 || shape.Skip(1).Any(d => d.Value is not > 0 || d.Value > int.MaxValue))
         {
             string dims = shape is null ? "no shape" : "shape [" + string.Join(", ", shape) + "]";
-            Problem($"has input '{input.Name}' with {dims}; it must be [N, C, H, W] with C, H and W fixed (N may be a symbol)");
+            Problem($"has input '{input.Name}' with {dims}; it must be [N, C, H, W] with C, H and W fixed (N may be a symbol), or [N, C, L] or [N, F]");
             return false;
         }
-        int c = (int)shape[1].Value!.Value, h = (int)shape[2].Value!.Value, w = (int)shape[3].Value!.Value;
+        // [N, F] is held as F x 1 x 1 and [N, C, L] as C x 1 x L: the same values in the same order.
+        int c = (int)shape[1].Value!.Value, h = shape.Count == 4 ? (int)shape[2].Value!.Value : 1, w = shape.Count >= 3 ? (int)shape[shape.Count - 1].Value!.Value : 1;
         _input = $"{c}x{h}x{w}";
         _inputName = input.Name;
-        _values[input.Name] = new Value(-1, new TensorShape(c, h, w, false), 4);
+        _batch = shape[0].Value ?? -2;
+        _values[input.Name] = new Value(-1, new TensorShape(c, h, w, false), shape.Count);
         return true;
     }
 
@@ -238,7 +253,19 @@ internal sealed class OnnxTranslator
                 break;
             case "GlobalAveragePool":
                 if (Known(node) && Spatial(node, out Value? x))
-                    AddLayer(node, New(OpKind.GlobalAvgPool), new[] { x }, new TensorShape(x.Shape.C, 1, 1, true), 4);
+                    AddLayer(node, New(OpKind.GlobalAvgPool), new[] { x }, new TensorShape(x.Shape.C, 1, 1, true), x.Rank);
+                break;
+            case "GlobalMaxPool":
+                // A max pooling whose one window is the whole input.
+                if (Known(node) && Spatial(node, out Value? m))
+                    AddLayer(node, New(OpKind.MaxPool) with { Count = m.Shape.H, KernelHeight = m.Shape.H, KernelWidth = m.Shape.W, Stride = 1, Pads = new Sides(0, 0, 0, 0) },
+                        new[] { m }, new TensorShape(m.Shape.C, 1, 1, false), m.Rank);
+                break;
+            case "Reshape":
+                Reshape(node);
+                break;
+            case "Clip":
+                Clip(node);
                 break;
             case "Gemm":
                 Gemm(node);
@@ -302,9 +329,9 @@ internal sealed class OnnxTranslator
     {
         if (!Known(node, "kernel_shape", "strides", "pads", "auto_pad", "dilations", "group") || !Spatial(node, out Value? x) || !Weight(node, 1, out OnnxTensorProto? w))
             return;
-        if (w.Dims.Count != 4)
+        if (w.Dims.Count != x.Rank)
         {
-            Fail(node, $"has a weight of dimensions {Dims(w)}; only 2-D convolutions ([O, I, KH, KW]) are supported");
+            Fail(node, $"has a weight of dimensions {Dims(w)} for a {Describe(x)} input; a 2-D convolution ([O, I, KH, KW]) of an [N, C, H, W] input or a 1-D one ([O, I, K]) of an [N, C, L] input is supported");
             return;
         }
         long group = Int(node, "group", 1);
@@ -313,15 +340,16 @@ internal sealed class OnnxTranslator
             Fail(node, $"has group {group}; only group 1 is supported (no grouped or depthwise convolution)");
             return;
         }
-        if (!Dilations(node) || !Fits(node, w.Dims, 1, int.MaxValue))
+        if (!Dilations(node, x) || !Fits(node, w.Dims, 1, int.MaxValue))
             return;
-        int o = (int)w.Dims[0], kh = (int)w.Dims[2], kw = (int)w.Dims[3];
+        // A 1-D convolution is a 2-D one of height 1: its [O, I, K] weight has the values of [O, I, 1, K].
+        int o = (int)w.Dims[0], kh = x.Rank == 3 ? 1 : (int)w.Dims[2], kw = (int)w.Dims[w.Dims.Count - 1];
         if (w.Dims[1] != x.Shape.C)
         {
             Fail(node, $"has a weight {Dims(w)} for {w.Dims[1]} input channels, but its input has {x.Shape.C}");
             return;
         }
-        if (Ints(node, "kernel_shape") is { } kernel && !kernel.SequenceEqual(new long[] { kh, kw }))
+        if (Axes(node, "kernel_shape", x) is { } kernel && !kernel.SequenceEqual(new long[] { kh, kw }))
         {
             Fail(node, $"has kernel_shape [{string.Join(", ", kernel)}], which does not match its weight {Dims(w)}");
             return;
@@ -336,8 +364,8 @@ internal sealed class OnnxTranslator
         int oh = (x.Shape.H + pads.Top + pads.Bottom - kh) / stride + 1, ow = (x.Shape.W + pads.Left + pads.Right - kw) / stride + 1;
         if (!Positive(node, x, kh, kw, oh, ow))
             return;
-        Pending layer = AddLayer(node, spec, new[] { x }, new TensorShape(o, oh, ow, false), 4);
-        layer.Tensors.Add(new OnnxBinding("weight", w.Name, false, 1f));
+        Pending layer = AddLayer(node, spec, new[] { x }, new TensorShape(o, oh, ow, false), x.Rank);
+        layer.Tensors.Add(new OnnxBinding("weight", w.Name, false, 1f, Broadcast: x.Rank == 3));
         if (b is not null)
             layer.Tensors.Add(new OnnxBinding("bias", b.Name, false, 1f));
     }
@@ -350,9 +378,9 @@ internal sealed class OnnxTranslator
             : new[] { "kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad" };
         if (!Known(node, known) || !Spatial(node, out Value? x) || max && !OnlyFirstOutput(node, "Indices"))
             return;
-        if (Ints(node, "kernel_shape") is not { Length: 2 } kernel || kernel.Any(k => k < 1 || k > int.MaxValue))
+        if (Axes(node, "kernel_shape", x) is not { Length: 2 } kernel || kernel.Any(k => k < 1 || k > int.MaxValue))
         {
-            Fail(node, "needs kernel_shape with two positive sizes");
+            Fail(node, x.Rank == 3 ? "needs kernel_shape with one positive size" : "needs kernel_shape with two positive sizes");
             return;
         }
         if (Int(node, "storage_order", 0) != 0)
@@ -361,31 +389,37 @@ internal sealed class OnnxTranslator
             return;
         }
         int kh = (int)kernel[0], kw = (int)kernel[1];
-        if (!Dilations(node) || !Window(node, x, kh, kw, out int stride, out Sides pads))
+        if (!Dilations(node, x) || !Window(node, x, kh, kw, out int stride, out Sides pads))
             return;
+        bool countIncludePad = Int(node, "count_include_pad", 0) != 0;
+        int oh = (x.Shape.H + pads.Top + pads.Bottom - kh) / stride + 1, ow = (x.Shape.W + pads.Left + pads.Right - kw) / stride + 1;
+        if (Int(node, "ceil_mode", 0) != 0)
+        {
+            // Ceil mode adds a last window where the floor leaves input over, unless it would start in the end padding (ONNX
+            // Runtime's and PyTorch's rule); that window is padding at the end that counts for nothing.
+            int Ceil(int n, int before, int after, int k) => (n + before + after - k + stride - 1) / stride + 1 - ((n + before + after - k + stride - 1) / stride * stride >= n + before ? 1 : 0);
+            int ch = Ceil(x.Shape.H, pads.Top, pads.Bottom, kh), cw = Ceil(x.Shape.W, pads.Left, pads.Right, kw);
+            if ((ch != oh || cw != ow) && countIncludePad && !max)
+            {
+                Fail(node, $"has ceil_mode 1 with count_include_pad 1, which gives {ch}x{cw} outputs where floor gives {oh}x{ow}; the last windows would count padding that Unroll counts differently");
+                return;
+            }
+            int Extra(int outputs, int n, int before, int after, int k) => Math.Max((outputs - 1) * stride + k - (n + before + after), 0);
+            pads = pads with { Bottom = pads.Bottom + Extra(ch, x.Shape.H, pads.Top, pads.Bottom, kh), Right = pads.Right + Extra(cw, x.Shape.W, pads.Left, pads.Right, kw) };
+            (oh, ow) = (ch, cw);
+        }
         if (pads.Top > kh / 2 || pads.Bottom > kh / 2 || pads.Left > kw / 2 || pads.Right > kw / 2)
         {
             Fail(node, $"has pads {pads.Top},{pads.Left},{pads.Bottom},{pads.Right} (top, left, bottom, right) with a {kh}x{kw} window; pooling takes at most half the window on each side");
             return;
         }
-        int oh = (x.Shape.H + pads.Top + pads.Bottom - kh) / stride + 1, ow = (x.Shape.W + pads.Left + pads.Right - kw) / stride + 1;
-        if (Int(node, "ceil_mode", 0) != 0)
-        {
-            // Ceil mode adds a last window only where the floor leaves input over: supported where it does not.
-            int ch = (x.Shape.H + pads.Top + pads.Bottom - kh + stride - 1) / stride + 1, cw = (x.Shape.W + pads.Left + pads.Right - kw + stride - 1) / stride + 1;
-            if (ch != oh || cw != ow)
-            {
-                Fail(node, $"has ceil_mode 1, which gives {ch}x{cw} outputs where floor gives {oh}x{ow}; only ceil_mode 0 is supported");
-                return;
-            }
-        }
         if (!Positive(node, x, kh, kw, oh, ow))
             return;
         var spec = New(max ? OpKind.MaxPool : OpKind.AvgPool) with
         {
-            Count = kh, KernelHeight = kh, KernelWidth = kw, Stride = stride, Pads = pads, CountIncludePad = Int(node, "count_include_pad", 0) != 0,
+            Count = kh, KernelHeight = kh, KernelWidth = kw, Stride = stride, Pads = pads, CountIncludePad = countIncludePad,
         };
-        AddLayer(node, spec, new[] { x }, new TensorShape(x.Shape.C, oh, ow, false), 4);
+        AddLayer(node, spec, new[] { x }, new TensorShape(x.Shape.C, oh, ow, false), x.Rank);
     }
 
     private void Gemm(OnnxNodeProto node)
@@ -408,12 +442,12 @@ internal sealed class OnnxTranslator
         if (!Columns(node, w, inputs, x))
             return;
         OnnxTensorProto? c = null;
-        if (node.Input(2).Length > 0 && (!Weight(node, 2, out c) || !Vector(node, c, units, "C")))
+        if (node.Input(2).Length > 0 && (!Weight(node, 2, out c) || c.ElementCount != 1 && !Vector(node, c, units, "C")))
             return;
         Pending layer = AddLayer(node, New(OpKind.Dense) with { Count = units, Bias = c is not null }, new[] { x }, new TensorShape(units, 1, 1, true), 2);
         layer.Tensors.Add(new OnnxBinding("weight", w.Name, !transB, Float(node, "alpha", 1f)));
         if (c is not null)
-            layer.Tensors.Add(new OnnxBinding("bias", c.Name, false, Float(node, "beta", 1f)));
+            layer.Tensors.Add(new OnnxBinding("bias", c.Name, false, Float(node, "beta", 1f), Broadcast: c.ElementCount == 1));
     }
 
     private void MatMul(OnnxNodeProto node)
@@ -500,7 +534,8 @@ internal sealed class OnnxTranslator
         bool multiply = node.OpType == "Mul";
         var affine = multiply ? new AffineParameters(extent, ConstantExtent.None) : new AffineParameters(ConstantExtent.None, extent);
         Pending layer = AddLayer(node, New(OpKind.Affine) with { Affine = affine }, new[] { x }, x.Shape, x.Rank);
-        layer.Tensors.Add(new OnnxBinding(multiply ? "weight" : "bias", c.Name, false, node.OpType == "Sub" ? -1f : 1f, Broadcast: true));
+        // Named by the value the node reads: a Constant node's tensor often has no name of its own (the loader reads Constant nodes by their output).
+        layer.Tensors.Add(new OnnxBinding(multiply ? "weight" : "bias", constant, false, node.OpType == "Sub" ? -1f : 1f, Broadcast: true));
     }
 
     /// <summary>
@@ -517,12 +552,17 @@ internal sealed class OnnxTranslator
             Fail(node, $"has the constant '{name}' of type {OnnxDataType.Name(constant.DataType)}; only FLOAT constants are supported");
             return false;
         }
-        long[] shape = x.Rank == 2 ? new long[] { 1, x.Shape.Length } : new long[] { 1, x.Shape.C, x.Shape.H, x.Shape.W };
+        long[] shape = Onnx(x);
         var dims = new List<long>(constant.Dims);
         bool fits = dims.Count <= shape.Length;
         long[] aligned = Enumerable.Repeat(1L, shape.Length).ToArray();
         for (int i = 0; fits && i < dims.Count; i++)
             aligned[shape.Length - dims.Count + i] = dims[i];
+        if (fits && aligned[0] != 1 && _weightInputs.Contains(name))
+        {
+            Fail(node, $"has the graph input '{name}' of dimensions {Dims(constant)} as an operand, which varies by sample (a second data input); only constants are supported there");
+            return false;
+        }
         fits &= aligned[0] == 1;
         bool one = aligned.All(d => d == 1);
         bool full = fits && aligned.Skip(1).SequenceEqual(shape.Skip(1));
@@ -542,24 +582,29 @@ internal sealed class OnnxTranslator
         if (!ReadAll(node, out List<Value> inputs))
             return;
         Value a = inputs[0], b = inputs[1];
-        if (a.Shape != b.Shape || a.Rank != b.Rank || a.Rank != 4 || a.Shape.Flat)
+        if (a.Shape != b.Shape || a.Rank != b.Rank || a.Shape.Flat)
         {
-            Fail(node, $"subtracts tensors of shapes {Describe(a)} and {Describe(b)}; only [N, C, H, W] tensors of one shape are supported");
+            Fail(node, $"subtracts tensors of shapes {Describe(a)} and {Describe(b)}; only tensors of one shape are supported (no broadcasting)");
             return;
         }
         Pending negate = AddLayer(node, New(OpKind.Conv) with { Count = b.Shape.C, KernelHeight = 1, KernelWidth = 1, Stride = 1, Pads = new Sides(0, 0, 0, 0), Bias = false },
-            new[] { b }, b.Shape, 4);
+            new[] { b }, b.Shape, b.Rank);
         negate.Tensors.Add(new OnnxBinding("weight", "", false, -1f, Select: 0));
-        AddLayer(node, New(OpKind.Add), new[] { a, _values[node.Outputs[0]] }, a.Shape, 4);
+        AddLayer(node, New(OpKind.Add), new[] { a, _values[node.Outputs[0]] }, a.Shape, a.Rank);
     }
 
     /// <summary>Split along the channels: each part a 1x1 convolution that picks its channels (weights 1 and 0, exact for finite values).</summary>
     private void Split(OnnxNodeProto node)
     {
-        if (!Known(node, "axis", "split") || !Spatial(node, out Value? x))
+        if (!Known(node, "axis", "split") || !Read(node, 0, out Value? x))
             return;
+        if (x.Shape.Flat)
+        {
+            Fail(node, $"splits a {Describe(x)} tensor; only tensors read from the input or from convolutions, poolings and merges of them are supported");
+            return;
+        }
         long axis = Int(node, "axis", 0);
-        if ((axis < 0 ? axis + 4 : axis) != 1)
+        if ((axis < 0 ? axis + x.Rank : axis) != 1)
         {
             Fail(node, $"splits on axis {axis}; only the channel axis (1) is supported");
             return;
@@ -592,7 +637,7 @@ internal sealed class OnnxTranslator
             layer.Tensors.Add(new OnnxBinding("weight", "", false, 1f, Select: start));
             _layers.Add(layer);
             if (node.Outputs[k].Length > 0)
-                _values[node.Outputs[k]] = new Value(_layers.Count - 1, x.Shape with { C = count }, 4);
+                _values[node.Outputs[k]] = new Value(_layers.Count - 1, x.Shape with { C = count }, x.Rank);
             start += count;
         }
     }
@@ -693,6 +738,8 @@ internal sealed class OnnxTranslator
         long[]? pads = _opset < 11 ? Ints(node, "pads") : Int64s(node, 1, "pads");
         if (pads is null)
             return;
+        if (x.Rank == 3 && pads.Length == 6)
+            pads = new[] { pads[0], pads[1], 0, pads[2], pads[3], pads[4], 0, pads[5] };
         float value = _opset < 11 ? Float(node, "value", 0f) : node.Input(2).Length == 0 ? 0f : Scalar(node, 2);
         if (node.Input(3).Length > 0)
         {
@@ -711,7 +758,62 @@ internal sealed class OnnxTranslator
         }
         var sides = new Sides((int)pads[2], (int)pads[3], (int)pads[6], (int)pads[7]);
         AddLayer(node, New(OpKind.ZeroPad) with { ZeroPad = sides },
-            new[] { x }, x.Shape with { H = x.Shape.H + sides.Top + sides.Bottom, W = x.Shape.W + sides.Left + sides.Right }, 4);
+            new[] { x }, x.Shape with { H = x.Shape.H + sides.Top + sides.Bottom, W = x.Shape.W + sides.Left + sides.Right }, x.Rank);
+    }
+
+    /// <summary>Clip to [0, +inf) is a ReLU, and to (-inf, +inf) the identity; other bounds are not supported.</summary>
+    private void Clip(OnnxNodeProto node)
+    {
+        if (!Known(node, "min", "max"))
+            return;
+        // Operator set 11 moved the bounds from attributes to optional inputs, which must then be constants.
+        float min = _opset < 11 ? Float(node, "min", float.NegativeInfinity) : node.Input(1).Length == 0 ? float.NegativeInfinity : Scalar(node, 1);
+        float max = _opset < 11 ? Float(node, "max", float.PositiveInfinity) : node.Input(2).Length == 0 ? float.PositiveInfinity : Scalar(node, 2);
+        if (float.IsNaN(min) || float.IsNaN(max))
+            return;
+        if (min == 0f && float.IsPositiveInfinity(max))
+            Activate(node, "Relu");
+        else if (float.IsNegativeInfinity(min) && float.IsPositiveInfinity(max))
+        {
+            if (Read(node, 0, out Value? x))
+                _values[node.Outputs[0]] = x;
+        }
+        else
+            Fail(node, $"clips to [{min.ToString("R", CultureInfo.InvariantCulture)}, {max.ToString("R", CultureInfo.InvariantCulture)}]; only [0, +inf) (a ReLU) is supported");
+    }
+
+    /// <summary>
+    /// Reshape to a constant shape that Unroll's memory order already has: [N, features] of any tensor (a Flatten), [N, F, 1, 1]
+    /// of a flat one, or the tensor's own shape. 0 copies the input's dimension (unless allowzero) and -1 takes what is left.
+    /// </summary>
+    private void Reshape(OnnxNodeProto node)
+    {
+        if (!Known(node, "allowzero") || !Read(node, 0, out Value? x))
+            return;
+        long[]? target = Int64s(node, 1, "shape");
+        if (target is null)
+            return;
+        long[] dims = Onnx(x);
+        bool allowZero = Int(node, "allowzero", 0) != 0;
+        long[] resolved = target.Select((d, i) => d == 0 && !allowZero && i < dims.Length ? dims[i] : d).ToArray();
+        long known = resolved.Where(d => d != -1).Aggregate(1L, (a, d) => a * d);
+        long total = dims.Aggregate(1L, (a, d) => a * d);
+        if (resolved.Count(d => d == -1) > 1 || resolved.Any(d => d < -1) || known == 0 || total % known != 0)
+        {
+            Fail(node, $"reshapes {Describe(x)} to [{string.Join(", ", target)}], which is not a shape of its values");
+            return;
+        }
+        resolved = resolved.Select(d => d == -1 ? total / known : d).ToArray();
+        // The batch stays first: its dimension (1 here) must not change, and a literal first dimension must be the batch's.
+        bool batchKept = resolved.Length >= 2 && (target[0] == 0 || target[0] == -1 || target[0] == _batch);
+        if (batchKept && resolved.Length == 2 && resolved[1] == x.Shape.Length)
+            _values[node.Outputs[0]] = x with { Rank = 2 };
+        else if (batchKept && resolved.Skip(1).SequenceEqual(dims.Skip(1)))
+            _values[node.Outputs[0]] = x;
+        else if (batchKept && resolved.Length == 4 && resolved[1] == x.Shape.Length && resolved[2] == 1 && resolved[3] == 1 && (x.Rank == 2 || x.Shape.Flat))
+            _values[node.Outputs[0]] = x with { Rank = 4 };
+        else
+            Fail(node, $"reshapes {Describe(x)} to [{string.Join(", ", target)}]; only [N, features], [N, F, 1, 1] of a flat tensor, or the same shape are supported");
     }
 
     private void Flatten(OnnxNodeProto node)
@@ -728,10 +830,10 @@ internal sealed class OnnxTranslator
         _values[node.Outputs[0]] = x with { Rank = 2 };
     }
 
-    private void Activate(OnnxNodeProto node)
+    private void Activate(OnnxNodeProto node, string? asOp = null)
     {
-        string op = node.OpType;
-        if (!Known(node, op == "LeakyRelu" ? new[] { "alpha" } : op == "Softmax" ? new[] { "axis" } : Array.Empty<string>()) || !Read(node, 0, out Value? x))
+        string op = asOp ?? node.OpType;
+        if (asOp is null && !Known(node, op == "LeakyRelu" ? new[] { "alpha" } : op == "Softmax" ? new[] { "axis" } : Array.Empty<string>()) || !Read(node, 0, out Value? x))
             return;
         ActivationKind kind = op switch
         {
@@ -817,7 +919,9 @@ internal sealed class OnnxTranslator
             return true;
         if (_failed.Contains(name))
             return false; // already reported where it failed
-        if (_initializers.ContainsKey(name) || _constants.ContainsKey(name))
+        if (_weightInputs.Contains(name))
+            Fail(node, $"reads the graph input '{name}' as data (input {index}); the first graph input is the data, and the others are supported only as weights");
+        else if (_initializers.ContainsKey(name) || _constants.ContainsKey(name))
             Fail(node, $"reads the constant '{name}' as input {index}; only computed tensors are supported there");
         else
             Fail(node, name.Length == 0 ? $"has no input {index}" : $"reads '{name}', which no earlier node computes");
@@ -844,9 +948,9 @@ internal sealed class OnnxTranslator
     {
         if (!Read(node, 0, out value))
             return false;
-        if (value.Rank == 4 && !value.Shape.Flat)
+        if (value.Rank is 3 or 4 && !value.Shape.Flat)
             return true;
-        Fail(node, $"needs a [N, C, H, W] input, but its input is {Describe(value)}");
+        Fail(node, $"needs a [N, C, H, W] (or [N, C, L]) input, but its input is {Describe(value)}");
         return false;
     }
 
@@ -945,9 +1049,9 @@ internal sealed class OnnxTranslator
         return false;
     }
 
-    private bool Dilations(OnnxNodeProto node)
+    private bool Dilations(OnnxNodeProto node, Value x)
     {
-        if (Ints(node, "dilations") is not { } dilations || dilations.All(d => d == 1))
+        if (Axes(node, "dilations", x) is not { } dilations || dilations.All(d => d == 1))
             return true;
         Fail(node, $"has dilations [{string.Join(", ", dilations)}]; only 1 is supported");
         return false;
@@ -966,7 +1070,7 @@ internal sealed class OnnxTranslator
     {
         stride = 1;
         pads = new Sides(0, 0, 0, 0);
-        long[] strides = Ints(node, "strides") ?? new long[] { 1, 1 };
+        long[] strides = Axes(node, "strides", x) ?? new long[] { 1, 1 };
         if (strides.Length != 2 || strides[0] != strides[1] || strides[0] < 1 || strides[0] > 1 << 16)
         {
             Fail(node, $"has strides [{string.Join(", ", strides)}]; only one positive stride for both axes is supported");
@@ -978,7 +1082,7 @@ internal sealed class OnnxTranslator
         {
             case "NOTSET":
             {
-                long[] p = Ints(node, "pads") ?? new long[4];
+                long[] p = Axes(node, "pads", x) ?? new long[4];
                 if (p.Length != 4 || p.Any(v => v < 0 || v > 1 << 16))
                 {
                     Fail(node, $"has pads [{string.Join(", ", p)}]; four sizes of 0 or more (top, left, bottom, right) are needed");
@@ -1004,6 +1108,20 @@ internal sealed class OnnxTranslator
         }
     }
 
+    /// <summary>
+    /// A window attribute (kernel_shape, strides, dilations, pads) over height and width: a 1-D window of an [N, C, L] tensor,
+    /// held as C x 1 x L, gets height 1 and no padding above or below.
+    /// </summary>
+    private static long[]? Axes(OnnxNodeProto node, string name, Value x)
+    {
+        long[]? values = Ints(node, name);
+        if (values is null || x.Rank != 3)
+            return values;
+        if (name == "pads")
+            return values.Length == 2 ? new[] { 0, values[0], 0, values[1] } : values;
+        return values.Length == 1 ? new[] { 1, values[0] } : values;
+    }
+
     private static long Int(OnnxNodeProto node, string name, long fallback) => node.Attribute(name) is { } a ? a.Int : fallback;
 
     private static float Float(OnnxNodeProto node, string name, float fallback) => node.Attribute(name) is { } a ? a.Float : fallback;
@@ -1012,9 +1130,18 @@ internal sealed class OnnxTranslator
 
     private static long[]? Ints(OnnxNodeProto node, string name) => node.Attribute(name) is { } a ? a.Ints.ToArray() : null;
 
+    /// <summary>The ONNX dimensions of a value, with 1 for the batch.</summary>
+    private static long[] Onnx(Value v) => v.Rank switch
+    {
+        2 => new long[] { 1, v.Shape.Length },
+        3 => new long[] { 1, v.Shape.C, v.Shape.W },
+        _ => new long[] { 1, v.Shape.C, v.Shape.H, v.Shape.W },
+    };
+
     private static string Dims(OnnxTensorProto t) => "[" + string.Join(", ", t.Dims) + "]";
 
     private static string Describe(Value v) => v.Rank == 2 ? $"[N, {v.Shape.Length}]"
+        : v.Rank == 3 ? $"[N, {v.Shape.C}, {v.Shape.W}]"
         : v.Shape.Flat ? $"[N, {v.Shape.C}, 1, 1]" : $"[N, {v.Shape.C}, {v.Shape.H}, {v.Shape.W}]";
 
     /// <summary>Records a problem of <paramref name="node"/>, named by its name or, when it has none, by its first output.</summary>

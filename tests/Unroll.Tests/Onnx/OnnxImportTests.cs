@@ -107,9 +107,7 @@ public sealed class OnnxImportTests : IDisposable
     [Fact]
     public void AGraphOfTheOperatorsTheExporterDoesNotWriteMatchesOnnxRuntime()
     {
-        string path = Path.Combine(_folder, "hand.onnx");
-        File.WriteAllBytes(path, HandBuiltModel());
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"hand.onnx\")] public partial class Hand { }", new[] { path });
+        Assembly assembly = Compile("hand", HandBuiltModel(), "Hand", out string path);
         using Network net = GeneratorHarness.Create(assembly, "Hand", new NetworkOptions { Threads = 1 });
         Load(net, path);
 
@@ -169,9 +167,7 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("Sub", ["c1", "c2"], ["d"])
             .AddNode("Mul", ["d", "full"], ["y"])
             .ToArray();
-        string path = Path.Combine(_folder, "arith.onnx");
-        File.WriteAllBytes(path, model);
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"arith.onnx\")] public partial class Arith { }", new[] { path });
+        Assembly assembly = Compile("arith", model, "Arith", out string path);
         foreach (Isa isa in IsaSupport.Supported())
         {
             using Network net = GeneratorHarness.Create(assembly, "Arith", new NetworkOptions { Threads = 1, Isa = isa });
@@ -189,6 +185,40 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void ClipReshapeGlobalMaxPoolAndCeilModeMatchOnnxRuntime()
+    {
+        // Clip to [0, +inf) is a ReLU (fused into the convolution), GlobalMaxPool a max pooling over the whole input,
+        // ceil_mode an extra row and column of padding at the end, Reshape to [0, -1] a Flatten.
+        var random = new SeededRandom(45);
+        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => random.Uniform(-1f, 1f)).ToArray();
+        byte[] model = new OnnxModelBuilder("reshape")
+            .AddInput("x", ["N", 2, 7, 7])
+            .AddOutput("y", ["N", 3])
+            .AddInitializer("w", [4, 2, 3, 3], Random(72))
+            .AddInitializer("zero", [], [0f])
+            .AddInitializer("shape", [2], new long[] { 0, -1 })
+            .AddInitializer("b", [8, 3], Random(24))
+            .AddNode("Conv", ["x", "w"], ["c"])
+            .AddNode("Clip", ["c", "zero"], ["r"])
+            .AddNode("MaxPool", ["r"], ["p"], OnnxAttribute.Ints("kernel_shape", 2, 2), OnnxAttribute.Ints("strides", 2, 2), OnnxAttribute.Int("ceil_mode", 1))
+            .AddNode("GlobalMaxPool", ["p"], ["g"])
+            .AddNode("AveragePool", ["r"], ["a"], OnnxAttribute.Ints("kernel_shape", 3, 3), OnnxAttribute.Ints("strides", 3, 3), OnnxAttribute.Int("ceil_mode", 1))
+            .AddNode("GlobalMaxPool", ["a"], ["h"])
+            .AddNode("Concat", ["g", "h"], ["gh"], OnnxAttribute.Int("axis", 1))
+            .AddNode("Reshape", ["gh", "shape"], ["flat"])
+            .AddNode("MatMul", ["flat", "b"], ["y"])
+            .ToArray();
+        Assembly assembly = Compile("reshape", model, "Reshaped", out string path);
+        using Network net = GeneratorHarness.Create(assembly, "Reshaped", new NetworkOptions { Threads = 1 });
+        Load(net, path);
+        Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.MaxPool2D, LayerKind.MaxPool2D, LayerKind.AvgPool2D, LayerKind.MaxPool2D, LayerKind.Concatenate, LayerKind.Dense },
+            net.Layers.Select(l => l.Info.Kind));
+        Assert.Equal(Activation.ReLU, net.Layers[0].Info.Activation);
+        Assert.Contains(net.Layers, l => l.Info is { Kind: LayerKind.MaxPool2D, OutputShape.Height: 3, Settings: { PadBottom: 1, PadRight: 1 } });
+        Compare(null, net, model, batch: 3, fixedBatch: false, seed: 37, "clip and reshape");
+    }
+
+    [Fact]
     public void AnOperatorSet10ModelMatchesOnnxRuntime()
     {
         // Before operator set 11 Pad takes its pads as an attribute; before 13 Softmax covers every axis from 'axis' (1
@@ -203,9 +233,7 @@ public sealed class OnnxImportTests : IDisposable
             .AddNode("GlobalAveragePool", ["c"], ["g"])
             .AddNode("Softmax", ["g"], ["y"])
             .ToArray();
-        string path = Path.Combine(_folder, "old.onnx");
-        File.WriteAllBytes(path, model);
-        Assembly assembly = GeneratorHarness.CompileAndLoad("using Unroll; [OnnxNetwork(\"old.onnx\")] public partial class Old { }", new[] { path });
+        Assembly assembly = Compile("old", model, "Old", out string path);
         using Network net = GeneratorHarness.Create(assembly, "Old", new NetworkOptions { Threads = 1 });
         Load(net, path);
         Assert.Equal(new[] { LayerKind.ZeroPad2D, LayerKind.Conv2D, LayerKind.GlobalAvgPool2D, LayerKind.Activation }, net.Layers.Select(l => l.Info.Kind));
@@ -278,6 +306,14 @@ public sealed class OnnxImportTests : IDisposable
         }
         _output.WriteLine($"{rejected} of 3000 damaged models rejected; the others still parse");
         Assert.True(rejected > 1000);
+    }
+
+    /// <summary>Writes <paramref name="model"/> to the test's folder as NAME.onnx and compiles class <paramref name="className"/> from it through [OnnxNetwork].</summary>
+    private Assembly Compile(string name, byte[] model, string className, out string path)
+    {
+        path = Path.Combine(_folder, name + ".onnx");
+        File.WriteAllBytes(path, model);
+        return GeneratorHarness.CompileAndLoad($"using Unroll; [OnnxNetwork(\"{name}.onnx\")] public partial class {className} {{ }}", new[] { path });
     }
 
     /// <summary>Loads a generated network's weights through its LoadOnnx(string), found by reflection.</summary>
