@@ -533,7 +533,7 @@ internal static class NetworkEmitter
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradUnits(v.Target, p) : 0, Schedule.WinogradUnits(v.Target, p), (from, to) =>
                     {
-                        w.Line(comment + " (Winograd)" + (p.Residual is null ? "" : ", plus the residual (the sum after it has no step)"));
+                        w.Line(comment + " (Winograd)" + (p.Residual is null ? "" : ResidualNote));
                         w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to, p.Residual is { } r ? Ws(r.Offset) : null));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
@@ -543,7 +543,7 @@ internal static class NetworkEmitter
                     int all = p.Layer.Op == OpKind.Conv ? Schedule.ConvUnits(v.Target, p) : Schedule.DenseChunks(Schedule.For(v.Target, p));
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), all, (from, to) =>
                     {
-                        w.Line(comment + (p.Residual is null ? "" : ", plus the residual (the sum after it has no step)"));
+                        w.Line(comment + (p.Residual is null ? "" : ResidualNote));
                         w.Line(WeightedCall(kernel, p, p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset), Ws(p.Out.Offset), from, to,
                             p.Residual is { } r ? Ws(r.Offset) : null));
                         ActivationPass(w, v, p);
@@ -734,7 +734,7 @@ internal static class NetworkEmitter
             if (p.Pruned)
                 continue;
             string kernel = names[p.KernelKey];
-            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{(p.Residual is null ? "" : ", plus the residual (the sum after it has no step)")}");
+            w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{(p.Residual is null ? "" : ResidualNote)}");
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
             switch (p.Layer.Op)
             {
@@ -812,6 +812,9 @@ internal static class NetworkEmitter
     /// <summary>Where output <paramref name="o"/> goes in the span <paramref name="span"/>: all of it when it is the only output, else its slice.</summary>
     private static string OutputTarget(OutputPlan o, EquatableArray<OutputPlan> outputs, string span) =>
         outputs.Count == 1 ? span : $"{span}.Slice({I(o.Offset)}, {I(o.Length)})";
+
+    /// <summary>What a step's comment adds for a convolution that completes a residual sum.</summary>
+    private const string ResidualNote = ", plus the residual (the sum after it has no step)";
 
     /// <summary>
     /// The call of a direct convolution or single-sample dense kernel over the unit range [from, to); a convolution that

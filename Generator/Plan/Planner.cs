@@ -82,19 +82,28 @@ internal static class Planner
         var slots = new TensorSlot[n + 1];
         slots[0] = planarInput ? inputSlot with { Planar = true } : inputSlot;
         var plans = new List<LayerPlan>();
+        var residualSums = new List<(int Sum, (int Sum, int Residual, int Conv) Fusion)>();
         int parameters = 0;
         for (int i = 0; i < n; i++)
         {
             LayerModel layer = model.Layers[i];
             arena.Release(i);
             int source = layer.Inputs[0] + 1, lastRead = groupLast[root[i + 1]];
+            // A residual sum a convolution completes takes over that convolution's slot, where it is the last reader.
+            (int Sum, int Residual, int Conv)? fusion = needed[i] ? ResidualFusion(model, plans, inferenceReaders, i) : null;
+            if (fusion is { } f && groupLast[root[f.Sum]] != i)
+                fusion = null;
             if (!needed[i])
                 slots[i + 1] = new TensorSlot(0, layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
             else if (layer.Op == OpKind.Dropout)
                 slots[i + 1] = slots[source] with { };
-            else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i
-                || ResidualFusion(model, plans, inferenceReaders, i) is { } fusion && groupLast[root[source = fusion.Sum]] == i)
+            else if (layer.Op is OpKind.Activation or OpKind.BatchNorm && groupLast[root[source]] == i || fusion is not null)
             {
+                if (fusion is { } completed)
+                {
+                    source = completed.Sum;
+                    residualSums.Add((i, completed));
+                }
                 // The block belongs to the source's root (the tensor it was placed or last handed over for).
                 slots[i + 1] = slots[source] with { };
                 arena.HandOver(root[source], i + 1, lastRead);
@@ -135,8 +144,8 @@ internal static class Planner
         for (int j = 0; j < n; j++)
         {
             LayerModel bn = model.Layers[j];
-            int i = bn.Inputs[0];
-            if (bn.Op != OpKind.BatchNorm || !needed[j] || i < 0 || model.Layers[i].Op != OpKind.Conv || inferenceReaders[i + 1].Count != 1 || plans[j].Out != plans[i].Out)
+            int i = FoldTarget(model, plans, inferenceReaders, j);
+            if (!needed[j] || i < 0)
                 continue;
             plans[i] = plans[i] with { Layer = model.Layers[i] with { Activation = bn.Activation, Alpha = bn.Alpha, Bias = true } };
             plans[j] = plans[j] with { Folded = true };
@@ -145,10 +154,8 @@ internal static class Planner
 
         // A residual sum that a convolution can complete (see ResidualFusion) has no step: the convolution adds the other
         // input in its epilogue and applies the sum's activation, in the slot the sum took over above.
-        for (int j = 0; j < n; j++)
+        foreach ((int j, (int Sum, int Residual, int Conv) fusion) in residualSums)
         {
-            if (!needed[j] || ResidualFusion(model, plans, inferenceReaders, j) is not { } fusion || plans[j].Out != slots[fusion.Sum])
-                continue;
             LayerModel sum = model.Layers[j];
             LayerPlan conv = plans[fusion.Conv];
             plans[fusion.Conv] = conv with { Layer = conv.Layer with { Activation = sum.Activation, Alpha = sum.Alpha }, Residual = slots[fusion.Residual] };
@@ -189,6 +196,18 @@ internal static class Planner
     }
 
     /// <summary>
+    /// The convolution that batch normalisation <paramref name="j"/> folds into at inference: the layer it reads, when that is
+    /// a convolution whose output it alone reads, in place; -1 when it is not such a normalisation.
+    /// </summary>
+    private static int FoldTarget(NetworkModel model, List<LayerPlan> plans, List<int>[] inferenceReaders, int j)
+    {
+        LayerModel bn = model.Layers[j];
+        int i = bn.Inputs[0];
+        return bn.Op == OpKind.BatchNorm && i >= 0 && model.Layers[i].Op == OpKind.Conv && inferenceReaders[i + 1].Count == 1 && plans[j].Out == plans[i].Out
+            ? i : -1;
+    }
+
+    /// <summary>
     /// Whether inference can fold residual sum <paramref name="j"/> into the convolution that computes one of its two inputs
     /// (directly, or through a batch normalisation folded into it): the later of the two producers is a convolution (direct
     /// or Winograd) without an activation of its own whose output nothing else reads, the other input is ready before
@@ -207,9 +226,8 @@ internal static class Planner
             if (t == 0 || inferenceReaders[t].Count != 1)
                 continue;
             int conv = t - 1;
-            // Through a batch normalisation that the convolution before it absorbs (the fold's own conditions).
-            if (model.Layers[conv].Op == OpKind.BatchNorm && model.Layers[conv].Inputs[0] is int c && c >= 0
-                && model.Layers[c].Op == OpKind.Conv && inferenceReaders[c + 1].Count == 1 && plans[conv].Out == plans[c].Out)
+            // Through a batch normalisation that the convolution before it absorbs.
+            if (FoldTarget(model, plans, inferenceReaders, conv) is int c && c >= 0)
             {
                 if (model.Layers[conv].Activation != ActivationKind.None)
                     continue;
