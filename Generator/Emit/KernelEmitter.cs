@@ -25,7 +25,9 @@ internal static class KernelEmitter
         return l.Op switch
         {
             OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.Activation}; "
-                + $"{v.Name}: register tile {tile.Pixels} pixel(s) x {tile.Vectors} vector(s) of {v.Lanes} channel(s)",
+                + (Schedule.PixelVectors(v.Target, p)
+                    ? $"{v.Name}: vectors of {v.Lanes} pixels along the row, one per output channel"
+                    : $"{v.Name}: register tile {tile.Pixels} pixel(s) x {tile.Vectors} vector(s) of {v.Lanes} channel(s)"),
             OpKind.Dense => $"{l.KindName} {shapes}, {l.Activation}; {v.Name}: {tile.Vectors} vector(s) of {v.Lanes} output(s) per block",
             OpKind.MaxPool or OpKind.AvgPool => $"{l.KindName} {shapes}, window {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}; {v.Name}: {v.Lanes} channel(s) per vector",
             _ => $"{l.Activation} over {l.Input}; {v.Name}",
@@ -86,6 +88,11 @@ internal static class KernelEmitter
 
     private static void EmitConv(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
+        if (Schedule.PixelVectors(v.Target, p))
+        {
+            EmitPixelConv(w, p, v, name);
+            return;
+        }
         Graph.LayerModel l = p.Layer;
         Tile tile = Schedule.For(v.Target, p);
         ConvLoops loops = Schedule.ConvLoops(v.Target, p);
@@ -148,6 +155,67 @@ internal static class KernelEmitter
             EmitConvTileMethod(w, p, v, name, tile, loops, tile.Pixels, null, parameters, clipRows);
         foreach ((int first, int pixels) in fixedTiles)
             EmitConvTileMethod(w, p, v, name, tile, loops, pixels, first, parameters, clipRows);
+    }
+
+    /// <summary>Accumulators of a pixel-vector convolution tile: output channels times row strips.</summary>
+    private const int PixelTileAccumulators = 24;
+
+    /// <summary>
+    /// A convolution with few output channels over an input whose pixels are adjacent (<see cref="Schedule.PixelVectors"/>):
+    /// each vector holds one output channel at 16 adjacent pixels of the row (a strip), and each weight is broadcast, so
+    /// every lane does useful work. The summation order is the channel-vector kernel's (bias, then kernel rows, input
+    /// channels and kernel columns in turn), so both give the same bits. The finished strip is transposed in registers to
+    /// the channels-last output: 8 channels per pixel, the rest of the pixel's 16 floats zero.
+    /// </summary>
+    private static void EmitPixelConv(CodeWriter w, LayerPlan p, VectorIsa v, string name)
+    {
+        Graph.LayerModel l = p.Layer;
+        int lanes = v.Lanes, cin = p.In.C, op = p.PaddedOutputs, cout = p.Out.C;
+        // Strips of one vector along the row; the last one ends at the row's end, overlapping the one before it when the
+        // width is not a multiple of the vector (its overlapping pixels are computed twice, with the same result).
+        int[] strips = Enumerable.Range(0, (p.Out.W + lanes - 1) / lanes).Select(s => Math.Min(s * lanes, p.Out.W - lanes)).ToArray();
+        int perTile = Math.Max(1, PixelTileAccumulators / cout);
+        string columns = string.Join(", ", strips.Select(c => $"{I(c)}..{I(c + lanes - 1)}"));
+        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}, each in strips of columns {columns}"
+            + $"{(strips.Length > perTile ? $", {I(perTile)} strips at a time" : "")}.");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
+        w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
+        w.Line($"int ih0 = oh * {I(l.StrideH)};");
+        for (int first = 0; first < strips.Length; first += perTile)
+        {
+            int[] tile = strips.Skip(first).Take(perTile).ToArray();
+            w.Open("");
+            w.Line($"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))}: accumulator a<channel>_<strip>.");
+            for (int c = 0; c < cout; c++)
+                for (int m = 0; m < tile.Length; m++)
+                    w.Line($"{v.Type} a{c}_{m} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, {I(c)})") : v.Zero)};");
+            w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
+            w.Line($"ref float x = ref Unsafe.Add(ref input, (ih0 + kh) * {I(p.In.W)});");
+            w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(l.KernelW * cin * op)});");
+            w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
+            for (int k = 0; k < l.KernelW; k++)
+            {
+                // The strips' input columns are the vectors loaded; each channel's weight at this tap is broadcast.
+                int row = k * cin * op;
+                w.Open("");
+                MultiplyAddStep(w, v, "s", tile.Length, m => v.Load("x", I(tile[m] + k)),
+                    Enumerable.Range(0, cout).Select(c => (c, $"Unsafe.Add(ref wr, {I(row + c)})")));
+                w.Close();
+            }
+            w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
+            w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
+            w.Close();
+            w.Close();
+            for (int m = 0; m < tile.Length; m++)
+            {
+                string[] channels = Enumerable.Range(0, Schedule.PixelVectorChannels)
+                    .Select(c => c < cout ? v.Activate(l.Activation, l.Alpha, $"a{c}_{m}") ?? $"a{c}_{m}" : v.Zero).ToArray();
+                w.Line($"Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + {I(tile[m])}) * {I(p.Out.Cs)}), {string.Join(", ", channels)});");
+            }
+            w.Close();
+        }
+        w.Close();
+        w.Close();
     }
 
     /// <summary>The output range [lo, hi) whose windows need no padding (empty when the kernel is wider than the input).</summary>
@@ -602,15 +670,47 @@ internal static class KernelEmitter
     /// (khLo..khHi, kwLo..kwHi); for average pooling also defines <c>scale</c>, one over the divisor.
     /// Shared by the forward and backward kernels so both use the same windows and divisors. The forward
     /// kernel covers output rows [rowFrom, rowTo) (<paramref name="rowRange"/>); the backward kernel all rows.
+    /// With <paramref name="insideWindow"/>, a window that lies wholly inside the input runs that code instead
+    /// (with ih0 and iw0 in scope) and goes on to the next pixel. Returns whether clipped windows remain, whose code
+    /// the caller writes next; when none do, the loops hold only the inside window's code.
     /// </summary>
-    public static void OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v, bool rowRange = false)
+    public static bool OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v, bool rowRange = false, Action? insideWindow = null)
     {
         Graph.LayerModel l = p.Layer;
+        (int owLo, int owHi) = Interior(p.In.W, l.KernelW, l.StrideW, l.PadLeft, p.Out.W);
+        (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, p.Out.H);
+        bool clippedRows = ohLo > 0 || ohHi < p.Out.H, clippedColumns = owLo > 0 || owHi < p.Out.W;
+        if (owHi == owLo || ohHi == ohLo)
+            insideWindow = null;
         w.Open(rowRange ? "for (int oh = rowFrom; oh < rowTo; oh++)" : $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)");
         w.Line($"int ih0 = oh * {I(l.StrideH)} - {I(l.PadTop)};");
+        if (insideWindow is not null && !clippedRows && !clippedColumns)
+        {
+            // Every window lies inside the input: nothing to clip.
+            w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
+            w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
+            insideWindow();
+            return false;
+        }
         w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
+        if (insideWindow is not null && clippedRows)
+            w.Line($"bool rowInside = oh >= {I(ohLo)} && oh < {I(ohHi)};");
         w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
         w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
+        if (insideWindow is not null)
+        {
+            var tests = new System.Collections.Generic.List<string>();
+            if (clippedRows)
+                tests.Add("rowInside");
+            if (owLo > 0)
+                tests.Add($"ow >= {I(owLo)}");
+            if (owHi < p.Out.W)
+                tests.Add($"ow < {I(owHi)}");
+            w.Open($"if ({string.Join(" && ", tests)})");
+            insideWindow();
+            w.Line("continue;");
+            w.Close();
+        }
         w.Line($"int kwLo = Math.Max(0, -iw0), kwHi = Math.Min({I(l.KernelW)}, {I(p.In.W)} - iw0);");
         if (l.Op == OpKind.AvgPool)
         {
@@ -619,6 +719,7 @@ internal static class KernelEmitter
                 : "(khHi - khLo) * (kwHi - kwLo)";
             w.Line($"{v.Type} scale = {v.Broadcast($"1f / ({count})")};");
         }
+        return true;
     }
 
     private static void EmitPool(CodeWriter w, LayerPlan p, VectorIsa v, string name)
@@ -627,9 +728,30 @@ internal static class KernelEmitter
         bool max = l.Op == OpKind.MaxPool;
         int vectors = Schedule.ChannelVectors(v.Target, p.In.C);
         Summary(w, p, v, (max ? "" : l.CountIncludePad ? " Divides by the window size within the padded input." : " Divides by the number of real (unpadded) pixels in the window.")
-            + $" Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}.");
+            + $" Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}: a window inside the input is straight-line code, one at the edge is clipped to the input.");
         w.Open($"private static void {name}(ref float input, ref float output, int rowFrom, int rowTo)");
-        OpenPoolWindows(w, p, v, rowRange: true);
+        bool clipped = OpenPoolWindows(w, p, v, rowRange: true, insideWindow: () =>
+        {
+            // Every tap at a constant offset from the window's corner; the same order of taps as the clipped window.
+            w.Line($"ref float pixel = ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + ow) * {I(p.Out.Cs)});");
+            w.Line($"ref float window = ref Unsafe.Add(ref input, ih0 * {I(p.In.W * p.In.Cs)} + iw0 * {I(p.In.Cs)});");
+            w.Open($"for (int cv = 0; cv < {I(vectors * v.Lanes)}; cv += {I(v.Lanes)})");
+            for (int kh = 0; kh < l.KernelH; kh++)
+                for (int kw = 0; kw < l.KernelW; kw++)
+                {
+                    string tap = v.Load("window", $"cv + {I(kh * p.In.W * p.In.Cs + kw * p.In.Cs)}");
+                    w.Line(kh == 0 && kw == 0 ? $"{v.Type} acc = {tap};" : max ? $"acc = {v.Max("acc", tap)};" : $"acc += {tap};");
+                }
+            w.Line(v.Store(max ? "acc" : $"acc * {v.Broadcast(VectorIsa.Literal(1f / (l.KernelH * l.KernelW)))}", "pixel", "cv"));
+            w.Close();
+        });
+        if (!clipped)
+        {
+            w.Close();
+            w.Close();
+            w.Close();
+            return;
+        }
         w.Line($"ref float o = ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + ow) * {I(p.Out.Cs)});");
         w.Open($"for (int cv = 0; cv < {I(vectors * v.Lanes)}; cv += {I(v.Lanes)})");
         w.Line($"{v.Type} acc = {(max ? v.NegativeInfinity : v.Zero)};");

@@ -710,30 +710,47 @@ internal static class NetworkEmitter
     }
 
     /// <summary>
-    /// Runs a group of samples layer by layer, each sample in its own workspace (stride WorkspaceLength):
-    /// dense layers take the whole group at once so their weights are read once per group, the other
-    /// layers run sample by sample.
+    /// Runs a group of samples, each in its own workspace (stride WorkspaceLength): dense layers take the whole
+    /// group at once so their weights are read once per group; the other layers run sample by sample, and each
+    /// run of them between dense layers is one loop over the samples, so a sample's tensors pass from one layer
+    /// to the next while they are still in cache (a layer at a time over the group would send them to memory).
     /// </summary>
     private static void EmitGroupForward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
     {
         int stride = plan.WorkspaceLength;
         TensorSlot inSlot = plan.InputSlot;
         string sample = $"ref Unsafe.Add(ref ws, s * {I(stride)} + ";
-        w.Line($"/// <summary>Runs <paramref name=\"count\"/> samples (at most {I(plan.GroupSize)}) layer by layer; sample s works in the workspace at s x {I(stride)}.</summary>");
+        w.Line($"/// <summary>Runs <paramref name=\"count\"/> samples (at most {I(plan.GroupSize)}): dense layers over the whole group, the layers between them sample by sample; sample s works in the workspace at s x {I(stride)}.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count{GroupExtraParameters(plan)})");
         w.Line("ref float ws = ref MemoryMarshal.GetReference(workspace);");
         int inLength = inSlot.C * inSlot.H * inSlot.W;
+        // The loop over the samples that per-sample steps share until the next whole-group step closes it.
+        bool sampleLoop = false;
+        void InSampleLoop()
+        {
+            if (!sampleLoop)
+                w.Open("for (int s = 0; s < count; s++)");
+            sampleLoop = true;
+        }
+        void EndSampleLoop()
+        {
+            if (sampleLoop)
+                w.Close();
+            sampleLoop = false;
+        }
         if (!plan.Layers[0].In.Planar)
         {
-            w.Line($"for (int s = 0; s < count; s++)");
-            w.Line($"    Layout.ToChannelsLast(input.Slice(s * {I(inLength)}, {I(inLength)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
+            InSampleLoop();
+            w.Line($"Layout.ToChannelsLast(input.Slice(s * {I(inLength)}, {I(inLength)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
         }
         foreach (LayerPlan p in plan.Layers)
         {
             if (p.Pruned)
                 continue;
             string kernel = names[p.KernelKey];
+            if (p.Layer.Op == OpKind.Dense)
+                EndSampleLoop();
             w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{(p.Residual is null ? "" : ResidualNote)}");
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
             switch (p.Layer.Op)
@@ -751,12 +768,12 @@ internal static class NetworkEmitter
                     w.Line($"{kernel}_Group({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}), {Ws(plan.GroupSize * stride)}, (count + {I(Schedule.GroupTileSamples - 1)}) / {I(Schedule.GroupTileSamples)});");
                     if (pass.Length > 0)
                     {
-                        w.Line("for (int s = 0; s < count; s++)");
-                        w.Line("    " + pass);
+                        InSampleLoop();
+                        w.Line(pass);
                     }
                     break;
                 default:
-                    w.Open("for (int s = 0; s < count; s++)");
+                    InSampleLoop();
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:
@@ -795,17 +812,17 @@ internal static class NetworkEmitter
                     }
                     if (pass.Length > 0)
                         w.Line(pass);
-                    w.Close();
                     break;
             }
         }
         int outLength = plan.Model.Output.C * plan.Model.Output.H * plan.Model.Output.W;
+        InSampleLoop();
         foreach (OutputPlan o in plan.Outputs)
         {
             TensorSlot outSlot = o.Slot;
-            w.Line("for (int s = 0; s < count; s++)");
-            w.Line($"    Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}{(o.Offset > 0 ? " + " + I(o.Offset) : "")}, {I(o.Length)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
+            w.Line($"Layout.ToChannelsFirst({sample}{I(outSlot.Offset)}), output.Slice(s * {I(outLength)}{(o.Offset > 0 ? " + " + I(o.Offset) : "")}, {I(o.Length)}), {I(outSlot.C)}, {I(outSlot.H)}, {I(outSlot.W)}, {I(outSlot.Cs)});");
         }
+        EndSampleLoop();
         w.Close();
     }
 

@@ -113,6 +113,24 @@ internal static class Schedule
     public static int ConvUnits(TargetIsa isa, LayerPlan layer) =>
         ConvLoops(isa, layer).BlocksOuter ? DenseChunks(For(isa, layer)) : layer.Out.H;
 
+    /// <summary>Output channels at most of a convolution whose AVX-512 kernel runs its vectors along the row (<see cref="PixelVectors"/>).</summary>
+    public const int PixelVectorChannels = 8;
+
+    /// <summary>
+    /// Whether a convolution's forward kernel runs its vectors along the output row (16 adjacent pixels of one channel)
+    /// instead of across the output channels: on AVX-512 when there are at most <see cref="PixelVectorChannels"/> of them,
+    /// which would leave half a channel vector or more idle (LeNet-5's first layer: 6 of 16 lanes). The input's pixels must
+    /// be adjacent (the caller's planes, or a single channel) so that 16 columns are one load; stride 1 along the row, no
+    /// padding, a row at least one vector wide, and no residual sum to complete.
+    /// </summary>
+    public static bool PixelVectors(TargetIsa isa, LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        return isa == TargetIsa.Avx512 && l.Op == OpKind.Conv && layer.Out.C <= PixelVectorChannels && layer.Out.Cs == Planner.Granule
+            && layer.In.PixelStride == 1 && l.StrideW == 1 && l.PadLeft == 0 && l.PadRight == 0 && l.PadTop == 0 && l.PadBottom == 0 && layer.Out.W >= Lanes(isa)
+            && layer.Residual is null && !ConvLoops(isa, layer).BlocksOuter;
+    }
+
     /// <summary>Channels both sides of a convolution need before Winograd pays for its transforms.</summary>
     public const int WinogradMinChannels = 64;
 

@@ -108,6 +108,34 @@ public static class Layout
     }
 
     /// <summary>
+    /// Stores 16 adjacent pixels of 8 channels, given as one vector per channel (lane p holds pixel p), channels-last in
+    /// pixel slots of 16 floats from <paramref name="destination"/>: pixel p's channels go to floats 0..7 of its slot,
+    /// and floats 8..15 (channel padding) are set to zero. The transpose runs in registers, an 8 x 8 block per half.
+    /// Called by generated AVX-512 convolution kernels whose vectors run along the row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePixels16x8(ref float destination, Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        Vector512<float> c4, Vector512<float> c5, Vector512<float> c6, Vector512<float> c7)
+    {
+        const int Slot = 16;
+        StorePixels8x8(ref destination, Slot, c0.GetLower(), c1.GetLower(), c2.GetLower(), c3.GetLower(), c4.GetLower(), c5.GetLower(), c6.GetLower(), c7.GetLower());
+        StorePixels8x8(ref Unsafe.Add(ref destination, 8 * Slot), Slot, c0.GetUpper(), c1.GetUpper(), c2.GetUpper(), c3.GetUpper(), c4.GetUpper(), c5.GetUpper(), c6.GetUpper(), c7.GetUpper());
+    }
+
+    /// <summary>
+    /// The 8 x 8 transpose of <see cref="StorePixels16x8"/>: 8 pixels of 8 channels each to slots of
+    /// <paramref name="slot"/> floats, zeros in floats 8..15 of each slot.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePixels8x8(ref float destination, int slot, Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7)
+    {
+        TransposeStore8x8(r0, r1, r2, r3, r4, r5, r6, r7, ref destination, slot, 8);
+        for (int p = 0; p < 8; p++)
+            Vector256<float>.Zero.StoreUnsafe(ref destination, (nuint)(p * slot + 8));
+    }
+
+    /// <summary>
     /// Transposes one 8 x 8 block in registers: the classic unpack, shuffle and lane-permute sequence.
     /// Source rows from <paramref name="loadRows"/> on are taken as zeros and not read; destination rows from
     /// <paramref name="storeRows"/> on are not written.
@@ -123,6 +151,17 @@ public static class Layout
         Vector256<float> r5 = loadRows > 5 ? Vector256.LoadUnsafe(ref source, (nuint)(5 * sourceStride)) : default;
         Vector256<float> r6 = loadRows > 6 ? Vector256.LoadUnsafe(ref source, (nuint)(6 * sourceStride)) : default;
         Vector256<float> r7 = loadRows > 7 ? Vector256.LoadUnsafe(ref source, (nuint)(7 * sourceStride)) : default;
+        TransposeStore8x8(r0, r1, r2, r3, r4, r5, r6, r7, ref destination, destinationStride, storeRows);
+    }
+
+    /// <summary>
+    /// Writes the transpose of the 8 x 8 block whose rows are <paramref name="r0"/> to <paramref name="r7"/>: the classic
+    /// unpack, shuffle and lane-permute sequence. Destination rows from <paramref name="storeRows"/> on are not written.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeStore8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, ref float destination, int destinationStride, int storeRows)
+    {
         // Interleave pairs of rows: t0 = a0 b0 a1 b1 | a4 b4 a5 b5, and so on.
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
         Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);

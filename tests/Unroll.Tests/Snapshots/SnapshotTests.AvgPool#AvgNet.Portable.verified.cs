@@ -72,32 +72,25 @@ public partial class AvgNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 864), inputGradient, 5, 6, 6, 16);
         }
 
-        /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window. Computes output rows [rowFrom, rowTo) of 3.</summary>
+        /// <summary>Pool: AvgPool2D 5x6x6 -> 5x3x3, window 2x2, stride 2, pads 0,0,0,0; Portable: 1 channel(s) per vector. Divides by the number of real (unpadded) pixels in the window. Computes output rows [rowFrom, rowTo) of 3: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void AvgPool2D_Pool(ref float input, ref float output, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
-                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 6 - ih0);
                 for (int ow = 0; ow < 3; ow++)
                 {
                     int iw0 = ow * 2 - 0;
-                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 6 - iw0);
-                    float scale = 1f / ((khHi - khLo) * (kwHi - kwLo));
-                    ref float o = ref Unsafe.Add(ref output, (oh * 3 + ow) * 16);
+                    ref float pixel = ref Unsafe.Add(ref output, (oh * 3 + ow) * 16);
+                    ref float window = ref Unsafe.Add(ref input, ih0 * 96 + iw0 * 16);
                     for (int cv = 0; cv < 5; cv += 1)
                     {
-                        float acc = 0f;
-                        for (int kh = khLo; kh < khHi; kh++)
-                        {
-                            ref float row = ref Unsafe.Add(ref input, (ih0 + kh) * 96 + cv);
-                            for (int kw = kwLo; kw < kwHi; kw++)
-                            {
-                                acc += Unsafe.Add(ref row, (iw0 + kw) * 16);
-                            }
-                        }
-                        Unsafe.Add(ref o, cv) = acc * scale;
+                        float acc = Unsafe.Add(ref window, cv + 0);
+                        acc += Unsafe.Add(ref window, cv + 16);
+                        acc += Unsafe.Add(ref window, cv + 96);
+                        acc += Unsafe.Add(ref window, cv + 112);
+                        Unsafe.Add(ref pixel, cv) = acc * 0.25f;
                     }
                 }
             }

@@ -43,19 +43,22 @@ public partial class DenseNet
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 32), output, 20, 1, 1, 32, 0, 1);
         }
 
-        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 64.</summary>
+        /// <summary>Runs <paramref name="count"/> samples (at most 66): dense layers over the whole group, the layers between them sample by sample; sample s works in the workspace at s x 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             for (int s = 0; s < count; s++)
+            {
                 Layout.ToChannelsLast(input.Slice(s * 18, 18), ref Unsafe.Add(ref ws, s * 64 + 0), 2, 3, 3, 2);
+            }
             // Hidden: Dense 2x3x3 -> 20
             Dense_Hidden_Group(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 32), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 576), ref Unsafe.Add(ref ws, 4224), (count + 5) / 6);
             for (int s = 0; s < count; s++)
+            {
                 Activations.Tanh(ref Unsafe.Add(ref ws, s * 64 + 32), 32);
-            for (int s = 0; s < count; s++)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 64 + 32), output.Slice(s * 20, 20), 20, 1, 1, 32);
+            }
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>

@@ -57,31 +57,21 @@ public partial class LeNet5
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 10, 1, 1, 16, 0, 1);
         }
 
-        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
+        /// <summary>Runs <paramref name="count"/> samples (at most 66): dense layers over the whole group, the layers between them sample by sample; sample s works in the workspace at s x 16704.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             for (int s = 0; s < count; s++)
+            {
                 Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
-            // C1: Conv2D 1x32x32 -> 6x28x28
-            for (int s = 0; s < count; s++)
-            {
+                // C1: Conv2D 1x32x32 -> 6x28x28
                 Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
-            }
-            // S2: MaxPool2D 6x28x28 -> 6x14x14
-            for (int s = 0; s < count; s++)
-            {
+                // S2: MaxPool2D 6x28x28 -> 6x14x14
                 MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
-            }
-            // C3: Conv2D 6x14x14 -> 16x10x10
-            for (int s = 0; s < count; s++)
-            {
+                // C3: Conv2D 6x14x14 -> 16x10x10
                 Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
-            }
-            // S4: MaxPool2D 16x10x10 -> 16x5x5
-            for (int s = 0; s < count; s++)
-            {
+                // S4: MaxPool2D 16x10x10 -> 16x5x5
                 MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1600), 0, 5);
             }
             // F5: Dense 16x5x5 -> 120
@@ -91,9 +81,10 @@ public partial class LeNet5
             // Output: Dense 84 -> 10
             Dense_Output_Group(ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
             for (int s = 0; s < count; s++)
+            {
                 Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 0), 10);
-            for (int s = 0; s < count; s++)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 0), output.Slice(s * 10, 10), 10, 1, 1, 16);
+            }
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -571,31 +562,25 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14.</summary>
+        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S2(ref float input, ref float output, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
-                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
                 for (int ow = 0; ow < 14; ow++)
                 {
                     int iw0 = ow * 2 - 0;
-                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 28 - iw0);
-                    ref float o = ref Unsafe.Add(ref output, (oh * 14 + ow) * 16);
+                    ref float pixel = ref Unsafe.Add(ref output, (oh * 14 + ow) * 16);
+                    ref float window = ref Unsafe.Add(ref input, ih0 * 448 + iw0 * 16);
                     for (int cv = 0; cv < 8; cv += 8)
                     {
-                        Vector256<float> acc = Vector256.Create(float.NegativeInfinity);
-                        for (int kh = khLo; kh < khHi; kh++)
-                        {
-                            ref float row = ref Unsafe.Add(ref input, (ih0 + kh) * 448 + cv);
-                            for (int kw = kwLo; kw < kwHi; kw++)
-                            {
-                                acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref row, (nuint)((iw0 + kw) * 16)));
-                            }
-                        }
-                        acc.StoreUnsafe(ref o, (nuint)(cv));
+                        Vector256<float> acc = Vector256.LoadUnsafe(ref window, (nuint)(cv + 0));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 16)));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 448)));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 464)));
+                        acc.StoreUnsafe(ref pixel, (nuint)(cv));
                     }
                 }
             }
@@ -914,31 +899,25 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5.</summary>
+        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S4(ref float input, ref float output, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
-                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
                 for (int ow = 0; ow < 5; ow++)
                 {
                     int iw0 = ow * 2 - 0;
-                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 10 - iw0);
-                    ref float o = ref Unsafe.Add(ref output, (oh * 5 + ow) * 16);
+                    ref float pixel = ref Unsafe.Add(ref output, (oh * 5 + ow) * 16);
+                    ref float window = ref Unsafe.Add(ref input, ih0 * 160 + iw0 * 16);
                     for (int cv = 0; cv < 16; cv += 8)
                     {
-                        Vector256<float> acc = Vector256.Create(float.NegativeInfinity);
-                        for (int kh = khLo; kh < khHi; kh++)
-                        {
-                            ref float row = ref Unsafe.Add(ref input, (ih0 + kh) * 160 + cv);
-                            for (int kw = kwLo; kw < kwHi; kw++)
-                            {
-                                acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref row, (nuint)((iw0 + kw) * 16)));
-                            }
-                        }
-                        acc.StoreUnsafe(ref o, (nuint)(cv));
+                        Vector256<float> acc = Vector256.LoadUnsafe(ref window, (nuint)(cv + 0));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 16)));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 160)));
+                        acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 176)));
+                        acc.StoreUnsafe(ref pixel, (nuint)(cv));
                     }
                 }
             }

@@ -57,31 +57,21 @@ public partial class LeNet5
             Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 0), output, 10, 1, 1, 16, 0, 1);
         }
 
-        /// <summary>Runs <paramref name="count"/> samples (at most 66) layer by layer; sample s works in the workspace at s x 16704.</summary>
+        /// <summary>Runs <paramref name="count"/> samples (at most 66): dense layers over the whole group, the layers between them sample by sample; sample s works in the workspace at s x 16704.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void RunGroup(ReadOnlySpan<float> input, Span<float> output, ref float parameters, Span<float> workspace, int count)
         {
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             for (int s = 0; s < count; s++)
+            {
                 Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
-            // C1: Conv2D 1x32x32 -> 6x28x28
-            for (int s = 0; s < count; s++)
-            {
+                // C1: Conv2D 1x32x32 -> 6x28x28
                 Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
-            }
-            // S2: MaxPool2D 6x28x28 -> 6x14x14
-            for (int s = 0; s < count; s++)
-            {
+                // S2: MaxPool2D 6x28x28 -> 6x14x14
                 MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
-            }
-            // C3: Conv2D 6x14x14 -> 16x10x10
-            for (int s = 0; s < count; s++)
-            {
+                // C3: Conv2D 6x14x14 -> 16x10x10
                 Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
-            }
-            // S4: MaxPool2D 16x10x10 -> 16x5x5
-            for (int s = 0; s < count; s++)
-            {
+                // S4: MaxPool2D 16x10x10 -> 16x5x5
                 MaxPool2D_S4(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1600), 0, 5);
             }
             // F5: Dense 16x5x5 -> 120
@@ -91,9 +81,10 @@ public partial class LeNet5
             // Output: Dense 84 -> 10
             Dense_Output_Group(ref Unsafe.Add(ref ws, 128), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 65776), ref Unsafe.Add(ref parameters, 67120), ref Unsafe.Add(ref ws, 1102464), (count + 5) / 6);
             for (int s = 0; s < count; s++)
+            {
                 Activations.Softmax(ref Unsafe.Add(ref ws, s * 16704 + 0), 10);
-            for (int s = 0; s < count; s++)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, s * 16704 + 0), output.Slice(s * 10, 10), 10, 1, 1, 16);
+            }
         }
 
         /// <summary>Runs one sample like Run, keeping every layer's output in the training workspace for Backward.</summary>
@@ -161,300 +152,150 @@ public partial class LeNet5
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 36864), inputGradient, 1, 32, 32, 16);
         }
 
-        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile 10 pixel(s) x 1 vector(s) of 16 channel(s). Computes output rows [rowFrom, rowTo) of 28: columns 0..19 in tiles of 10 whose windows lie inside the input, the other columns in tiles at fixed positions that skip the taps in the padding.</summary>
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: vectors of 16 pixels along the row, one per output channel. Computes output rows [rowFrom, rowTo) of 28, each in strips of columns 0..15, 12..27.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Conv2D_C1(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
-                for (int ow = 0; ow < 20; ow += 10) Conv2D_C1_Tile(ref input, ref output, ref weights, ref bias, oh, ow);
-                Conv2D_C1_At20(ref input, ref output, ref weights, ref bias, oh);
-            }
-        }
-
-        /// <summary>10 output pixels of row oh from column ow, all channels; every window lies inside the input columns.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_Tile(ref float input, ref float output, ref float weights, ref float bias, int oh, int ow)
-        {
-            int ih0 = oh * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a8_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a9_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
+                int ih0 = oh * 1;
                 {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32 + ow * 1 - 0));
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
+                    // Columns 0..15, 12..27: accumulator a<channel>_<strip>.
+                    Vector512<float> a0_0 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a0_1 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a1_0 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a1_1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a2_0 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a2_1 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a3_0 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a3_1 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a4_0 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a4_1 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a5_0 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    Vector512<float> a5_1 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    for (int kh = 0; kh < 5; kh++)
                     {
+                        ref float x = ref Unsafe.Add(ref input, (ih0 + kh) * 32);
+                        ref float wr = ref Unsafe.Add(ref weights, kh * 80);
+                        for (int ic = 0; ic < 1; ic++)
                         {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 0));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 1));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 2));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 5));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a8_0 = Avx512F.FusedMultiplyAdd(x8, w0, a8_0);
-                            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a9_0 = Avx512F.FusedMultiplyAdd(x9, w0, a9_0);
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x, (nuint)(0));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x, (nuint)(12));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref wr, 0));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, s1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref wr, 1));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, s1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref wr, 2));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, s1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref wr, 3));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, s1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref wr, 4));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, s1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref wr, 5));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, s1, a5_1);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x, (nuint)(1));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x, (nuint)(13));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref wr, 16));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, s1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref wr, 17));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, s1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref wr, 18));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, s1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref wr, 19));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, s1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref wr, 20));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, s1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref wr, 21));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, s1, a5_1);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x, (nuint)(2));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x, (nuint)(14));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref wr, 32));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, s1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref wr, 33));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, s1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref wr, 34));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, s1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref wr, 35));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, s1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref wr, 36));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, s1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref wr, 37));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, s1, a5_1);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x, (nuint)(3));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x, (nuint)(15));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref wr, 48));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, s1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref wr, 49));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, s1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref wr, 50));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, s1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref wr, 51));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, s1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref wr, 52));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, s1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref wr, 53));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, s1, a5_1);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x, (nuint)(4));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x, (nuint)(16));
+                                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref wr, 64));
+                                a0_0 = Avx512F.FusedMultiplyAdd(x0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(x0, s1, a0_1);
+                                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref wr, 65));
+                                a1_0 = Avx512F.FusedMultiplyAdd(x1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(x1, s1, a1_1);
+                                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref wr, 66));
+                                a2_0 = Avx512F.FusedMultiplyAdd(x2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(x2, s1, a2_1);
+                                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref wr, 67));
+                                a3_0 = Avx512F.FusedMultiplyAdd(x3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(x3, s1, a3_1);
+                                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref wr, 68));
+                                a4_0 = Avx512F.FusedMultiplyAdd(x4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(x4, s1, a4_1);
+                                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref wr, 69));
+                                a5_0 = Avx512F.FusedMultiplyAdd(x5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(x5, s1, a5_1);
+                            }
+                            x = ref Unsafe.Add(ref x, 1);
+                            wr = ref Unsafe.Add(ref wr, 16);
                         }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 1));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 2));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 5));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a8_0 = Avx512F.FusedMultiplyAdd(x8, w0, a8_0);
-                            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref x, 10));
-                            a9_0 = Avx512F.FusedMultiplyAdd(x9, w0, a9_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 2));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 5));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref x, 10));
-                            a8_0 = Avx512F.FusedMultiplyAdd(x8, w0, a8_0);
-                            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref x, 11));
-                            a9_0 = Avx512F.FusedMultiplyAdd(x9, w0, a9_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 3));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 5));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 10));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref x, 11));
-                            a8_0 = Avx512F.FusedMultiplyAdd(x8, w0, a8_0);
-                            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref x, 12));
-                            a9_0 = Avx512F.FusedMultiplyAdd(x9, w0, a9_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 4));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 5));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 6));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 7));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 8));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 9));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 10));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 11));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref x, 12));
-                            a8_0 = Avx512F.FusedMultiplyAdd(x8, w0, a8_0);
-                            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref x, 13));
-                            a9_0 = Avx512F.FusedMultiplyAdd(x9, w0, a9_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
                     }
+                    Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * 28 + 0) * 16), Vector512.Max(a0_0, Vector512<float>.Zero), Vector512.Max(a1_0, Vector512<float>.Zero), Vector512.Max(a2_0, Vector512<float>.Zero), Vector512.Max(a3_0, Vector512<float>.Zero), Vector512.Max(a4_0, Vector512<float>.Zero), Vector512.Max(a5_0, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.Zero);
+                    Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * 28 + 12) * 16), Vector512.Max(a0_1, Vector512<float>.Zero), Vector512.Max(a1_1, Vector512<float>.Zero), Vector512.Max(a2_1, Vector512<float>.Zero), Vector512.Max(a3_1, Vector512<float>.Zero), Vector512.Max(a4_1, Vector512<float>.Zero), Vector512.Max(a5_1, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.Zero);
                 }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 0) * 16 + oc0 + 0));
-                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 1) * 16 + oc0 + 0));
-                (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 2) * 16 + oc0 + 0));
-                (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 3) * 16 + oc0 + 0));
-                (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 4) * 16 + oc0 + 0));
-                (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 5) * 16 + oc0 + 0));
-                (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 6) * 16 + oc0 + 0));
-                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 7) * 16 + oc0 + 0));
-                (Vector512.Max(a8_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 8) * 16 + oc0 + 0));
-                (Vector512.Max(a9_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + ow + 9) * 16 + oc0 + 0));
-            }
-        }
-
-        /// <summary>Output columns 20..27 of row oh, all channels; taps on input columns outside 0..31 (padding) are left out.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Conv2D_C1_At20(ref float input, ref float output, ref float weights, ref float bias, int oh)
-        {
-            int ih0 = oh * 1 - 0;
-            {
-                const int oc0 = 0;
-                Vector512<float> a0_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a1_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a2_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a3_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a4_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a5_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a6_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                Vector512<float> a7_0 = Vector512.LoadUnsafe(ref bias, (nuint)(oc0 + 0));
-                for (int kh = 0; kh < 5; kh++)
-                {
-                    ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * 32));
-                    ref float wr = ref Unsafe.Add(ref weights, kh * 80 + oc0);
-                    for (int ic = 0; ic < 1; ic++)
-                    {
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(0));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 20));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 21));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 22));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 23));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 25));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 26));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(16));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 21));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 22));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 23));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 25));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 26));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 28));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(32));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 22));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 23));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 25));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 26));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 28));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 29));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(48));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 23));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 25));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 26));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 28));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 29));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 30));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                        }
-                        {
-                            Vector512<float> w0 = Vector512.LoadUnsafe(ref wr, (nuint)(64));
-                            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref x, 24));
-                            a0_0 = Avx512F.FusedMultiplyAdd(x0, w0, a0_0);
-                            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref x, 25));
-                            a1_0 = Avx512F.FusedMultiplyAdd(x1, w0, a1_0);
-                            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref x, 26));
-                            a2_0 = Avx512F.FusedMultiplyAdd(x2, w0, a2_0);
-                            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref x, 27));
-                            a3_0 = Avx512F.FusedMultiplyAdd(x3, w0, a3_0);
-                            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref x, 28));
-                            a4_0 = Avx512F.FusedMultiplyAdd(x4, w0, a4_0);
-                            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref x, 29));
-                            a5_0 = Avx512F.FusedMultiplyAdd(x5, w0, a5_0);
-                            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref x, 30));
-                            a6_0 = Avx512F.FusedMultiplyAdd(x6, w0, a6_0);
-                            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref x, 31));
-                            a7_0 = Avx512F.FusedMultiplyAdd(x7, w0, a7_0);
-                        }
-                        x = ref Unsafe.Add(ref x, 1);
-                        wr = ref Unsafe.Add(ref wr, 16);
-                    }
-                }
-                (Vector512.Max(a0_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 0) * 16 + oc0 + 0));
-                (Vector512.Max(a1_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 1) * 16 + oc0 + 0));
-                (Vector512.Max(a2_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 2) * 16 + oc0 + 0));
-                (Vector512.Max(a3_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 3) * 16 + oc0 + 0));
-                (Vector512.Max(a4_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 4) * 16 + oc0 + 0));
-                (Vector512.Max(a5_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 5) * 16 + oc0 + 0));
-                (Vector512.Max(a6_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 6) * 16 + oc0 + 0));
-                (Vector512.Max(a7_0, Vector512<float>.Zero)).StoreUnsafe(ref output, (nuint)((oh * 28 + 20 + 7) * 16 + oc0 + 0));
             }
         }
 
@@ -571,31 +412,25 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14.</summary>
+        /// <summary>S2: MaxPool2D 6x28x28 -> 6x14x14, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 14: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S2(ref float input, ref float output, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
-                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 28 - ih0);
                 for (int ow = 0; ow < 14; ow++)
                 {
                     int iw0 = ow * 2 - 0;
-                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 28 - iw0);
-                    ref float o = ref Unsafe.Add(ref output, (oh * 14 + ow) * 16);
+                    ref float pixel = ref Unsafe.Add(ref output, (oh * 14 + ow) * 16);
+                    ref float window = ref Unsafe.Add(ref input, ih0 * 448 + iw0 * 16);
                     for (int cv = 0; cv < 16; cv += 16)
                     {
-                        Vector512<float> acc = Vector512.Create(float.NegativeInfinity);
-                        for (int kh = khLo; kh < khHi; kh++)
-                        {
-                            ref float row = ref Unsafe.Add(ref input, (ih0 + kh) * 448 + cv);
-                            for (int kw = kwLo; kw < kwHi; kw++)
-                            {
-                                acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref row, (nuint)((iw0 + kw) * 16)));
-                            }
-                        }
-                        acc.StoreUnsafe(ref o, (nuint)(cv));
+                        Vector512<float> acc = Vector512.LoadUnsafe(ref window, (nuint)(cv + 0));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 16)));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 448)));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 464)));
+                        acc.StoreUnsafe(ref pixel, (nuint)(cv));
                     }
                 }
             }
@@ -988,31 +823,25 @@ public partial class LeNet5
             }
         }
 
-        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5.</summary>
+        /// <summary>S4: MaxPool2D 16x10x10 -> 16x5x5, window 2x2, stride 2, pads 0,0,0,0; Avx512: 16 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 5: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_S4(ref float input, ref float output, int rowFrom, int rowTo)
         {
             for (int oh = rowFrom; oh < rowTo; oh++)
             {
                 int ih0 = oh * 2 - 0;
-                int khLo = Math.Max(0, -ih0), khHi = Math.Min(2, 10 - ih0);
                 for (int ow = 0; ow < 5; ow++)
                 {
                     int iw0 = ow * 2 - 0;
-                    int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(2, 10 - iw0);
-                    ref float o = ref Unsafe.Add(ref output, (oh * 5 + ow) * 16);
+                    ref float pixel = ref Unsafe.Add(ref output, (oh * 5 + ow) * 16);
+                    ref float window = ref Unsafe.Add(ref input, ih0 * 160 + iw0 * 16);
                     for (int cv = 0; cv < 16; cv += 16)
                     {
-                        Vector512<float> acc = Vector512.Create(float.NegativeInfinity);
-                        for (int kh = khLo; kh < khHi; kh++)
-                        {
-                            ref float row = ref Unsafe.Add(ref input, (ih0 + kh) * 160 + cv);
-                            for (int kw = kwLo; kw < kwHi; kw++)
-                            {
-                                acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref row, (nuint)((iw0 + kw) * 16)));
-                            }
-                        }
-                        acc.StoreUnsafe(ref o, (nuint)(cv));
+                        Vector512<float> acc = Vector512.LoadUnsafe(ref window, (nuint)(cv + 0));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 16)));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 160)));
+                        acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref window, (nuint)(cv + 176)));
+                        acc.StoreUnsafe(ref pixel, (nuint)(cv));
                     }
                 }
             }

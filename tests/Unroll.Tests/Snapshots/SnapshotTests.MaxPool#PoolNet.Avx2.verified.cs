@@ -74,7 +74,7 @@ public partial class PoolNet
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 1296), inputGradient, 5, 7, 7, 16);
         }
 
-        /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 4.</summary>
+        /// <summary>Pool: MaxPool2D 5x7x7 -> 5x4x4, window 3x3, stride 2, pads 1,1,1,1; Avx2: 8 channel(s) per vector. Computes output rows [rowFrom, rowTo) of 4: a window inside the input is straight-line code, one at the edge is clipped to the input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void MaxPool2D_Pool(ref float input, ref float output, int rowFrom, int rowTo)
         {
@@ -82,9 +82,29 @@ public partial class PoolNet
             {
                 int ih0 = oh * 2 - 1;
                 int khLo = Math.Max(0, -ih0), khHi = Math.Min(3, 7 - ih0);
+                bool rowInside = oh >= 1 && oh < 3;
                 for (int ow = 0; ow < 4; ow++)
                 {
                     int iw0 = ow * 2 - 1;
+                    if (rowInside && ow >= 1 && ow < 3)
+                    {
+                        ref float pixel = ref Unsafe.Add(ref output, (oh * 4 + ow) * 16);
+                        ref float window = ref Unsafe.Add(ref input, ih0 * 112 + iw0 * 16);
+                        for (int cv = 0; cv < 8; cv += 8)
+                        {
+                            Vector256<float> acc = Vector256.LoadUnsafe(ref window, (nuint)(cv + 0));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 16)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 32)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 112)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 128)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 144)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 224)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 240)));
+                            acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref window, (nuint)(cv + 256)));
+                            acc.StoreUnsafe(ref pixel, (nuint)(cv));
+                        }
+                        continue;
+                    }
                     int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(3, 7 - iw0);
                     ref float o = ref Unsafe.Add(ref output, (oh * 4 + ow) * 16);
                     for (int cv = 0; cv < 8; cv += 8)
