@@ -413,6 +413,32 @@ public sealed class LeakyReLUAttribute : ActivationAttribute
     public float Alpha { get; }
 }
 
+/// <summary>
+/// min(max(x, min), max): the value held within [min, max]. <c>[Clip(0, 6)]</c> is ReLU6 (MobileNet's activation); a bound
+/// of <see cref="float.NegativeInfinity"/> or <see cref="float.PositiveInfinity"/> leaves that side open
+/// (<c>[Clip(float.NegativeInfinity, 1)]</c> is min(x, 1)). The bounds must be ordered (min &lt;= max, neither NaN) and at
+/// least one finite. Training passes the gradient where min &lt; y &lt; max and 0 elsewhere, at the bounds too (as a ReLU
+/// passes none at 0, and as PyTorch's ReLU6 and Hardtanh do).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ClipAttribute : ActivationAttribute
+{
+    /// <summary>Creates a clip to [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <param name="min">The lower bound; <see cref="float.NegativeInfinity"/> for none.</param>
+    /// <param name="max">The upper bound; <see cref="float.PositiveInfinity"/> for none.</param>
+    public ClipAttribute(float min, float max)
+    {
+        Min = min;
+        Max = max;
+    }
+
+    /// <summary>The lower bound (<see cref="float.NegativeInfinity"/>: none).</summary>
+    public float Min { get; }
+
+    /// <summary>The upper bound (<see cref="float.PositiveInfinity"/>: none).</summary>
+    public float Max { get; }
+}
+
 /// <summary>Hyperbolic tangent.</summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class TanhAttribute : ActivationAttribute
