@@ -25,8 +25,9 @@ public sealed class NetworkAttribute : Attribute
 /// <para>
 /// The graph has one float input [N, C, H, W] (N fixed or symbolic: the class runs any batch) and is made of Conv, MaxPool,
 /// AveragePool, GlobalAveragePool, Gemm or MatMul (+ Add) with constant weights, Flatten, Add, Sum, Concat on the channel
-/// axis, BatchNormalization, LRN, Pad with zeros, Dropout, Identity, Constant, and the activations Relu, LeakyRelu, Sigmoid,
-/// Tanh and Softmax. Anything else is reported as a compile error naming the node, the operator and what is missing.
+/// axis, BatchNormalization, LRN, Pad with zeros, Dropout, Identity, Constant, and the activations Relu, LeakyRelu, Clip with
+/// constant bounds (attributes, or initializers and Constant nodes from operator set 11; one bound or both), Sigmoid, Tanh
+/// and Softmax. Anything else is reported as a compile error naming the node, the operator and what is missing.
 /// </para>
 /// <para>
 /// Layers are named after the ONNX nodes (or, for unnamed nodes, the values they produce), made valid C# identifiers and
