@@ -25,8 +25,9 @@ public sealed class NetworkAttribute : Attribute
 /// <para>
 /// The graph has one float input [N, C, H, W] (N fixed or symbolic: the class runs any batch) and is made of Conv, MaxPool,
 /// AveragePool, GlobalAveragePool, Gemm or MatMul (+ Add) with constant weights, Flatten, Add, Sum, Concat on the channel
-/// axis, BatchNormalization, LRN, Pad with zeros, Dropout, Identity, Constant, and the activations Relu, LeakyRelu, Sigmoid,
-/// Tanh and Softmax. Anything else is reported as a compile error naming the node, the operator and what is missing.
+/// axis, BatchNormalization, LRN, Pad with zeros, Dropout, Identity, Constant, and the activations Relu, LeakyRelu, Clip with
+/// constant bounds (attributes, or initializers and Constant nodes from operator set 11; one bound or both), Sigmoid, Tanh
+/// and Softmax. Anything else is reported as a compile error naming the node, the operator and what is missing.
 /// </para>
 /// <para>
 /// Layers are named after the ONNX nodes (or, for unnamed nodes, the values they produce), made valid C# identifiers and
@@ -411,6 +412,32 @@ public sealed class LeakyReLUAttribute : ActivationAttribute
     public LeakyReLUAttribute(float alpha = 0.01f) => Alpha = alpha;
     /// <summary>Slope for negative inputs.</summary>
     public float Alpha { get; }
+}
+
+/// <summary>
+/// min(max(x, min), max): the value held within [min, max]. <c>[Clip(0, 6)]</c> is ReLU6 (MobileNet's activation); a bound
+/// of <see cref="float.NegativeInfinity"/> or <see cref="float.PositiveInfinity"/> leaves that side open
+/// (<c>[Clip(float.NegativeInfinity, 1)]</c> is min(x, 1)). The bounds must be ordered (min &lt;= max, neither NaN) and at
+/// least one finite. Training passes the gradient where min &lt; y &lt; max and 0 elsewhere, at the bounds too (as a ReLU
+/// passes none at 0, and as PyTorch's ReLU6 and Hardtanh do).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class ClipAttribute : ActivationAttribute
+{
+    /// <summary>Creates a clip to [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <param name="min">The lower bound; <see cref="float.NegativeInfinity"/> for none.</param>
+    /// <param name="max">The upper bound; <see cref="float.PositiveInfinity"/> for none.</param>
+    public ClipAttribute(float min, float max)
+    {
+        Min = min;
+        Max = max;
+    }
+
+    /// <summary>The lower bound (<see cref="float.NegativeInfinity"/>: none).</summary>
+    public float Min { get; }
+
+    /// <summary>The upper bound (<see cref="float.PositiveInfinity"/>: none).</summary>
+    public float Max { get; }
 }
 
 /// <summary>Hyperbolic tangent.</summary>

@@ -52,6 +52,11 @@ public enum Activation
     Sigmoid,
     /// <summary>Softmax over the sample's features.</summary>
     Softmax,
+    /// <summary>
+    /// min(max(x, <see cref="LayerSettings.ClipMin"/>), <see cref="LayerSettings.ClipMax"/>): ReLU6 is Clip(0, 6). Either bound
+    /// may be infinite (one-sided); the gradient passes where ClipMin &lt; y &lt; ClipMax and is 0 elsewhere, at the bounds too.
+    /// </summary>
+    Clip,
 }
 
 /// <summary>How a parameter tensor is stored inside the network's parameter buffer.</summary>
@@ -111,8 +116,8 @@ public sealed record TensorInfo(string Name, int[] Shape, int Offset, int Length
 /// weights, never counted as parameters nor touched by an optimizer. Null when none.
 /// </param>
 /// <param name="Settings">
-/// Kernel, stride, padding, epsilon, rate, LRN constants and leaky-ReLU slope as typed values; null for a layer that has
-/// none (a merge, an activation other than the leaky ReLU) or a description not written by the generator.
+/// Kernel, stride, padding, epsilon, rate, LRN constants, leaky-ReLU slope and clip bounds as typed values; null for a layer
+/// that has none (a merge, an activation other than the leaky ReLU and the clip) or a description not written by the generator.
 /// </param>
 public sealed record LayerInfo(string Name, LayerKind Kind, Activation Activation, Shape InputShape, Shape OutputShape,
     TensorInfo? Weights, TensorInfo? Bias, long Flops, string Details, IReadOnlyList<string>? Inputs = null, IReadOnlyList<TensorInfo>? State = null,

@@ -2,8 +2,8 @@ namespace Unroll;
 
 /// <summary>
 /// The numbers a layer was declared with, as typed values (the generator resolves defaults and <c>Padding.Same</c>
-/// first): what <see cref="LayerInfo.Details"/> says in words, plus a leaky ReLU's slope. A property that the layer's
-/// kind does not use keeps its default.
+/// first): what <see cref="LayerInfo.Details"/> says in words, plus a leaky ReLU's slope and a clip's bounds. A property that
+/// the layer's kind (or activation) does not use keeps its default.
 /// </summary>
 public sealed record LayerSettings
 {
@@ -57,4 +57,16 @@ public sealed record LayerSettings
 
     /// <summary>The slope for negative inputs when the layer's activation is <see cref="Activation.LeakyReLU"/>.</summary>
     public float LeakyReLUAlpha { get; init; }
+
+    /// <summary>
+    /// The lower bound when the layer's activation is <see cref="Activation.Clip"/>; <see cref="float.NegativeInfinity"/>
+    /// (no bound) for a clip bounded above only, and for every other activation.
+    /// </summary>
+    public float ClipMin { get; init; } = float.NegativeInfinity;
+
+    /// <summary>
+    /// The upper bound when the layer's activation is <see cref="Activation.Clip"/>; <see cref="float.PositiveInfinity"/>
+    /// (no bound) for a clip bounded below only, and for every other activation.
+    /// </summary>
+    public float ClipMax { get; init; } = float.PositiveInfinity;
 }

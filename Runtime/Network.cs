@@ -310,11 +310,13 @@ public abstract class Network : INetwork
             var random = new SeededRandom(seed * 1_000_003L + i);
             float[] values = new float[weights.Count];
             (int fanIn, int fanOut) = Initializers.Fans(weights);
-            // The activation the layer feeds: its fused one, or else a stand-alone activation layer right after it.
-            Activation activation = layer.Activation;
-            if (activation == Activation.None && i + 1 < _layers.Length && _layers[i + 1].Info.Kind == LayerKind.Activation)
-                activation = _layers[i + 1].Info.Activation;
-            if (activation is Activation.ReLU or Activation.LeakyReLU)
+            // The activation the layer feeds: its fused one, or else a stand-alone activation layer right after it. A clip
+            // that cuts off the negative values (ReLU6) is of the ReLU family.
+            LayerInfo activated = layer;
+            if (layer.Activation == Activation.None && i + 1 < _layers.Length && _layers[i + 1].Info.Kind == LayerKind.Activation)
+                activated = _layers[i + 1].Info;
+            Activation activation = activated.Activation;
+            if (activation is Activation.ReLU or Activation.LeakyReLU || activation == Activation.Clip && activated.Settings is { ClipMin: >= 0 })
                 Initializers.HeNormal(values, fanIn, random);
             else
                 Initializers.GlorotUniform(values, fanIn, fanOut, random);

@@ -26,9 +26,9 @@ internal static class AffineEmitter
         Graph.LayerModel l = p.Layer;
         AffineParameters a = l.Affine!;
         int pixels = p.Out.H * p.Out.W, cs = p.Out.Cs;
-        string? activate = v.Activate(l.Activation, l.Alpha, "y");
+        string? activate = v.Activate(l, "y");
         bool inRegisters = activate is not null && l.Activation != ActivationKind.None;
-        w.Line($"/// <summary>{l.Name}: {Formula(a)}{(inRegisters ? $", then {l.Activation}" : "")} over {l.Output}; {v.Name}, {I(v.Lanes)} channel(s) at a time.</summary>");
+        w.Line($"/// <summary>{l.Name}: {Formula(a)}{(inRegisters ? $", then {l.ActivationName}" : "")} over {l.Output}; {v.Name}, {I(v.Lanes)} channel(s) at a time.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output, ref float scale, ref float shift)");
         w.Open($"for (int px = 0; px < {I(pixels)}; px++)");

@@ -53,8 +53,11 @@ internal static class BackwardEmitter
         }
     }
 
-    /// <summary>The activation-derivative helpers every ISA class carries (multiplying dy in place by f'(y)).</summary>
-    public static void EmitActivationHelpers(CodeWriter w, VectorIsa v)
+    /// <summary>
+    /// The activation-derivative helpers every ISA class carries (multiplying dy in place by f'(y)); with
+    /// <paramref name="clip"/> (a layer of the network clips), the clip's too.
+    /// </summary>
+    public static void EmitActivationHelpers(CodeWriter w, VectorIsa v, bool clip)
     {
         void Helper(string name, string summary, string extraParameter, string body)
         {
@@ -77,14 +80,20 @@ internal static class BackwardEmitter
             scalar ? "yv > 0f ? g : g * alpha" : $"{vc}.ConditionalSelect({vc}.GreaterThan(yv, {v.Zero}), g, g * alpha)");
         Helper("TanhBackward", "dy *= 1 - y * y", "", scalar ? "g * (1f - yv * yv)" : $"g * ({v.Broadcast("1f")} - yv * yv)");
         Helper("SigmoidBackward", "dy *= y * (1 - y)", "", scalar ? "g * yv * (1f - yv)" : $"g * yv * ({v.Broadcast("1f")} - yv)");
+        // Strictly inside the bounds, as the ReLU at 0: a value held at a bound passes no gradient (an open side is an infinity, which every y passes).
+        if (clip)
+            Helper("ClipBackward", "dy *= (min &lt; y &lt; max ? 1 : 0)", ", float min, float max",
+                scalar ? "yv > min && yv < max ? g : 0f"
+                : $"{vc}.ConditionalSelect({vc}.GreaterThan(yv, {v.Broadcast("min")}) & {vc}.LessThan(yv, {v.Broadcast("max")}), g, {v.Zero})");
     }
 
-    /// <summary>A statement multiplying the gradient at <paramref name="dy"/> by the derivative of <paramref name="activation"/> at the saved output <paramref name="y"/>.</summary>
-    public static string? ActivationBackward(ActivationKind activation, float alpha, string y, string dy, TensorSlot slot) => activation switch
+    /// <summary>A statement multiplying the gradient at <paramref name="dy"/> by the derivative of <paramref name="layer"/>'s activation at the saved output <paramref name="y"/>.</summary>
+    public static string? ActivationBackward(Graph.LayerModel layer, string y, string dy, TensorSlot slot) => layer.Activation switch
     {
         ActivationKind.None => null,
         ActivationKind.ReLU => $"ReLUBackward(ref {y}, ref {dy}, {I(slot.Length)});",
-        ActivationKind.LeakyReLU => $"LeakyReLUBackward(ref {y}, ref {dy}, {I(slot.Length)}, {VectorIsa.Literal(alpha)});",
+        ActivationKind.LeakyReLU => $"LeakyReLUBackward(ref {y}, ref {dy}, {I(slot.Length)}, {VectorIsa.Literal(layer.Alpha)});",
+        ActivationKind.Clip => $"ClipBackward(ref {y}, ref {dy}, {I(slot.Length)}, {VectorIsa.Literal(layer.ClipMin)}, {VectorIsa.Literal(layer.ClipMax)});",
         ActivationKind.Tanh => $"TanhBackward(ref {y}, ref {dy}, {I(slot.Length)});",
         ActivationKind.Sigmoid => $"SigmoidBackward(ref {y}, ref {dy}, {I(slot.Length)});",
         _ => $"Activations.SoftmaxBackward(ref {y}, ref {dy}, {I(slot.C)});",

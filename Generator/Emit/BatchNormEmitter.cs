@@ -21,8 +21,8 @@ internal static class BatchNormEmitter
     {
         Graph.LayerModel l = p.Layer;
         int pixels = p.Out.H * p.Out.W, cs = p.Out.Cs;
-        string? activate = v.Activate(l.Activation, l.Alpha, "y");
-        w.Line($"/// <summary>{l.Name}: y = x scale[c] + shift[c]{(activate is null || l.Activation == Front.ActivationKind.None ? "" : $", then {l.Activation}")} over {l.Output}; scale and shift are rows 0 and 1 of <paramref name=\"scaleShift\"/>; {v.Name}.</summary>");
+        string? activate = v.Activate(l, "y");
+        w.Line($"/// <summary>{l.Name}: y = x scale[c] + shift[c]{(activate is null || l.Activation == Front.ActivationKind.None ? "" : $", then {l.ActivationName}")} over {l.Output}; scale and shift are rows 0 and 1 of <paramref name=\"scaleShift\"/>; {v.Name}.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output, ref float scaleShift)");
         w.Open($"for (int cv = 0; cv < {I(cs)}; cv += {I(v.Lanes)})");

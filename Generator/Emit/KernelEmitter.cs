@@ -24,13 +24,13 @@ internal static class KernelEmitter
         string shapes = $"{l.Input} -> {l.Output}";
         return l.Op switch
         {
-            OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.Activation}; "
+            OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}; "
                 + (Schedule.PixelVectors(v.Target, p)
                     ? $"{v.Name}: vectors of {v.Lanes} pixels along the row, one per output channel"
                     : $"{v.Name}: register tile {tile.Pixels} pixel(s) x {tile.Vectors} vector(s) of {v.Lanes} channel(s)"),
-            OpKind.Dense => $"{l.KindName} {shapes}, {l.Activation}; {v.Name}: {tile.Vectors} vector(s) of {v.Lanes} output(s) per block",
+            OpKind.Dense => $"{l.KindName} {shapes}, {l.ActivationName}; {v.Name}: {tile.Vectors} vector(s) of {v.Lanes} output(s) per block",
             OpKind.MaxPool or OpKind.AvgPool => $"{l.KindName} {shapes}, window {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}; {v.Name}: {v.Lanes} channel(s) per vector",
-            _ => $"{l.Activation} over {l.Input}; {v.Name}",
+            _ => $"{l.ActivationName} over {l.Input}; {v.Name}",
         };
     }
 
@@ -76,7 +76,7 @@ internal static class KernelEmitter
 
     /// <summary>Whether the layer's activation needs a separate pass after its kernel.</summary>
     public static bool NeedsActivationPass(LayerPlan p, VectorIsa v) =>
-        p.Layer.Op != OpKind.Activation && v.Activate(p.Layer.Activation, p.Layer.Alpha, "x") is null;
+        p.Layer.Op != OpKind.Activation && v.Activate(p.Layer, "x") is null;
 
     private static void Summary(CodeWriter w, LayerPlan p, VectorIsa v, string extra = "")
     {
@@ -209,7 +209,7 @@ internal static class KernelEmitter
             for (int m = 0; m < tile.Length; m++)
             {
                 string[] channels = Enumerable.Range(0, Schedule.PixelVectorChannels)
-                    .Select(c => c < cout ? v.Activate(l.Activation, l.Alpha, $"a{c}_{m}") ?? $"a{c}_{m}" : v.Zero).ToArray();
+                    .Select(c => c < cout ? v.Activate(l, $"a{c}_{m}") ?? $"a{c}_{m}" : v.Zero).ToArray();
                 w.Line($"Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + {I(tile[m])}) * {I(p.Out.Cs)}), {string.Join(", ", channels)});");
             }
             w.Close();
@@ -310,7 +310,7 @@ internal static class KernelEmitter
                 string index = OutputIndex(p, v, pixelBase, t, m);
                 if (activate && p.Residual is not null)
                     w.Line($"a{t}_{m} += {v.Load("residual", index)};");
-                string value = (activate ? v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}") : null) ?? $"a{t}_{m}";
+                string value = (activate ? v.Activate(p.Layer, $"a{t}_{m}") : null) ?? $"a{t}_{m}";
                 w.Line(v.Store(value, "output", index));
             }
     }
@@ -383,7 +383,7 @@ internal static class KernelEmitter
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();
-            if (passes && v.Activate(l.Activation, l.Alpha, "a") is not null)
+            if (passes && v.Activate(l, "a") is not null)
             {
                 // Only the last pass has the whole sum to complete and activate.
                 w.Open($"if (pass == {I(loops.Passes - 1)})");
@@ -492,7 +492,7 @@ internal static class KernelEmitter
         w.Line($"    {v.Store(v.MultiplyAdd("x0", v.Load("row", "o"), v.Load("output", "o")), "output", "o")}");
         w.Close();
         w.Close();
-        if (v.Activate(l.Activation, l.Alpha, "x") is string act && act != "x")
+        if (v.Activate(l, "x") is string act && act != "x")
         {
             w.Open($"for (int o = from; o < to; o += {I(lanes)})");
             w.Line($"{v.Type} x = {v.Load("output", "o")};");
@@ -519,7 +519,7 @@ internal static class KernelEmitter
         bool flat = pixels == 1;
         int rowsPerBlock = Schedule.GroupBlockRows(p);
         int blocks = flat ? (channels + rowsPerBlock - 1) / rowsPerBlock : (pixels * channels + rowsPerBlock - 1) / rowsPerBlock;
-        string fused = v.Activate(l.Activation, l.Alpha, "x") is null ? "" : $", {l.Activation} applied before the last store";
+        string fused = v.Activate(l, "x") is null ? "" : $", {l.ActivationName} applied before the last store";
         w.Line($"/// <summary>{l.Name} over a group of samples (workspace stride {I(sampleStride)}): tiles of {I(samples)} samples x {I(tile.Vectors)} vector(s), "
             + $"{I(blocks)} block(s) of input rows{fused}. Runs <paramref name=\"tiles\"/> tiles of {I(samples)} samples.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
@@ -591,7 +591,7 @@ internal static class KernelEmitter
             }
             // The last block applies the fused activation; earlier ones store partial sums.
             string last = flat ? $"r0 + {I(rowsPerBlock)} >= {I(channels)}" : $"px0 + {I(rowsPerBlock / channels)} >= {I(pixels)}";
-            bool activates = v.Activate(l.Activation, l.Alpha, "x") is string act && act != "x";
+            bool activates = v.Activate(l, "x") is string act && act != "x";
             if (activates && blocks > 1)
             {
                 w.Open($"if ({last})");
@@ -636,7 +636,7 @@ internal static class KernelEmitter
         for (int t = 0; t < samples; t++)
             for (int m = 0; m < vectors; m++)
             {
-                string value = activate ? v.Activate(p.Layer.Activation, p.Layer.Alpha, $"a{t}_{m}")! : $"a{t}_{m}";
+                string value = activate ? v.Activate(p.Layer, $"a{t}_{m}")! : $"a{t}_{m}";
                 w.Line(v.Store(value, "o", I(t * sampleStride + m * v.Lanes)));
             }
     }
@@ -777,7 +777,7 @@ internal static class KernelEmitter
         Graph.LayerModel l = p.Layer;
         Summary(w, p, v, " Works in place.");
         w.Open($"private static void {name}(ref float data)");
-        string? inRegisters = v.Activate(l.Activation, l.Alpha, "x");
+        string? inRegisters = v.Activate(l, "x");
         if (inRegisters is not null)
         {
             w.Open($"for (int i = 0; i < {I(p.Out.Length)}; i += {I(v.Lanes)})");

@@ -76,10 +76,10 @@ internal static class LrnEmitter
         Graph.LayerModel l = p.Layer;
         LrnParameters n = l.Lrn!;
         int pixels = p.Out.H * p.Out.W, cs = p.In.Cs, below = n.Size / 2;
-        string? activate = v.Activate(l.Activation, l.Alpha, "y");
+        string? activate = v.Activate(l, "y");
         w.Line($"/// <summary>");
         w.Line($"/// {l.Name}: local response normalisation over {l.Output}: y[c] = x[c] / ({F(n.K)} + {F(n.Alpha)} / {I(n.Size)} x sum of x[j]², j = c - {I(below)} .. c + {I((n.Size - 1) / 2)})^{F(n.Beta)};");
-        w.Line($"/// {(activate is null || l.Activation == ActivationKind.None ? "" : $"then {l.Activation}; ")}each position's squares in a row with {I(below)} zero(s) before; {v.Name}, {I(v.Lanes)} channel(s) per vector.");
+        w.Line($"/// {(activate is null || l.Activation == ActivationKind.None ? "" : $"then {l.ActivationName}; ")}each position's squares in a row with {I(below)} zero(s) before; {v.Name}, {I(v.Lanes)} channel(s) per vector.");
         w.Line($"/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output)");

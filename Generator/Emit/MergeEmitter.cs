@@ -52,9 +52,9 @@ internal static class MergeEmitter
     private static void EmitAdd(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
         Graph.LayerModel l = p.Layer;
-        string? activate = v.Activate(l.Activation, l.Alpha, "sum");
+        string? activate = v.Activate(l, "sum");
         int row = p.Out.W * p.Out.Cs;
-        w.Line($"/// <summary>{l.Name}: sum of {I(p.Sources.Count)} tensors {l.Output}{(activate is null ? "" : $", then {l.Activation}")}, output rows [rowFrom, rowTo) of {I(p.Out.H)}; {v.Name}, {I(v.Lanes)} value(s) at a time.</summary>");
+        w.Line($"/// <summary>{l.Name}: sum of {I(p.Sources.Count)} tensors {l.Output}{(activate is null ? "" : $", then {l.ActivationName}")}, output rows [rowFrom, rowTo) of {I(p.Out.H)}; {v.Name}, {I(v.Lanes)} value(s) at a time.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}({Inputs(p)}, ref float output, int rowFrom, int rowTo)");
         w.Open($"for (int i = rowFrom * {I(row)}; i < rowTo * {I(row)}; i += {I(v.Lanes)})");
@@ -83,9 +83,9 @@ internal static class MergeEmitter
         if (p.Out.Cs > p.Out.C)
             w.Line($"MemoryMarshal.CreateSpan(ref Unsafe.Add(ref o, {I(p.Out.C)}), {I(p.Out.Cs - p.Out.C)}).Clear();");
         w.Close();
-        if (v.Activate(l.Activation, l.Alpha, "x") is { } activate)
+        if (v.Activate(l, "x") is { } activate)
         {
-            w.Line($"// {l.Activation} over the rows.");
+            w.Line($"// {l.ActivationName} over the rows.");
             w.Open($"for (int i = rowFrom * {I(row * p.Out.Cs)}; i < rowTo * {I(row * p.Out.Cs)}; i += {I(v.Lanes)})");
             w.Line($"{v.Type} x = {v.Load("output", "i")};");
             w.Line(v.Store(activate, "output", "i"));
@@ -98,7 +98,7 @@ internal static class MergeEmitter
     {
         Graph.LayerModel l = p.Layer;
         int pixels = p.In.H * p.In.W, vectors = p.In.Cs / v.Lanes;
-        string? activate = v.Activate(l.Activation, l.Alpha, "mean");
+        string? activate = v.Activate(l, "mean");
         w.Line($"/// <summary>{l.Name}: mean of each of {I(p.In.C)} channels over {I(p.In.H)}x{I(p.In.W)} positions; {v.Name}, {I(v.Lanes)} channel(s) per vector.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output)");

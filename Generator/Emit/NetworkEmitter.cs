@@ -438,6 +438,11 @@ internal static class NetworkEmitter
             Add("CountIncludePad", "true");
         if (l.Activation == ActivationKind.LeakyReLU)
             Add("LeakyReLUAlpha", VectorIsa.Literal(l.Alpha));
+        if (l.Activation == ActivationKind.Clip)
+        {
+            Add("ClipMin", VectorIsa.Literal(l.ClipMin));
+            Add("ClipMax", VectorIsa.Literal(l.ClipMax));
+        }
         return values.Count == 0 ? "" : ", Settings: new LayerSettings { " + string.Join(", ", values) + " }";
     }
 
@@ -894,7 +899,7 @@ internal static class NetworkEmitter
                 int dy = t.Gradients[i].Output.Offset;
                 w.Line(DropoutEmitter.Call(names[p.KernelKey], i, Ws(dy), Ws(dy)) + " // the forward mask and scale, again");
             }
-            if (BackwardEmitter.ActivationBackward(p.Layer.Activation, p.Layer.Alpha, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(t.Gradients[i].Output.Offset)})", p.Out) is { } activation)
+            if (BackwardEmitter.ActivationBackward(p.Layer, $"Unsafe.Add(ref ws, {I(p.Out.Offset)})", $"Unsafe.Add(ref ws, {I(t.Gradients[i].Output.Offset)})", p.Out) is { } activation)
             {
                 bool folded = t.Outputs.Any(o => o.Layer == i) && p.Layer.Activation == ActivationKind.Softmax;
                 if (folded)
@@ -1124,7 +1129,7 @@ internal static class NetworkEmitter
                 BackwardEmitter.Emit(w, p, v, names[p.KernelKey]);
             }
         }
-        BackwardEmitter.EmitActivationHelpers(w, v);
+        BackwardEmitter.EmitActivationHelpers(w, v, clip: model.Layers.Any(l => l.Activation == ActivationKind.Clip));
         // Gradients that meet (a graph, or an output that later layers read too) are added with the merge helpers.
         if (!model.IsChain || model.Outputs.Count > 1)
             MergeEmitter.EmitGradientHelpers(w, v);

@@ -18,7 +18,12 @@ internal static class SummaryWriter
         const int shapeWidth = 26, paramWidth = 12;
         int nameWidth = 34;
         foreach (LayerModel layer in model.Layers)
+        {
             nameWidth = Math.Max(nameWidth, layer.Name.Length + layer.KindName.Length + 8 + (layer.Block.Length > 0 ? 2 : 0));
+            // A clip's bounds may make its row longer than the room that suffices for the names of the other activations.
+            if (layer.Activation == Front.ActivationKind.Clip)
+                nameWidth = Math.Max(nameWidth, Label(layer).Length + 1);
+        }
         int width = nameWidth + shapeWidth + (graph ? paramWidth + 24 : 16);
         var text = new StringBuilder();
         string rule = new('_', width), doubleRule = new('=', width);
@@ -44,10 +49,7 @@ internal static class SummaryWriter
                     text.Append(Pad(" " + block, nameWidth + shapeWidth)).Append(N(blockParameters)).Append('\n');
                 }
             }
-            string type = layer.KindName + (layer.Activation != Front.ActivationKind.None && layer.Op != Front.OpKind.Activation ? ", " + layer.Activation.ToString().ToLowerInvariant() : "")
-                + (layer.Op == Front.OpKind.Activation ? ": " + layer.Activation.ToString().ToLowerInvariant() : "");
-            string indent = layer.Block.Length > 0 ? "   " : " ";
-            text.Append(Pad($"{indent}{layer.Name} ({type})", nameWidth)).Append(Pad(layer.Output.Keras, shapeWidth));
+            text.Append(Pad(Label(layer), nameWidth)).Append(Pad(layer.Output.Keras, shapeWidth));
             if (graph)
             {
                 var inputs = new System.Collections.Generic.List<string>();
@@ -89,13 +91,22 @@ internal static class SummaryWriter
         return text.ToString();
     }
 
+    /// <summary>A layer's row label: " Conv1 (Conv2D, relu)", " Act (Activation: clip(0, 6))", indented further in a block.</summary>
+    private static string Label(LayerModel layer)
+    {
+        string type = layer.KindName + (layer.Activation != Front.ActivationKind.None && layer.Op != Front.OpKind.Activation ? ", " + layer.ActivationName.ToLowerInvariant() : "")
+            + (layer.Op == Front.OpKind.Activation ? ": " + layer.ActivationName.ToLowerInvariant() : "");
+        string indent = layer.Block.Length > 0 ? "   " : " ";
+        return $"{indent}{layer.Name} ({type})";
+    }
+
     /// <summary>The comment table at the top of the generated file.</summary>
     public static string[] LayerTable(NetworkModel model)
     {
         var rows = new System.Collections.Generic.List<string[]> { new[] { "#", "Layer", "Type", "Input", "Output", "Kernel/stride/pads", "Activation", "Params", "FLOPs" } };
         int i = 0;
         foreach (LayerModel l in model.Layers)
-            rows.Add(new[] { (i++).ToString(CultureInfo.InvariantCulture), l.Name, l.KindName, l.Input.ToString(), l.Output.ToString(), l.Op == Front.OpKind.Activation ? "" : l.Details, l.Activation.ToString(), N(l.ParameterCount), N(l.Flops) });
+            rows.Add(new[] { (i++).ToString(CultureInfo.InvariantCulture), l.Name, l.KindName, l.Input.ToString(), l.Output.ToString(), l.Op == Front.OpKind.Activation ? "" : l.Details, l.ActivationName, N(l.ParameterCount), N(l.Flops) });
         int[] widths = new int[rows[0].Length];
         foreach (string[] row in rows)
             for (int c = 0; c < row.Length; c++)

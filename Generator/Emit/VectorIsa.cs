@@ -66,18 +66,39 @@ internal sealed class VectorIsa
 
     public string Max(string a, string b) => Scalar ? $"MathF.Max({a}, {b})" : $"{VectorClass}.Max({a}, {b})";
 
+    public string Min(string a, string b) => Scalar ? $"MathF.Min({a}, {b})" : $"{VectorClass}.Min({a}, {b})";
+
     public string NegativeInfinity => Broadcast("float.NegativeInfinity");
 
-    /// <summary>An activation applied in registers, or null when the activation runs as a separate pass.</summary>
-    public string? Activate(Front.ActivationKind activation, float alpha, string x) => activation switch
+    /// <summary>The layer's activation of <paramref name="x"/> applied in registers, or null when the activation runs as a separate pass.</summary>
+    public string? Activate(Graph.LayerModel layer, string x) => layer.Activation switch
     {
         Front.ActivationKind.None => x,
         Front.ActivationKind.ReLU => Max(x, Zero),
         Front.ActivationKind.LeakyReLU => Scalar
-            ? $"({x} > 0f ? {x} : {x} * {Literal(alpha)})"
-            : $"{VectorClass}.ConditionalSelect({VectorClass}.GreaterThan({x}, {Zero}), {x}, {x} * {Literal(alpha)})",
+            ? $"({x} > 0f ? {x} : {x} * {Literal(layer.Alpha)})"
+            : $"{VectorClass}.ConditionalSelect({VectorClass}.GreaterThan({x}, {Zero}), {x}, {x} * {Literal(layer.Alpha)})",
+        // max, then min (ONNX's order); an open side costs nothing.
+        Front.ActivationKind.Clip => Clip(x, layer.ClipMin, layer.ClipMax),
         _ => null,
     };
 
-    public static string Literal(float value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+    private string Clip(string x, float min, float max)
+    {
+        string raised = float.IsNegativeInfinity(min) ? x : Max(x, Broadcast(Literal(min)));
+        return float.IsPositiveInfinity(max) ? raised : Min(raised, Broadcast(Literal(max)));
+    }
+
+    /// <summary>
+    /// What the layer's activation makes of 0 when it is not 0 (a clip whose range leaves 0 out), for values a kernel writes
+    /// without computing them, such as a zero padding's border; null when it is 0 or computed in a pass over the whole tensor.
+    /// </summary>
+    public static float? ActivatedZero(Graph.LayerModel layer) =>
+        layer.Activation == Front.ActivationKind.Clip && (layer.ClipMin > 0f || layer.ClipMax < 0f) ? System.Math.Min(System.Math.Max(0f, layer.ClipMin), layer.ClipMax) : null;
+
+    /// <summary>A float literal; the infinities as float.PositiveInfinity and float.NegativeInfinity.</summary>
+    public static string Literal(float value) =>
+        float.IsPositiveInfinity(value) ? "float.PositiveInfinity"
+        : float.IsNegativeInfinity(value) ? "float.NegativeInfinity"
+        : value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
 }

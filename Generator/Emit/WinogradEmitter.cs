@@ -70,7 +70,7 @@ internal static class WinogradEmitter
         // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
         string residual = p.Residual is null ? "" : ", ref float residual";
         string residualArg = p.Residual is null ? "" : ", ref residual";
-        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.Activation}; "
+        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}; "
             + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). {units}; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch{residual}, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
@@ -242,7 +242,7 @@ internal static class WinogradEmitter
         int oh = p.Out.H, ow = p.Out.W, ocs = p.Out.Cs, op = p.PaddedOutputs;
         bool oddRows = oh % 2 == 1, oddColumns = ow % 2 == 1;
         w.Line();
-        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, output channel blocks [chunkFrom, chunkTo), plus bias{(p.Residual is null ? "" : " and the residual")} and {l.Activation}, into the {I(oh)}x{I(ow)} output.</summary>");
+        w.Line($"/// <summary>Output transform Aᵀ M A of tiles [first, first + count) of tile row tr, output channel blocks [chunkFrom, chunkTo), plus bias{(p.Residual is null ? "" : " and the residual")} and {l.ActivationName}, into the {I(oh)}x{I(ow)} output.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {kernel}_Out(ref float m, ref float output, ref float bias{(p.Residual is null ? "" : ", ref float residual")}, int tr, int first, int count, int chunkFrom, int chunkTo)");
         int chunk = tile.Vectors * v.Lanes;
@@ -275,7 +275,7 @@ internal static class WinogradEmitter
         for (int k = 0; k < 4; k++)
         {
             w.Line($"{v.Type} y{k} = {pixels[k].Value}{b}{(p.Residual is null ? "" : " + " + v.Load("z", pixels[k].Offset))};");
-            string value = v.Activate(l.Activation, l.Alpha, $"y{k}") ?? $"y{k}";
+            string value = v.Activate(l, $"y{k}") ?? $"y{k}";
             string store = v.Store(value, "y", pixels[k].Offset);
             w.Line(pixels[k].Condition is string condition ? $"if ({condition}) {store}" : store);
         }

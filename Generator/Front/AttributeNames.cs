@@ -29,6 +29,7 @@ internal static class AttributeNames
     public const string ZeroPad = "Unroll.ZeroPadAttribute";
     public const string ReLU = "Unroll.ReLUAttribute";
     public const string LeakyReLU = "Unroll.LeakyReLUAttribute";
+    public const string Clip = "Unroll.ClipAttribute";
     public const string Tanh = "Unroll.TanhAttribute";
     public const string Sigmoid = "Unroll.SigmoidAttribute";
     public const string Softmax = "Unroll.SoftmaxAttribute";

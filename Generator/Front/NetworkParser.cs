@@ -98,7 +98,7 @@ internal static class NetworkParser
             bool isOp = name is AttributeNames.Conv or AttributeNames.MaxPool or AttributeNames.AvgPool or AttributeNames.Dense
                 or AttributeNames.Add or AttributeNames.Concat or AttributeNames.GlobalAvgPool or AttributeNames.BatchNorm
                 or AttributeNames.Dropout or AttributeNames.LRN or AttributeNames.ZeroPad;
-            bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
+            bool isActivation = name is AttributeNames.ReLU or AttributeNames.LeakyReLU or AttributeNames.Clip or AttributeNames.Tanh or AttributeNames.Sigmoid or AttributeNames.Softmax;
             if (!isOp && !isActivation)
                 continue;
             ref AttributeData? slot = ref isOp ? ref op : ref activation;
@@ -167,11 +167,16 @@ internal static class NetworkParser
         {
             "ReLU" => ActivationKind.ReLU,
             "LeakyReLU" => ActivationKind.LeakyReLU,
+            "Clip" => ActivationKind.Clip,
             "Tanh" => ActivationKind.Tanh,
             "Sigmoid" => ActivationKind.Sigmoid,
             _ => ActivationKind.Softmax,
         };
-        float alpha = activation is not null && activation.ConstructorArguments.Length > 0 && activation.ConstructorArguments[0].Value is float a ? a : 0.01f;
+        // The activation's arguments: a leaky ReLU's slope, a clip's bounds (checked in shape inference).
+        float Argument(int index, float fallback) =>
+            activation is not null && activation.ConstructorArguments.Length > index && activation.ConstructorArguments[index].Value is float value ? value : fallback;
+        float alpha = act == ActivationKind.LeakyReLU ? Argument(0, 0.01f) : 0.01f;
+        (float clipMin, float clipMax) = act == ActivationKind.Clip ? (Argument(0, float.NegativeInfinity), Argument(1, float.PositiveInfinity)) : (float.NegativeInfinity, float.PositiveInfinity);
 
         string layerName = property.Name;
         foreach (AttributeData? attribute in new[] { op, activation })
@@ -193,7 +198,7 @@ internal static class NetworkParser
             kind == OpKind.Dropout && op!.ConstructorArguments.Length > 0 && op.ConstructorArguments[0].Value is float rate ? rate : 0f,
             kind == OpKind.LRN ? new LrnParameters(Named(op, "Size", 5), Named(op, "Alpha", 1e-4f), Named(op, "Beta", 0.75f), Named(op, "K", 2f)) : null,
             kind == OpKind.ZeroPad ? new Sides(Named(op, "Top", count), Named(op, "Left", count), Named(op, "Bottom", count), Named(op, "Right", count)) : null,
-            role, lossWeight);
+            role, lossWeight, ClipMin: clipMin, ClipMax: clipMax);
     }
 
     /// <summary>

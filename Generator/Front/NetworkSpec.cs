@@ -30,6 +30,8 @@ internal enum ActivationKind
     Tanh,
     Sigmoid,
     Softmax,
+    /// <summary>min(max(x, ClipMin), ClipMax), with one bound possibly infinite (see <see cref="LayerSpec.ClipMin"/>).</summary>
+    Clip,
 }
 
 /// <summary>Whether a layer is an output of the network, as <c>[Output]</c> says.</summary>
@@ -81,6 +83,12 @@ internal sealed record Sides(int Top, int Left, int Bottom, int Right);
 /// A convolution's or pooling's padding of each side, when given side by side (ONNX pads, which may differ between sides);
 /// null when <paramref name="Pad"/> or <paramref name="SamePadding"/> says it.
 /// </param>
+/// <param name="Alpha">A leaky ReLU's slope for negative inputs.</param>
+/// <param name="ClipMin">
+/// A clip's lower bound (<see cref="ActivationKind.Clip"/>; <see cref="float.NegativeInfinity"/>: none). Like
+/// <paramref name="Alpha"/>, it goes wherever the activation goes (see LayerModel.WithActivationOf).
+/// </param>
+/// <param name="ClipMax">A clip's upper bound (<see cref="float.PositiveInfinity"/>: none).</param>
 internal sealed record LayerSpec(
     string Member,
     string Name,
@@ -111,7 +119,9 @@ internal sealed record LayerSpec(
     OutputRole Output = OutputRole.None,
     float LossWeight = 1f,
     Sides? Pads = null,
-    AffineParameters? Affine = null)
+    AffineParameters? Affine = null,
+    float ClipMin = float.NegativeInfinity,
+    float ClipMax = float.PositiveInfinity)
 {
     /// <summary>Whether the layer merges several inputs (sum or concatenation).</summary>
     public bool IsMerge => Op is OpKind.Add or OpKind.Concat;

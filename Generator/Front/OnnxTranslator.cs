@@ -761,16 +761,25 @@ internal sealed class OnnxTranslator
             new[] { x }, x.Shape with { H = x.Shape.H + sides.Top + sides.Bottom, W = x.Shape.W + sides.Left + sides.Right }, x.Rank);
     }
 
-    /// <summary>Clip to [0, +inf) is a ReLU, and to (-inf, +inf) the identity; other bounds are not supported.</summary>
+    /// <summary>
+    /// Clip to constant bounds, one or both: to [0, +inf) a ReLU, to (-inf, +inf) the identity, to any other range a clip
+    /// activation (fused like a ReLU, or a layer of its own).
+    /// </summary>
     private void Clip(OnnxNodeProto node)
     {
         if (!Known(node, "min", "max"))
             return;
         // Operator set 11 moved the bounds from attributes to optional inputs, which must then be constants.
+        int before = _problems.Count;
         float min = _opset < 11 ? Float(node, "min", float.NegativeInfinity) : node.Input(1).Length == 0 ? float.NegativeInfinity : Scalar(node, 1);
         float max = _opset < 11 ? Float(node, "max", float.PositiveInfinity) : node.Input(2).Length == 0 ? float.PositiveInfinity : Scalar(node, 2);
-        if (float.IsNaN(min) || float.IsNaN(max))
+        if (_problems.Count != before)
+            return; // a bound that is no constant, already reported
+        if (float.IsNaN(min) || float.IsNaN(max) || min > max)
+        {
+            Fail(node, $"clips to [{min.ToString("R", CultureInfo.InvariantCulture)}, {max.ToString("R", CultureInfo.InvariantCulture)}]; the bounds must be numbers with min <= max");
             return;
+        }
         if (min == 0f && float.IsPositiveInfinity(max))
             Activate(node, "Relu");
         else if (float.IsNegativeInfinity(min) && float.IsPositiveInfinity(max))
@@ -779,7 +788,7 @@ internal sealed class OnnxTranslator
                 _values[node.Outputs[0]] = x;
         }
         else
-            Fail(node, $"clips to [{min.ToString("R", CultureInfo.InvariantCulture)}, {max.ToString("R", CultureInfo.InvariantCulture)}]; only [0, +inf) (a ReLU) is supported");
+            Activate(node, "Clip", min, max);
     }
 
     /// <summary>
@@ -830,7 +839,11 @@ internal sealed class OnnxTranslator
         _values[node.Outputs[0]] = x with { Rank = 2 };
     }
 
-    private void Activate(OnnxNodeProto node, string? asOp = null)
+    /// <summary>
+    /// An activation node, or (<paramref name="asOp"/>) a node that computes one: a Clip as "Relu", or as "Clip" to
+    /// [<paramref name="min"/>, <paramref name="max"/>].
+    /// </summary>
+    private void Activate(OnnxNodeProto node, string? asOp = null, float min = float.NegativeInfinity, float max = float.PositiveInfinity)
     {
         string op = asOp ?? node.OpType;
         if (asOp is null && !Known(node, op == "LeakyRelu" ? new[] { "alpha" } : op == "Softmax" ? new[] { "axis" } : Array.Empty<string>()) || !Read(node, 0, out Value? x))
@@ -839,6 +852,7 @@ internal sealed class OnnxTranslator
         {
             "Relu" => ActivationKind.ReLU,
             "LeakyRelu" => ActivationKind.LeakyReLU,
+            "Clip" => ActivationKind.Clip,
             "Sigmoid" => ActivationKind.Sigmoid,
             "Tanh" => ActivationKind.Tanh,
             _ => ActivationKind.Softmax,
@@ -861,13 +875,13 @@ internal sealed class OnnxTranslator
         if (x.Layer >= 0 && _layers[x.Layer] is { } producer && producer.Output == input && SoleReader(input)
             && producer.Spec.Activation == ActivationKind.None && producer.Spec.Op is OpKind.Conv or OpKind.Dense or OpKind.BatchNorm or OpKind.Add or OpKind.Concat or OpKind.Affine)
         {
-            producer.Spec = producer.Spec with { Activation = kind, Alpha = alpha };
+            producer.Spec = producer.Spec with { Activation = kind, Alpha = alpha, ClipMin = min, ClipMax = max };
             producer.Output = node.Outputs[0];
             producer.FromMatMul = false;
             _values[node.Outputs[0]] = x;
             return;
         }
-        AddLayer(node, New(OpKind.Activation) with { Activation = kind, Alpha = alpha }, new[] { x }, x.Shape, x.Rank);
+        AddLayer(node, New(OpKind.Activation) with { Activation = kind, Alpha = alpha, ClipMin = min, ClipMax = max }, new[] { x }, x.Shape, x.Rank);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -4,6 +4,9 @@ using Unroll.Generator.Model;
 namespace Unroll.Generator.Graph;
 
 /// <summary>A checked layer: what is computed, with every shape known. Says nothing of how it is computed (that is the plan's job).</summary>
+/// <param name="Alpha">A leaky ReLU's slope for negative inputs.</param>
+/// <param name="ClipMin">A clip's lower bound (<see cref="ActivationKind.Clip"/>; negative infinity: none).</param>
+/// <param name="ClipMax">A clip's upper bound (positive infinity: none).</param>
 internal sealed record LayerModel(
     string Member,
     string Name,
@@ -32,10 +35,24 @@ internal sealed record LayerModel(
     string Block = "",
     float Rate = 0f,
     LrnParameters? Lrn = null,
-    AffineParameters? Affine = null)
+    AffineParameters? Affine = null,
+    float ClipMin = float.NegativeInfinity,
+    float ClipMax = float.PositiveInfinity)
 {
     /// <summary>Whether the layer reads exactly the layer before it (index <paramref name="index"/> - 1, or the input for the first layer).</summary>
     public bool ReadsPrevious(int index) => Inputs.Count == 1 && Inputs[0] == index - 1;
+
+    /// <summary>
+    /// This layer with the activation of <paramref name="other"/> and its parameters (slope, bounds): what a layer takes on
+    /// when a batch normalisation or a residual sum after it is folded into it.
+    /// </summary>
+    public LayerModel WithActivationOf(LayerModel other) =>
+        this with { Activation = other.Activation, Alpha = other.Alpha, ClipMin = other.ClipMin, ClipMax = other.ClipMax };
+
+    /// <summary>The activation as comments, summaries and kernel keys name it: its kind, and a clip's bounds ("Clip(0, 6)", "Clip(-inf, 1)").</summary>
+    public string ActivationName => Activation == ActivationKind.Clip ? $"Clip({Bound(ClipMin)}, {Bound(ClipMax)})" : Activation.ToString();
+
+    private static string Bound(float value) => float.IsNegativeInfinity(value) ? "-inf" : float.IsPositiveInfinity(value) ? "inf" : R(value);
 
     public long ParameterCount => WeightCount + BiasCount;
 
@@ -70,7 +87,7 @@ internal sealed record LayerModel(
         OpKind.LRN when Lrn is { } n => $"size {n.Size} alpha {R(n.Alpha)} beta {R(n.Beta)} k {R(n.K)}",
         OpKind.ZeroPad => $"p{PadTop},{PadLeft},{PadBottom},{PadRight}",
         OpKind.Affine when Affine is { } a => $"scale {Extent(a.Scale)} shift {Extent(a.Shift)}",
-        _ => Activation.ToString(),
+        _ => ActivationName,
     };
 
     private static string Extent(ConstantExtent extent) => extent switch

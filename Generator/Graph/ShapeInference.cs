@@ -485,12 +485,16 @@ internal static class ShapeInference
             flops += output.Length;
         return new LayerModel(layer.Member, layer.Name, layer.Modifiers, layer.Op, layer.Activation, layer.Alpha, x, output,
             kh, kw, stride, stride, pt, pl, pb, pr, layer.Bias, layer.CountIncludePad, weights, bias, flops, inputIndices.ToEquatableArray(),
-            layer.Epsilon, layer.Momentum, layer.Block, layer.Rate, layer.Lrn, layer.Affine);
+            layer.Epsilon, layer.Momentum, layer.Block, layer.Rate, layer.Lrn, layer.Affine, layer.ClipMin, layer.ClipMax);
     }
 
     /// <summary>The argument checks of dropout, local response normalisation and zero padding, which need no input shape.</summary>
     private static void CheckArguments(LayerSpec layer, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, LocationInfo?, object[]> report)
     {
+        // A clip's bounds: ordered (which NaN never is) and one of them finite, else the clip is no clip.
+        if (layer.Activation == ActivationKind.Clip && (!(layer.ClipMin <= layer.ClipMax) || float.IsInfinity(layer.ClipMin) && float.IsInfinity(layer.ClipMax)))
+            report(Diagnostics.ArgumentOutOfRange, layer.At("@activation"), new object[] { layer.Name, "the clip range [min, max]", "ordered (min <= max) with a finite bound",
+                $"[{R(layer.ClipMin)}, {R(layer.ClipMax)}]" });
         switch (layer.Op)
         {
             case OpKind.Dropout:

@@ -64,7 +64,7 @@ internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out
 
     /// <summary>Identifies the computation, so that layers with equal keys share one kernel.</summary>
     public string KernelKey =>
-        $"{Layer.Op}|{Layer.Activation}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}{SourceKey}"
+        $"{Layer.Op}|{Layer.ActivationName}|{Layer.Alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{In.C}x{In.H}x{In.W}/{(In.Planar ? "planar" : In.Cs.ToString(System.Globalization.CultureInfo.InvariantCulture))}|{Out.C}x{Out.H}x{Out.W}/{Out.Cs}|{Layer.KernelH}x{Layer.KernelW}|{Layer.StrideH}x{Layer.StrideW}|{Layer.PadTop},{Layer.PadLeft},{Layer.PadBottom},{Layer.PadRight}|{Layer.Bias}|{Layer.CountIncludePad}{SourceKey}"
         + (Layer.Op is Front.OpKind.Dropout or Front.OpKind.LRN or Front.OpKind.Affine ? "|" + Layer.Details : "") + (Residual is null ? "" : "|residual");
 
     /// <summary>A merge's inputs after the first, as they enter the kernel key.</summary>

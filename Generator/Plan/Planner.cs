@@ -147,7 +147,7 @@ internal static class Planner
             int i = FoldTarget(model, plans, inferenceReaders, j);
             if (!needed[j] || i < 0)
                 continue;
-            plans[i] = plans[i] with { Layer = model.Layers[i] with { Activation = bn.Activation, Alpha = bn.Alpha, Bias = true } };
+            plans[i] = plans[i] with { Layer = model.Layers[i].WithActivationOf(bn) with { Bias = true } };
             plans[j] = plans[j] with { Folded = true };
             folds.Add(i);
         }
@@ -158,7 +158,7 @@ internal static class Planner
         {
             LayerModel sum = model.Layers[j];
             LayerPlan conv = plans[fusion.Conv];
-            plans[fusion.Conv] = conv with { Layer = conv.Layer with { Activation = sum.Activation, Alpha = sum.Alpha }, Residual = slots[fusion.Residual] };
+            plans[fusion.Conv] = conv with { Layer = conv.Layer.WithActivationOf(sum), Residual = slots[fusion.Residual] };
             plans[j] = plans[j] with { Folded = true };
         }
 
@@ -217,7 +217,7 @@ internal static class Planner
     private static (int Sum, int Residual, int Conv)? ResidualFusion(NetworkModel model, List<LayerPlan> plans, List<int>[] inferenceReaders, int j)
     {
         LayerModel sum = model.Layers[j];
-        if (sum.Op != OpKind.Add || sum.Inputs.Count != 2 || sum.Activation is not (ActivationKind.None or ActivationKind.ReLU or ActivationKind.LeakyReLU))
+        if (sum.Op != OpKind.Add || sum.Inputs.Count != 2 || sum.Activation is not (ActivationKind.None or ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Clip))
             return null;
         (int Sum, int Residual, int Conv)? best = null;
         for (int a = 0; a < 2; a++)

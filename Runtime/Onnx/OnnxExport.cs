@@ -21,8 +21,8 @@ namespace Unroll.Onnx;
 /// the input is spatial), Add (Sum for three inputs or more), Concat on the channel axis, GlobalAveragePool followed by
 /// Flatten (Unroll's global average is a flat vector), BatchNormalization with the running statistics, Identity for
 /// dropout (inference is the identity), LRN (an odd window; an even window is written as its sum of squares over
-/// Unroll's window, which ONNX's LRN centres differently), Pad with zeros, and Relu, LeakyRelu, Tanh, Sigmoid or Softmax
-/// (over the channel axis) for activations.
+/// Unroll's window, which ONNX's LRN centres differently), Pad with zeros, and Relu, LeakyRelu, Clip (its bounds as scalar
+/// initializers, an open side left out), Tanh, Sigmoid or Softmax (over the channel axis) for activations.
 /// </para>
 /// </remarks>
 /// <example>
@@ -251,6 +251,15 @@ public static class OnnxExport
                 case Activation.LeakyReLU:
                     Node("LeakyRelu", [input], info.Name, OnnxAttribute.Float("alpha", Settings(info).LeakyReLUAlpha));
                     break;
+                case Activation.Clip:
+                {
+                    // From operator set 11 the bounds are inputs: scalar initializers, an empty name for an open side.
+                    LayerSettings s = Settings(info);
+                    string min = float.IsNegativeInfinity(s.ClipMin) ? "" : Floats(info.Name + ".min", [], [s.ClipMin]);
+                    string max = float.IsPositiveInfinity(s.ClipMax) ? "" : Floats(info.Name + ".max", [], [s.ClipMax]);
+                    Node("Clip", max.Length == 0 ? [input, min] : [input, min, max], info.Name);
+                    break;
+                }
                 case Activation.Tanh:
                     Node("Tanh", [input], info.Name);
                     break;

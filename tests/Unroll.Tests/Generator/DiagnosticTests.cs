@@ -451,6 +451,19 @@ public class DiagnosticTests
         }
         """, "UNR0024", $"Layer 'A': the dropout rate must be at least 0 and below 1, but is {shown}");
 
+    [Theory]
+    [InlineData("6f, 0f", "[6, 0]")]
+    [InlineData("float.NaN, 1f", "[NaN, 1]")]
+    [InlineData("float.NegativeInfinity, float.PositiveInfinity", "[-Infinity, Infinity]")]
+    [InlineData("float.PositiveInfinity, float.PositiveInfinity", "[Infinity, Infinity]")]
+    public void ClipRangeNotOrderedOrUnbounded(string bounds, string shown) => Check($$"""
+        [Network(Input = "4x8x8")]
+        public partial class Net
+        {
+            [Conv(8, Kernel = 1), [|Clip({{bounds}})|]] public partial Layer A { get; }
+        }
+        """, "UNR0024", $"Layer 'A': the clip range [min, max] must be ordered (min <= max) with a finite bound, but is {shown}");
+
     [Fact]
     public void LrnConstantNotPositive() => Check("""
         [Network(Input = "4x8x8")]

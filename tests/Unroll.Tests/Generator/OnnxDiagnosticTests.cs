@@ -140,6 +140,29 @@ public sealed class OnnxDiagnosticTests : IDisposable
         "Network 'Net': ONNX node 'Softmax_0' (Softmax) takes the softmax over axis 1 of a [N, 2, 6, 6] tensor; only the features of a flat tensor or the channels of a C x 1 x 1 one are supported");
 
     [Fact]
+    public void ClipBoundThatIsComputed() => Check(Source, [File("model.onnx", Model(b => b.AddNode("Relu", ["x"], ["r"]).AddNode("Clip", ["x", "", "r"], ["y"])))], "UNR0032",
+        "Network 'Net': ONNX node 'Clip_1' (Clip) takes a value from 'r'; only a constant FLOAT scalar is supported");
+
+    [Fact]
+    public void ClipBoundThatIsNoScalar() => Check(Source, [File("model.onnx", Model(b => b.AddInitializer("m", [2], [0f, 1f]).AddNode("Clip", ["x", "m"], ["y"])))], "UNR0032",
+        "Network 'Net': ONNX node 'Clip_0' (Clip) takes a value from 'm'; only a constant FLOAT scalar is supported");
+
+    [Theory]
+    [InlineData(6f, 0f, "[6, 0]")]
+    [InlineData(float.NaN, 1f, "[NaN, 1]")]
+    public void ClipBoundsOutOfOrder(float min, float max, string shown) => Check(Source,
+        [File("model.onnx", Model(b => b.AddInitializer("lo", [], [min]).AddInitializer("hi", [], [max]).AddNode("Clip", ["x", "lo", "hi"], ["y"])))], "UNR0032",
+        $"Network 'Net': ONNX node 'Clip_0' (Clip) clips to {shown}; the bounds must be numbers with min <= max");
+
+    [Fact]
+    public void ClipBoundsOutOfOrderAsAttributes()
+    {
+        byte[] model = new OnnxModelBuilder(opsetVersion: 10).AddInput("x", ["N", 2, 6, 6]).AddOutput("y", ["N", 2, 6, 6])
+            .AddNode("Clip", ["x"], ["y"], OnnxAttribute.Float("min", 1f), OnnxAttribute.Float("max", -1f)).ToArray();
+        Check(Source, [File("model.onnx", model)], "UNR0032", "Network 'Net': ONNX node 'Clip_0' (Clip) clips to [1, -1]; the bounds must be numbers with min <= max");
+    }
+
+    [Fact]
     public void WeightThatIsComputed() => Check(Source, [File("model.onnx", Model(b => b.AddNode("Relu", ["x"], ["r"]).AddNode("Conv", ["x", "r"], ["y"])))], "UNR0032",
         "Network 'Net': ONNX node 'Conv_1' (Conv) takes its weight from the computed tensor 'r'; weights must be initializers");
 

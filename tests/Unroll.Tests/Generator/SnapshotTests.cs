@@ -107,6 +107,18 @@ public class SnapshotTests
         }
         """, nameof(Dense));
 
+    /// <summary>Clips: ReLU6 fused into a convolution, one whose range leaves 0 out on a zero padding (its border holds the clip of 0), and one from above only standing alone.</summary>
+    [Fact]
+    public void Clip() => VerifyAll("""
+        [Network(Input = "3x4x4")]
+        public partial class ClipNet
+        {
+            [Conv(4, Kernel = 3, Pad = 1), Clip(0f, 6f)] public partial Layer Relu6 { get; }
+            [ZeroPad(1), Clip(0.5f, 2f)] public partial Layer Pad { get; }
+            [Clip(float.NegativeInfinity, 1f)] public partial Layer Capped { get; }
+        }
+        """, nameof(Clip));
+
     [Fact]
     public void Activation() => VerifyAll("""
         [Network(Input = "3x4x4")]

@@ -28,9 +28,9 @@ public class RandomBackwardTests
     /// <summary>
     /// Five rounds of the 33-kind cycle: the first 165 of the forward suite's cases. Generated code with backward kernels
     /// compiles at 0.2-0.4 s per case on this shared 2-core machine (the forward suite's 310 cases took 124 s to compile),
-    /// so the subset keeps the test under a minute (compile 35-46 s, total 45-56 s measured). Any property of the forward
-    /// suite's ranges the subset misses (<see cref="Missing"/>) is filled with the first later case that has it (two are:
-    /// a convolution over 33 input channels, a 3x3 max pool).
+    /// so the subset keeps the test near a minute (compile 35-46 s, total 45-56 s measured; 56 s and 72 s once clips joined
+    /// the draws, on the machine shared with a benchmark). Any property of the forward suite's ranges the subset misses
+    /// (<see cref="Missing"/>) is filled with the first later case that has it (one is: a 1x1 max pool).
     /// </summary>
     public const int CoreCount = 165;
     private const int MaxReportedFailures = 12;
@@ -122,13 +122,15 @@ public class RandomBackwardTests
         Require(convs.Any(l => l.Attributes.Contains("Padding.Same") && l.Ref.PadTop != l.Ref.PadBottom), "asymmetric 'same' padding");
         Require(convs.Any(l => !l.Ref.Bias), "a convolution without bias");
         Require(layers.Any(l => l.Ref.Op == RefOp.Dense && !l.Ref.Bias), "a dense layer without bias");
-        foreach (Activation a in new[] { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid })
+        foreach (Activation a in new[] { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid, Activation.Clip })
         {
             Require(convs.Any(l => l.Ref.Activation == a), $"a convolution with {a}");
             Require(layers.Any(l => l.Ref.Op == RefOp.Dense && l.Ref.Activation == a), $"a dense layer with {a}");
             Require(layers.Any(l => l.Ref.Op == RefOp.Activation && l.Ref.Activation == a && !l.Input.IsFlat), $"a stand-alone spatial {a}");
         }
         Require(layers.Any(l => l.Ref.Activation == Activation.LeakyReLU && l.Ref.Alpha != 0.01f), "a leaky ReLU with a declared slope");
+        Require(layers.Any(l => l.Ref.Activation == Activation.Clip && l.Ref.ClipMin > -1 && l.Ref.ClipMax <= 1), "a clip with both bounds inside the values");
+        Require(layers.Any(l => l.Ref.Activation == Activation.Clip && float.IsInfinity(l.Ref.ClipMin) != float.IsInfinity(l.Ref.ClipMax)), "a one-sided clip");
         Require(layers.Any(l => l.Ref.Op == RefOp.Activation && l.Ref.Activation == Activation.Softmax), "a stand-alone softmax");
         Require(layers.Any(l => l.Ref.Op == RefOp.Dense && l.Ref.Activation == Activation.Softmax), "a dense layer with a fused softmax");
         Require(layers.Any(l => l.Ref.Op == RefOp.Dense && !l.Input.IsFlat), "a dense layer over a spatial input");
@@ -277,7 +279,7 @@ public class RandomBackwardTests
         TimeSpan total = clock.Elapsed;
         Log($"random backward: {cases.Count} cases x {isas.Length} ISAs ({string.Join(", ", isas)}); compile {compile.TotalSeconds:F1} s, "
             + $"reference {reference.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s, seed {Seed}; "
-            + $"{ambiguousActivations} ReLU-family unit(s) and {ambiguousWindows} max-pool window(s) within float error of a kink (given slack); "
+            + $"{ambiguousActivations} ReLU-family or clip unit(s) and {ambiguousWindows} max-pool window(s) within float error of a kink (given slack); "
             + $"{tieCases} case(s) pooling inputs with exact ties");
         foreach (Isa isa in isas)
         {

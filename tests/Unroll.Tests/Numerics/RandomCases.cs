@@ -71,6 +71,10 @@ public sealed class RandomCaseGenerator
     private static readonly int[] FavouredChannels = { 1, 3, 8, 16, 17, 33, 2, 5, 7, 9, 15, 24, 31, 32, 40 };
     private static readonly float[] Alphas = { 0.1f, 0.2f, 0.3f, 0.05f };
 
+    /// <summary>Clip bounds inside the values the layers see (of order 1), so that both bounds are hit.</summary>
+    private static readonly float[] ClipLows = { -0.5f, -0.25f, 0f, 0.1f };
+    private static readonly float[] ClipHighs = { 0.25f, 0.5f, 0.75f, 1f };
+
     /// <summary>Case kinds, drawn in turn so that every kind gets its share.</summary>
     public static readonly string[] Kinds =
     {
@@ -222,7 +226,7 @@ public sealed class RandomCaseGenerator
 
     private Activation AnyActivation(bool softmax, bool none = true)
     {
-        var choices = new List<Activation> { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid };
+        var choices = new List<Activation> { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid, Activation.Clip };
         if (none)
             choices.Add(Activation.None);
         if (softmax)
@@ -230,23 +234,45 @@ public sealed class RandomCaseGenerator
         return choices[_random.Next(choices.Count)];
     }
 
-    /// <summary>The activation attribute text (with a leading ", "), and the slope a leaky ReLU gets.</summary>
-    private (string Text, float Alpha) ActivationText(Activation activation)
+    /// <summary>
+    /// The activation attribute text (with a leading ", ") and the reference layer's activation parameters: the slope a leaky
+    /// ReLU gets, the bounds a clip gets (ReLU6, one side open, or both bounds inside the values of order 1).
+    /// </summary>
+    private (string Text, RefLayer Parameters) ActivationText(Activation activation)
     {
+        var parameters = new RefLayer(RefOp.Activation, activation);
         if (activation == Activation.LeakyReLU)
         {
             if (Coin(3))
-                return (", LeakyReLU", 0.01f);
+                return (", LeakyReLU", parameters);
             float alpha = Alphas[_random.Next(Alphas.Length)];
-            return ($", LeakyReLU({alpha.ToString("R", CultureInfo.InvariantCulture)}f)", alpha);
+            return ($", LeakyReLU({Literal(alpha)})", parameters with { Alpha = alpha });
         }
-        return (activation == Activation.None ? "" : ", " + activation, 0.01f);
+        if (activation == Activation.Clip)
+        {
+            (float min, float max) = _random.Next(5) switch
+            {
+                0 => (0f, 6f),
+                1 => (ClipLows[_random.Next(ClipLows.Length)], float.PositiveInfinity),
+                2 => (float.NegativeInfinity, ClipHighs[_random.Next(ClipHighs.Length)]),
+                _ => (ClipLows[_random.Next(ClipLows.Length)], ClipHighs[_random.Next(ClipHighs.Length)]),
+            };
+            return ($", Clip({Literal(min)}, {Literal(max)})", parameters with { ClipMin = min, ClipMax = max });
+        }
+        return (activation == Activation.None ? "" : ", " + activation, parameters);
     }
+
+    private static string Literal(float value) =>
+        float.IsNegativeInfinity(value) ? "float.NegativeInfinity" : float.IsPositiveInfinity(value) ? "float.PositiveInfinity" : value.ToString("R", CultureInfo.InvariantCulture) + "f";
+
+    /// <summary><paramref name="layer"/> with the activation parameters of <paramref name="parameters"/>.</summary>
+    private static RefLayer WithActivation(RefLayer layer, RefLayer parameters) =>
+        layer with { Alpha = parameters.Alpha, ClipMin = parameters.ClipMin, ClipMax = parameters.ClipMax };
 
     private LayerCase StandAlone(Activation activation)
     {
-        (string text, float alpha) = ActivationText(activation);
-        return new LayerCase("[" + text.Substring(2) + "]", new RefLayer(RefOp.Activation, activation, alpha));
+        (string text, RefLayer parameters) = ActivationText(activation);
+        return new LayerCase("[" + text.Substring(2) + "]", parameters);
     }
 
     private LayerCase? Conv(Shape x, int filters, string padding, bool bias = true, Activation activation = Activation.None, bool rectangular = false)
@@ -292,8 +318,8 @@ public sealed class RandomCaseGenerator
         if (kh > x.Height + pt + pb || kw > x.Width + pl + pr)
             return null;
         var layer = new RefLayer(RefOp.Conv, activation, 0.01f, filters, kh, kw, stride, pt, pl, pb, pr, bias);
-        (string text, float alpha) = ActivationText(activation);
-        layer = layer with { Alpha = alpha };
+        (string text, RefLayer parameters) = ActivationText(activation);
+        layer = WithActivation(layer, parameters);
         Shape y = layer.OutputShape(x);
         if ((long)filters * x.Channels * kh * kw * y.Height * y.Width > _budget)
             return null;
@@ -337,8 +363,8 @@ public sealed class RandomCaseGenerator
         if ((long)units * x.Length > _budget)
             return null;
         bool bias = Coin(5) == false;
-        (string text, float alpha) = ActivationText(activation);
-        var layer = new RefLayer(RefOp.Dense, activation, alpha, units, Bias: bias);
+        (string text, RefLayer parameters) = ActivationText(activation);
+        var layer = WithActivation(new RefLayer(RefOp.Dense, activation, Units: units, Bias: bias), parameters);
         return new LayerCase($"[Dense({units}{(bias ? "" : ", Bias = false")}){text}]", layer);
     }
 }

@@ -70,11 +70,18 @@ public class RandomLayerTests
         }
         Assert.Contains(convs, l => l.Attributes.Contains("Padding.Same") && l.Ref.PadTop != l.Ref.PadBottom);
         Assert.Contains(convs, l => !l.Ref.Bias);
-        foreach (Activation a in new[] { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid })
+        foreach (Activation a in new[] { Activation.ReLU, Activation.LeakyReLU, Activation.Tanh, Activation.Sigmoid, Activation.Clip })
         {
             Assert.Contains(convs, l => l.Ref.Activation == a);
             Assert.Contains(layers, l => l.Ref.Op == RefOp.Activation && l.Ref.Activation == a && !l.Input.IsFlat);
         }
+        // Clips: ReLU6, each side open, and both bounds inside the values of order 1 the layers see.
+        var clips = layers.Where(l => l.Ref.Activation == Activation.Clip).Select(l => l.Ref).ToList();
+        Assert.Contains(clips, c => c.ClipMin == 0 && c.ClipMax == 6);
+        Assert.Contains(clips, c => float.IsNegativeInfinity(c.ClipMin) && c.ClipMax < 1);
+        Assert.Contains(clips, c => c.ClipMin > -1 && float.IsPositiveInfinity(c.ClipMax));
+        Assert.Contains(clips, c => c.ClipMin > -1 && c.ClipMax <= 1 && c.Op == RefOp.Conv);
+        Assert.Contains(clips, c => c.ClipMin > -1 && c.ClipMax <= 1 && c.Op == RefOp.Dense);
         Assert.Contains(layers, l => l.Ref.Op == RefOp.Activation && l.Ref.Activation == Activation.Softmax);
         Assert.Contains(layers, l => l.Ref.Op == RefOp.Dense && l.Ref.Activation == Activation.Softmax);
         Assert.Contains(layers, l => l.Ref.Op == RefOp.AvgPool && l.Ref.CountIncludePad && l.Ref.PadTop > 0);

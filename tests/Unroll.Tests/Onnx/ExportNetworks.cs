@@ -43,3 +43,18 @@ public partial class SpatialSoftmaxNet
 {
     [Conv(6, Kernel = 3), Softmax] public partial Layer Scores { get; }
 }
+
+/// <summary>
+/// Clips as the exporter writes them (a Clip node with scalar initializers for its bounds, an open side left out): ReLU6
+/// fused into a convolution, one from above only after a max pooling, one from below only fused into a dense layer, and
+/// one with both bounds standing alone after it.
+/// </summary>
+[Network(Input = "3x6x6")]
+public partial class ClipExportNet
+{
+    [Conv(6, Kernel = 3, Pad = 1), Clip(0f, 6f)] public partial Layer Relu6 { get; }
+    [MaxPool(2)] public partial Layer Pool { get; }
+    [Clip(float.NegativeInfinity, 0.5f)] public partial Layer Capped { get; }
+    [Dense(8), Clip(-0.3f, float.PositiveInfinity)] public partial Layer Floored { get; }
+    [Clip(-0.25f, 0.25f)] public partial Layer Both { get; }
+}

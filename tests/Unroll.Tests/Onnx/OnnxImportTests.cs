@@ -219,6 +219,93 @@ public sealed class OnnxImportTests : IDisposable
     }
 
     [Fact]
+    public void ClipsToFiniteBoundsMatchOnnxRuntimeOnEveryIsa()
+    {
+        // Operator set 13, the bounds as scalar initializers: ReLU6 fused into a convolution (weights large enough for
+        // values past 6), a clip from above only (the min input left empty) that stands alone after a max pooling, a clip
+        // from below only fused into an affine layer (an Add of a constant per channel), and one to [-1, 1] fused into the last
+        // convolution.
+        var random = new SeededRandom(46);
+        float[] Random(int n, float low, float high) => Enumerable.Range(0, n).Select(_ => random.Uniform(low, high)).ToArray();
+        byte[] model = new OnnxModelBuilder("clips")
+            .AddInput("x", ["N", 3, 8, 8])
+            .AddOutput("y", ["N", 4, 2, 2])
+            .AddInitializer("w1", [6, 3, 3, 3], Random(162, -2f, 2f)).AddInitializer("b1", [6], Random(6, -1f, 1f))
+            .AddInitializer("zero", [], [0f]).AddInitializer("six", [], [6f])
+            .AddInitializer("high", [1], [2.5f])
+            .AddInitializer("shift", [6, 1, 1], Random(6, -2f, 0f))
+            .AddInitializer("low", [], [0.5f])
+            .AddInitializer("w2", [4, 6, 3, 3], Random(216, -0.5f, 0.5f))
+            .AddInitializer("minus_one", [], [-1f]).AddInitializer("one", [], [1f])
+            .AddNode("Conv", ["x", "w1", "b1"], ["c1"], OnnxAttribute.Ints("pads", 1, 1, 1, 1))
+            .AddNode("Clip", ["c1", "zero", "six"], ["relu6"])
+            .AddNode("MaxPool", ["relu6"], ["p"], OnnxAttribute.Ints("kernel_shape", 2, 2), OnnxAttribute.Ints("strides", 2, 2))
+            .AddNode("Clip", ["p", "", "high"], ["capped"])
+            .AddNode("Add", ["capped", "shift"], ["shifted"])
+            .AddNode("Clip", ["shifted", "low"], ["floored"])
+            .AddNode("Conv", ["floored", "w2"], ["c2"], OnnxAttribute.Ints("strides", 2, 2), OnnxAttribute.Ints("pads", 1, 1, 1, 1))
+            .AddNode("Clip", ["c2", "minus_one", "one"], ["y"])
+            .ToArray();
+        Assembly assembly = Compile("clips", model, "Clips", out string path);
+        foreach (Isa isa in IsaSupport.Supported())
+        {
+            using Network net = GeneratorHarness.Create(assembly, "Clips", new NetworkOptions { Threads = 1, Isa = isa });
+            Load(net, path);
+            Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.MaxPool2D, LayerKind.Activation, LayerKind.Affine, LayerKind.Conv2D }, net.Layers.Select(l => l.Info.Kind));
+            Assert.All(net.Layers.Where(l => l.Info.Kind != LayerKind.MaxPool2D), l => Assert.Equal(Activation.Clip, l.Info.Activation));
+            Assert.Equal(new[] { (0f, 6f), (float.NegativeInfinity, 2.5f), (0.5f, float.PositiveInfinity), (-1f, 1f) },
+                net.Layers.Where(l => l.Info.Activation == Activation.Clip).Select(l => (l.Info.Settings!.ClipMin, l.Info.Settings.ClipMax)));
+            float[] ort = Compare(null, net, model, batch: 3, fixedBatch: false, seed: 38, "clips " + isa);
+            // ONNX Runtime's own values reach both bounds of the last clip.
+            Assert.Contains(-1f, ort);
+            Assert.Contains(1f, ort);
+        }
+
+        // Operator set 10, the bounds as attributes: a clip to [-0.5, 0.5] fused into a convolution, and one from above only
+        // standing alone after a max pooling.
+        byte[] old = new OnnxModelBuilder("clips10", opsetVersion: 10)
+            .AddInput("x", ["N", 2, 6, 6])
+            .AddOutput("y", ["N", 3, 3, 3])
+            .AddInitializer("w", [3, 2, 3, 3], Random(54, -0.5f, 0.5f))
+            .AddNode("Conv", ["x", "w"], ["c"], OnnxAttribute.Ints("pads", 1, 1, 1, 1))
+            .AddNode("Clip", ["c"], ["clipped"], OnnxAttribute.Float("min", -0.5f), OnnxAttribute.Float("max", 0.5f))
+            .AddNode("MaxPool", ["clipped"], ["p"], OnnxAttribute.Ints("kernel_shape", 2, 2), OnnxAttribute.Ints("strides", 2, 2))
+            .AddNode("Clip", ["p"], ["y"], OnnxAttribute.Float("max", 0.25f))
+            .ToArray();
+        Assembly assembly10 = Compile("clips10", old, "Clips10", out string path10);
+        using Network net10 = GeneratorHarness.Create(assembly10, "Clips10", new NetworkOptions { Threads = 1 });
+        Load(net10, path10);
+        Assert.Equal(new[] { LayerKind.Conv2D, LayerKind.MaxPool2D, LayerKind.Activation }, net10.Layers.Select(l => l.Info.Kind));
+        Assert.Equal(new[] { (-0.5f, 0.5f), (float.NegativeInfinity, 0.25f) },
+            net10.Layers.Where(l => l.Info.Activation == Activation.Clip).Select(l => (l.Info.Settings!.ClipMin, l.Info.Settings.ClipMax)));
+        float[] ort10 = Compare(null, net10, old, batch: 2, fixedBatch: false, seed: 39, "clips, operator set 10");
+        Assert.Contains(0.25f, ort10);
+    }
+
+    [Fact]
+    public void ClipsComeBackFromTheirExportWithTheirBounds()
+    {
+        // Exported (Clip nodes, scalar bounds, an open side left out) and compiled back: the same layers, bounds and outputs.
+        byte[] model;
+        using (ClipExportNet exported = Randomised(new ClipExportNet(new NetworkOptions { Seed = 27, Threads = 1 }), 28))
+            model = OnnxExport.Build(exported);
+        Assembly assembly = Compile("clipexport", model, "ClipsBack", out string path);
+        foreach (Isa isa in IsaSupport.Supported())
+        {
+            using ClipExportNet source = Randomised(new ClipExportNet(new NetworkOptions { Seed = 27, Threads = 1, Isa = isa }), 28);
+            using Network imported = GeneratorHarness.Create(assembly, "ClipsBack", new NetworkOptions { Threads = 1, Isa = isa });
+            Assert.Equal(source.Layers.Select(l => (l.Info.Kind, l.Info.Activation, l.Info.Settings?.ClipMin, l.Info.Settings?.ClipMax)),
+                imported.Layers.Select(l => (l.Info.Kind, l.Info.Activation, l.Info.Settings?.ClipMin, l.Info.Settings?.ClipMax)));
+            Assert.Equal(new[] { (0f, 6f), (float.NegativeInfinity, 0.5f), (-0.3f, float.PositiveInfinity), (-0.25f, 0.25f) },
+                imported.Layers.Where(l => l.Info.Activation == Activation.Clip).Select(l => (l.Info.Settings!.ClipMin, l.Info.Settings.ClipMax)));
+            Load(imported, path);
+            float[] ort = Compare(source, imported, model, batch: 3, fixedBatch: false, seed: 40, "clips exported " + isa);
+            Assert.Contains(-0.25f, ort);
+            Assert.Contains(0.25f, ort);
+        }
+    }
+
+    [Fact]
     public void AnOperatorSet10ModelMatchesOnnxRuntime()
     {
         // Before operator set 11 Pad takes its pads as an attribute; before 13 Softmax covers every axis from 'axis' (1

@@ -110,7 +110,7 @@ public sealed class RefNetworkGradients
     /// <summary>Per sample, dLoss/dInput in C, H, W order: the sum over every layer that reads the network's input.</summary>
     public RefGradient[] Input { get; }
 
-    /// <summary>ReLU-family units whose pre-activation lay within the forward float error of 0 (their gradient got slack).</summary>
+    /// <summary>ReLU-family units whose pre-activation lay within the forward float error of 0, or clip units within it of a bound (their gradient got slack).</summary>
     public int AmbiguousActivations { get; internal set; }
 
     /// <summary>Max-pool windows whose runner-up lay within the forward float error of the maximum (their gradient got slack).</summary>
@@ -129,7 +129,8 @@ public sealed record RefLayerErrors(IReadOnlyList<double[]> Inputs, double[] Pre
 /// sharing no code with the generator: convolution (weight, bias and input gradients), max pooling (the gradient goes
 /// to the first input equal to the window's maximum, scanning kh then kw, padded positions excluded), average pooling
 /// (shared evenly, with the forward pass's divisor), dense layers, and the activations' derivatives taken at the
-/// output y: ReLU [y &gt; 0], leaky ReLU y &gt; 0 ? 1 : alpha, tanh 1 - y², sigmoid y (1 - y), softmax y (dy - Σ dy y).
+/// output y: ReLU [y &gt; 0], leaky ReLU y &gt; 0 ? 1 : alpha, clip [min &lt; y &lt; max], tanh 1 - y², sigmoid y (1 - y),
+/// softmax y (dy - Σ dy y).
 /// The forward activations come from <see cref="ReferenceOps.Trace"/>. Parameters are canonical ([O, I, KH, KW],
 /// [O, C*H*W], [O]) and in double, so finite differences can perturb them by less than a float's resolution.
 /// <para>
@@ -178,7 +179,7 @@ public static class ReferenceBackward
                 RefOp.GlobalAvgPool => GlobalAvgPoolErrors(t.Input, input),
                 _ => (double[])input.Clone(),
             };
-            double[] output = layer.Activation == Unroll.Activation.None ? pre : ActivationErrors(t.Pre, pre, t.Output, layer.Activation, layer.Alpha);
+            double[] output = layer.Activation == Unroll.Activation.None ? pre : ActivationErrors(t.Pre, pre, t.Output, layer.Activation, layer.Alpha, layer.ClipMin, layer.ClipMax);
             result[l] = new RefLayerErrors(inputs, pre, output);
         }
         return result;
@@ -307,7 +308,7 @@ public static class ReferenceBackward
         return divisor > 0 ? divisor : throw new InvalidOperationException($"Pool window ({r}, {c}) holds no input pixel.");
     }
 
-    private static double[] ActivationErrors(RefTensor pre, double[] ppre, RefTensor y, Activation activation, float alpha)
+    private static double[] ActivationErrors(RefTensor pre, double[] ppre, RefTensor y, Activation activation, float alpha, float clipMin, float clipMax)
     {
         int n = y.Length;
         double[] e = new double[n];
@@ -320,6 +321,13 @@ public static class ReferenceBackward
             case Unroll.Activation.LeakyReLU:
                 for (int i = 0; i < n; i++) // alpha * x is rounded once
                     e[i] = pre.Value[i] > 0 ? ppre[i] : Math.Max(1, Math.Abs(alpha)) * ppre[i] + Math.Abs(y.Value[i]);
+                break;
+            case Unroll.Activation.Clip:
+                for (int i = 0; i < n; i++) // an input surely outside the bounds gives the bound, exactly
+                {
+                    double bound = ForwardBound(pre.Value[i], ppre[i]);
+                    e[i] = pre.Value[i] < clipMin - bound || pre.Value[i] > clipMax + bound ? 0 : ppre[i];
+                }
                 break;
             case Unroll.Activation.Tanh:
                 for (int i = 0; i < n; i++) // MathF.Tanh is within a few ulps
@@ -353,7 +361,8 @@ public static class ReferenceBackward
     /// dz = dy * f'(y) for the activation of a layer whose pre-activation is <paramref name="pre"/> (forward error
     /// scales <paramref name="preErrors"/>, null: exact) and output <paramref name="y"/> (<paramref name="yErrors"/>).
     /// </summary>
-    public static RefGradient Activate(RefTensor pre, double[]? preErrors, RefTensor y, double[]? yErrors, RefGradient dy, Activation activation, float alpha, ref int ambiguous)
+    public static RefGradient Activate(RefTensor pre, double[]? preErrors, RefTensor y, double[]? yErrors, RefGradient dy, Activation activation, float alpha, ref int ambiguous,
+        float clipMin = float.NegativeInfinity, float clipMax = float.PositiveInfinity)
     {
         if (pre.Length != dy.Length || y.Length != dy.Length)
             throw new ArgumentException($"Activation backward: pre-activation {pre.Length}, output {y.Length}, gradient {dy.Length} values.");
@@ -397,6 +406,22 @@ public static class ReferenceBackward
                 }
                 break;
             }
+            case Unroll.Activation.Clip:
+                for (int i = 0; i < n; i++)
+                {
+                    // 1 strictly inside the bounds, 0 outside and at them (as the ReLU at 0); within the float pass's error
+                    // of a bound either is right.
+                    double bound = ForwardBound(pre.Value[i], ErrorAt(preErrors, i));
+                    bool near = bound > 0 && (Math.Abs(pre.Value[i] - clipMin) <= bound || Math.Abs(pre.Value[i] - clipMax) <= bound);
+                    double derivative = pre.Value[i] > clipMin && pre.Value[i] < clipMax ? 1 : 0;
+                    Scaled(i, derivative, near ? 1 : derivative, 0);
+                    if (near)
+                    {
+                        ambiguous++;
+                        dz.Slack[i] += Math.Abs(dy.Value[i]) + GradientTolerance.Relative * dy.Error(i) + dy.Slack[i];
+                    }
+                }
+                break;
             case Unroll.Activation.Tanh:
                 for (int i = 0; i < n; i++) // d(1 - y²)/dy = -2y, times y's own error
                     Scaled(i, 1 - y.Value[i] * y.Value[i], 1 - y.Value[i] * y.Value[i], 2 * Math.Abs(y.Value[i]) * ErrorAt(yErrors, i));
@@ -686,7 +711,7 @@ public static class ReferenceBackward
                 RefLayerTrace t = trace[i];
                 RefLayerErrors e = errors[i];
                 if (layer.Activation != Unroll.Activation.None && !(foldOutputSoftmax && i == layers.Count - 1))
-                    g = Activate(t.Pre, e.Pre, t.Output, e.Output, g, layer.Activation, layer.Alpha, ref ambiguousActivations);
+                    g = Activate(t.Pre, e.Pre, t.Output, e.Output, g, layer.Activation, layer.Alpha, ref ambiguousActivations, layer.ClipMin, layer.ClipMax);
                 IReadOnlyList<RefGradient> shares = Operation(layer, i, t, e, parameters[i], g, result, ref ambiguousWindows);
                 IReadOnlyList<int> sources = layer.Sources(i);
                 for (int k = 0; k < sources.Count; k++)

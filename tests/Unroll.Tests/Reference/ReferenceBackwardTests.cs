@@ -83,10 +83,15 @@ public class ReferenceBackwardTests
         var pre = RefTensor.FromData(new float[] { -2, 0.5f, 3 }, Shape.Flat(3));
         RefGradient dy = RefGradient.FromValues(new[] { 1.0, 2.0, -1.0 }, Shape.Flat(3));
         int ambiguous = 0;
-        RefGradient Backward(Activation a, float alpha = 0.01f) =>
-            ReferenceBackward.Activate(pre, null, ReferenceOps.Activate(pre, a, alpha), null, dy, a, alpha, ref ambiguous);
+        RefGradient Backward(Activation a, float alpha = 0.01f, float min = float.NegativeInfinity, float max = float.PositiveInfinity) =>
+            ReferenceBackward.Activate(pre, null, ReferenceOps.Activate(pre, a, alpha, min, max), null, dy, a, alpha, ref ambiguous, min, max);
         Assert.Equal(new[] { 0, 2.0, -1 }, Backward(Activation.ReLU).Value);
         Assert.Equal(new[] { (double)0.2f, 2.0, -1 }, Backward(Activation.LeakyReLU, 0.2f).Value);
+        // Clip: the gradient passes strictly inside the bounds only; at a bound (0.5 here) it stops, as the ReLU's at 0.
+        Assert.Equal(new[] { 0, 2.0, 0 }, Backward(Activation.Clip, min: -1, max: 2).Value);
+        Assert.Equal(new[] { 0, 0, -1.0 }, Backward(Activation.Clip, min: 0.5f, max: 4).Value);
+        Assert.Equal(new[] { 1.0, 0, 0 }, Backward(Activation.Clip, max: 0.5f).Value);
+        Assert.Equal(new[] { 0, 2.0, -1 }, Backward(Activation.Clip, min: -1).Value);
         double t = Math.Tanh(0.5), s = 1 / (1 + Math.Exp(-0.5));
         Assert.Equal(2 * (1 - t * t), Backward(Activation.Tanh).Value[1], 15);
         Assert.Equal(2 * s * (1 - s), Backward(Activation.Sigmoid).Value[1], 15);

@@ -127,7 +127,9 @@ public sealed record RefLayer(
     IReadOnlyList<double>? RunningMean = null,
     IReadOnlyList<double>? RunningVariance = null,
     double Epsilon = 1e-5,
-    (int Size, double Alpha, double Beta, double K) Lrn = default)
+    (int Size, double Alpha, double Beta, double K) Lrn = default,
+    float ClipMin = float.NegativeInfinity,
+    float ClipMax = float.PositiveInfinity)
 {
     /// <summary>The index that stands for the network's input in <see cref="Inputs"/>.</summary>
     public const int NetworkInput = -1;
@@ -205,10 +207,19 @@ public sealed record RefLayer(
 
     /// <summary>
     /// Reads a generated <see cref="LayerInfo"/> back into a reference layer (kernel, stride and pads come
-    /// from <see cref="LayerInfo.Details"/>, "5x5 s1 p0,0,0,0"). The leaky-ReLU slope is not part of
-    /// <see cref="LayerInfo"/>, so it is passed in.
+    /// from <see cref="LayerInfo.Details"/>, "5x5 s1 p0,0,0,0"; a clip's bounds from <see cref="LayerInfo.Settings"/>).
+    /// The leaky-ReLU slope is passed in.
     /// </summary>
     public static RefLayer FromInfo(LayerInfo info, float alpha = 0.01f)
+    {
+        RefLayer layer = FromInfoWithoutBounds(info, alpha);
+        if (info.Activation != Activation.Clip)
+            return layer;
+        LayerSettings settings = info.Settings ?? throw new FormatException($"Layer {info.Name}: a clip without settings (its bounds).");
+        return layer with { ClipMin = settings.ClipMin, ClipMax = settings.ClipMax };
+    }
+
+    private static RefLayer FromInfoWithoutBounds(LayerInfo info, float alpha)
     {
         bool bias = info.Bias is not null;
         switch (info.Kind)
@@ -562,12 +573,13 @@ public static class ReferenceOps
 
     /// <summary>
     /// Applies an activation. Scales follow first-order error propagation: ReLU and leaky ReLU pass the
-    /// input's scale on (times max(1, |alpha|)); the bounded functions keep |output| for their own rounding
+    /// input's scale on (times max(1, |alpha|)), and so does a clip to [clipMin, clipMax] (an infinite bound: that side
+    /// open), min(max(x, clipMin), clipMax) with slope 0 or 1; the bounded functions keep |output| for their own rounding
     /// and add their derivative times the input's scale (tanh: 1 - y^2, sigmoid: y (1 - y), softmax: 2 y_i
     /// times the largest input scale, since d y_i = y_i (d x_i - sum_j y_j d x_j)). Softmax runs over the channels of a
     /// flat or C x 1 x 1 tensor (the generator allows both).
     /// </summary>
-    public static RefTensor Activate(RefTensor x, Activation activation, float alpha = 0.01f)
+    public static RefTensor Activate(RefTensor x, Activation activation, float alpha = 0.01f, float clipMin = float.NegativeInfinity, float clipMax = float.PositiveInfinity)
     {
         var y = new RefTensor(x.C, x.H, x.W, x.Flat);
         switch (activation)
@@ -588,6 +600,16 @@ public static class ReferenceOps
                 {
                     y.Value[i] = x.Value[i] > 0 ? x.Value[i] : alpha * x.Value[i];
                     y.Scale[i] = Math.Max(1, Math.Abs(alpha)) * x.Scale[i];
+                }
+                break;
+            case Activation.Clip:
+                // Continuous, slope 0 or 1: the input's scale carries over (at least |y|, for a bound held exactly).
+                if (!(clipMin <= clipMax))
+                    throw new ArgumentException($"Clip bounds [{clipMin}, {clipMax}] are not ordered.");
+                for (int i = 0; i < x.Length; i++)
+                {
+                    y.Value[i] = Math.Min(Math.Max(x.Value[i], clipMin), clipMax);
+                    y.Scale[i] = Math.Max(x.Scale[i], Math.Abs(y.Value[i]));
                 }
                 break;
             case Activation.Tanh:
@@ -641,7 +663,7 @@ public static class ReferenceOps
     public static RefTensor Apply(RefTensor x, RefLayer layer, double[]? weights, double[]? bias)
     {
         RefTensor y = Operation(x, layer, weights, bias);
-        return layer.Activation == Activation.None ? y : Activate(y, layer.Activation, layer.Alpha);
+        return layer.Activation == Activation.None ? y : Activate(y, layer.Activation, layer.Alpha, layer.ClipMin, layer.ClipMax);
     }
 
     /// <summary>
@@ -744,7 +766,7 @@ public static class ReferenceOps
         {
             RefTensor[] xs = layers[i].Sources(i).Select(j => j == RefLayer.NetworkInput ? input : trace[j].Output).ToArray();
             RefTensor pre = Operation(xs, layers[i], parameters[i].Weights, parameters[i].Bias);
-            RefTensor y = layers[i].Activation == Activation.None ? pre : Activate(pre, layers[i].Activation, layers[i].Alpha);
+            RefTensor y = layers[i].Activation == Activation.None ? pre : Activate(pre, layers[i].Activation, layers[i].Alpha, layers[i].ClipMin, layers[i].ClipMax);
             trace[i] = new RefLayerTrace(xs, pre, y);
         }
         return trace;

@@ -98,6 +98,13 @@ public class ReferenceOpsTests
         Assert.Equal(new[] { -2 * (double)0.1f, 0, 3 }, ReferenceOps.Activate(x, Activation.LeakyReLU, 0.1f).Value);
         Assert.Equal(new[] { Math.Tanh(-2), 0, Math.Tanh(3) }, ReferenceOps.Activate(x, Activation.Tanh).Value);
         Assert.Equal(0.5, ReferenceOps.Activate(x, Activation.Sigmoid).Value[1]);
+        // Clip: both bounds, one side open, and a range that leaves 0 out (0 becomes the lower bound, held exactly).
+        Assert.Equal(new double[] { -1, 0, 2 }, ReferenceOps.Activate(x, Activation.Clip, clipMin: -1, clipMax: 2).Value);
+        Assert.Equal(new double[] { -2, 0, 0.5 }, ReferenceOps.Activate(x, Activation.Clip, clipMax: 0.5f).Value);
+        RefTensor raised = ReferenceOps.Activate(x, Activation.Clip, clipMin: 0.25f, clipMax: 6);
+        Assert.Equal(new double[] { 0.25, 0.25, 3 }, raised.Value);
+        Assert.Equal(new double[] { 2, 0.25, 3 }, raised.Scale);
+        Assert.Throws<ArgumentException>(() => ReferenceOps.Activate(x, Activation.Clip, clipMin: 1, clipMax: 0));
         RefTensor s = ReferenceOps.Activate(RefTensor.FromData(new[] { 0f, MathF.Log(2), MathF.Log(3) }, Shape.Flat(3)), Activation.Softmax);
         for (int i = 0; i < 3; i++)
             Assert.Equal((i + 1) / 6.0, s.Value[i], 6);

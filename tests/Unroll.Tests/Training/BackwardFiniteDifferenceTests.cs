@@ -28,6 +28,10 @@ public class BackwardFiniteDifferenceTests(ITestOutputHelper output)
     [InlineData("[LRN(Size = 5, Alpha = 0.5f, Beta = 0.75f, K = 1f)] public partial Layer N { get; } [Conv(3, Kernel = 2), Tanh] public partial Layer A { get; } [LRN(Size = 2, Alpha = 1f, Beta = 0.6f, K = 2f), Tanh] public partial Layer M { get; } [Dense(3)] public partial Layer D { get; }", "19x3x3")]
     [InlineData("[ZeroPad(1, Right = 2)] public partial Layer Z { get; } [Conv(4, Kernel = 3), Tanh] public partial Layer A { get; } [ZeroPad(Top = 2, Left = 1), Sigmoid] public partial Layer Y { get; } [Dense(3)] public partial Layer D { get; }", "2x4x3")]
     [InlineData("[Conv(5, Kernel = 3), Tanh] public partial Layer A { get; } [ZeroPad(1)] public partial Layer Z { get; } [LRN(Size = 3, Alpha = 1f, K = 1f, From = nameof(A))] public partial Layer N { get; } [ZeroPad(1)] public partial Layer Z2 { get; } [Add(nameof(Z))] public partial Layer S { get; } [Dense(2), Tanh] public partial Layer D { get; }", "2x5x5")]
+    // Clips: fused into a convolution, a dense layer, a sum and a zero padding (whose border is the clip of 0, 0.1 here),
+    // and stand-alone with one side open; the bounds lie inside the values, so some values are held at each.
+    [InlineData("[Conv(4, Kernel = 3, Pad = 1), Clip(-0.3f, 0.4f)] public partial Layer A { get; } [Clip(float.NegativeInfinity, 0.25f)] public partial Layer T { get; } [Dense(5), Clip(-0.5f, 0.5f)] public partial Layer D { get; } [Dense(3)] public partial Layer E { get; }", "2x5x5")]
+    [InlineData("[Conv(4, Kernel = 3, Pad = 1), Clip(0f, 6f)] public partial Layer A { get; } [Conv(4, Kernel = 3, Pad = 1)] public partial Layer B { get; } [Add(nameof(A)), Clip(-0.4f, float.PositiveInfinity)] public partial Layer S { get; } [ZeroPad(1), Clip(0.1f, 0.5f)] public partial Layer Z { get; } [Dense(3)] public partial Layer D { get; }", "3x4x4")]
     public void FiniteDifferencesAgree(string layers, string input) => Check(layers, input, trainingLoss: false);
 
     /// <summary>
