@@ -356,7 +356,7 @@ public abstract class Network : INetwork
     protected abstract void RunSample(ReadOnlySpan<float> input, Span<float> output, Span<float> workspace, int part, int parts, PartBarrier? barrier);
 
     /// <summary>
-    /// Samples the generated network runs layer by layer together (1: it has no group kernels). Each sample
+    /// Samples the generated network runs together, its dense layers over the whole group (1: it has no group kernels). Each sample
     /// of a group has its own workspace of <see cref="NetworkInfo.WorkspaceLength"/> floats, one after another.
     /// </summary>
     protected virtual int GroupSize => 1;

@@ -174,7 +174,8 @@ internal static class KernelEmitter
         // Strips of one vector along the row; the last one ends at the row's end, overlapping the one before it when the
         // width is not a multiple of the vector (its overlapping pixels are computed twice, with the same result).
         int[] strips = Enumerable.Range(0, (p.Out.W + lanes - 1) / lanes).Select(s => Math.Min(s * lanes, p.Out.W - lanes)).ToArray();
-        int perTile = Math.Max(1, PixelTileAccumulators / cout);
+        // Registers: the accumulators, one input vector per strip and the broadcast weight (32 zmm in all).
+        int perTile = Math.Max(1, Math.Min(PixelTileAccumulators / cout, 31 / (cout + 1)));
         string columns = string.Join(", ", strips.Select(c => $"{I(c)}..{I(c + lanes - 1)}"));
         Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}, each in strips of columns {columns}"
             + $"{(strips.Length > perTile ? $", {I(perTile)} strips at a time" : "")}.");
@@ -671,8 +672,8 @@ internal static class KernelEmitter
     /// Shared by the forward and backward kernels so both use the same windows and divisors. The forward
     /// kernel covers output rows [rowFrom, rowTo) (<paramref name="rowRange"/>); the backward kernel all rows.
     /// With <paramref name="insideWindow"/>, a window that lies wholly inside the input runs that code instead
-    /// (with ih0 and iw0 in scope) and goes on to the next pixel. Returns whether clipped windows remain, whose code
-    /// the caller writes next; when none do, the loops hold only the inside window's code.
+    /// (with ih0 and iw0 in scope; it closes whatever it opens) and goes on to the next pixel. Returns whether clipped
+    /// windows remain, whose code the caller writes next; either way the caller closes the two loops (oh, ow) opened here.
     /// </summary>
     public static bool OpenPoolWindows(CodeWriter w, LayerPlan p, VectorIsa v, bool rowRange = false, Action? insideWindow = null)
     {
@@ -694,7 +695,7 @@ internal static class KernelEmitter
         }
         w.Line($"int khLo = Math.Max(0, -ih0), khHi = Math.Min({I(l.KernelH)}, {I(p.In.H)} - ih0);");
         if (insideWindow is not null && clippedRows)
-            w.Line($"bool rowInside = oh >= {I(ohLo)} && oh < {I(ohHi)};");
+            w.Line($"bool rowInside = {string.Join(" && ", new[] { ohLo > 0 ? $"oh >= {I(ohLo)}" : null, ohHi < p.Out.H ? $"oh < {I(ohHi)}" : null }.OfType<string>())};");
         w.Open($"for (int ow = 0; ow < {I(p.Out.W)}; ow++)");
         w.Line($"int iw0 = ow * {I(l.StrideW)} - {I(l.PadLeft)};");
         if (insideWindow is not null)

@@ -754,8 +754,11 @@ internal static class NetworkEmitter
             if (p.Pruned)
                 continue;
             string kernel = names[p.KernelKey];
+            // A dense layer takes the whole group; every other step that runs code does so inside the loop over the samples.
             if (p.Layer.Op == OpKind.Dense)
                 EndSampleLoop();
+            else if (p.Layer.Op != OpKind.Dropout && !p.Folded)
+                InSampleLoop();
             w.Line($"// {p.Layer.Name}: {p.Layer.KindName} {p.Layer.Input} -> {p.Layer.Output}{(p.Residual is null ? "" : ResidualNote)}");
             string pass = KernelEmitter.NeedsActivationPass(p, v) ? KernelEmitter.ActivationPass(p, $"Unsafe.Add(ref ws, s * {I(stride)} + {I(p.Out.Offset)})") + ";" : "";
             switch (p.Layer.Op)
@@ -778,7 +781,6 @@ internal static class NetworkEmitter
                     }
                     break;
                 default:
-                    InSampleLoop();
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:

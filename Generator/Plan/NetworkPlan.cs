@@ -98,7 +98,7 @@ internal sealed record OutputPlan(int Layer, TensorSlot Slot, int Offset)
 /// <param name="WorkspaceLength">Floats of one thread's inference workspace.</param>
 /// <param name="Training">Training placement: every output kept for the backward pass.</param>
 /// <param name="GroupSize">
-/// Samples run layer by layer together in a batch (1: none). Each has a workspace of its own, one after the
+/// Samples run together in a batch, dense layers over the whole group (1: none). Each has a workspace of its own, one after the
 /// other with stride <paramref name="WorkspaceLength"/>.
 /// </param>
 /// <param name="WinogradLength">Floats of the transformed-weight buffer of the Winograd layers (0: none).</param>

@@ -385,7 +385,7 @@ internal static class Planner
     private const int MaxGroup = 66;
 
     /// <summary>
-    /// Samples one thread runs layer by layer together when a batch allows: worth it when the network has
+    /// Samples one thread runs together when a batch allows, dense layers over the whole group: worth it when the network has
     /// dense layers, whose weights are then read once per group instead of once per sample. A multiple of
     /// <see cref="Schedule.GroupTileSamples"/>, so the group kernels' sample tiles never run past the group's
     /// workspaces; 1 (no groups) when the network has no dense layer or its workspace is too large.

@@ -119,9 +119,10 @@ internal static class Schedule
     /// <summary>
     /// Whether a convolution's forward kernel runs its vectors along the output row (16 adjacent pixels of one channel)
     /// instead of across the output channels: on AVX-512 when there are at most <see cref="PixelVectorChannels"/> of them,
-    /// which would leave half a channel vector or more idle (LeNet-5's first layer: 6 of 16 lanes). The input's pixels must
-    /// be adjacent (the caller's planes, or a single channel) so that 16 columns are one load; stride 1 along the row, no
-    /// padding, a row at least one vector wide, and no residual sum to complete.
+    /// which would leave half a channel vector or more idle (LeNet-5's first layer: 6 of 16 lanes), in one 16-float slot per
+    /// pixel. The input's pixels must be adjacent so that 16 columns are one load: the caller's planes, or the network's
+    /// own one-channel input, which is stored without channel padding when only convolutions and dense layers read it.
+    /// Stride 1, no padding, a row at least one vector wide, rows outermost, and no residual sum to complete.
     /// </summary>
     public static bool PixelVectors(TargetIsa isa, LayerPlan layer)
     {
