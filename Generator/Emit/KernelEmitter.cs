@@ -186,7 +186,7 @@ internal static class KernelEmitter
         {
             int[] tile = strips.Skip(first).Take(perTile).ToArray();
             w.Open("");
-            w.Line($"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))}: accumulator a<channel>_<strip>.");
+            w.Line($"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");
             for (int c = 0; c < cout; c++)
                 for (int m = 0; m < tile.Length; m++)
                     w.Line($"{v.Type} a{c}_{m} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, {I(c)})") : v.Zero)};");
@@ -200,7 +200,7 @@ internal static class KernelEmitter
                 int row = k * cin * op;
                 w.Open("");
                 MultiplyAddStep(w, v, "s", tile.Length, m => v.Load("x", I(tile[m] + k)),
-                    Enumerable.Range(0, cout).Select(c => (c, $"Unsafe.Add(ref wr, {I(row + c)})")));
+                    Enumerable.Range(0, cout).Select(c => (c, $"Unsafe.Add(ref wr, {I(row + c)})")), broadcast: "w");
                 w.Close();
             }
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
@@ -617,18 +617,20 @@ internal static class KernelEmitter
     /// <summary>
     /// One step of a register tile, the core of every multiply kernel: loads <paramref name="vectors"/> weight
     /// vectors (<paramref name="weight"/>0, 1, ...), then for each input (t, source) broadcasts the source into
-    /// x<i>t</i> and adds x<i>t</i> times each weight vector into the accumulators a<i>t</i>_<i>m</i>.
+    /// x<i>t</i> (<paramref name="broadcast"/><i>t</i>) and adds it times each loaded vector into the accumulators
+    /// a<i>t</i>_<i>m</i>. A kernel whose vectors run along the row loads input strips and broadcasts weights instead,
+    /// and names them so.
     /// </summary>
     internal static void MultiplyAddStep(CodeWriter w, VectorIsa v, string weight, int vectors, Func<int, string> loadWeight,
-        System.Collections.Generic.IEnumerable<(int T, string Source)> inputs)
+        System.Collections.Generic.IEnumerable<(int T, string Source)> inputs, string broadcast = "x")
     {
         for (int m = 0; m < vectors; m++)
             w.Line($"{v.Type} {weight}{m} = {loadWeight(m)};");
         foreach ((int t, string source) in inputs)
         {
-            w.Line($"{v.Type} x{t} = {v.Broadcast(source)};");
+            w.Line($"{v.Type} {broadcast}{t} = {v.Broadcast(source)};");
             for (int m = 0; m < vectors; m++)
-                w.Line($"a{t}_{m} = {v.MultiplyAdd($"x{t}", $"{weight}{m}", $"a{t}_{m}")};");
+                w.Line($"a{t}_{m} = {v.MultiplyAdd($"{broadcast}{t}", $"{weight}{m}", $"a{t}_{m}")};");
         }
     }
 
