@@ -101,8 +101,8 @@ internal static class KernelEmitter
         (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, p.Out.H);
         bool clipRows = ohLo > 0 || ohHi < p.Out.H;
         // Weights outermost: the tile computes one channel block (b), in one pass over a slice of the input channels.
-        string blockArgs = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", b, pass" : ", b";
-        string blockParameters = !loops.BlocksOuter ? "" : loops.Passes > 1 ? ", int b, int pass" : ", int b";
+        string blockArgs = (loops.BlocksOuter ? ", b" : "") + (loops.Passes > 1 ? ", pass" : "");
+        string blockParameters = (loops.BlocksOuter ? ", int b" : "") + (loops.Passes > 1 ? ", int pass" : "");
         // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
         string residualArgs = p.Residual is null ? "" : ", ref residual";
         string residualParameters = p.Residual is null ? "" : ", ref float residual";
@@ -127,16 +127,18 @@ internal static class KernelEmitter
                 + (fixedTiles.Count > 0 ? ", the other columns in tiles at fixed positions that skip the taps in the padding" : "");
         string order = !loops.BlocksOuter
             ? $"Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}"
+                + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose input lines and weights stay in L1 (partial sums wait in the output)" : "")
+                + (Schedule.PrefetchesPlanarLines(p) ? $"; each interior tile prefetches every channel's input {I(PrefetchColumns)} columns on" : "")
             : $"Weights outermost: computes output channel blocks [blockFrom, blockTo) of {I(Schedule.ConvUnits(v.Target, p))} ({I(tile.Vectors * v.Lanes)} channels each)"
                 + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose weights stay in L2 (partial sums wait in the output)" : ", each with its weights kept in L2")
                 + $", over every output row";
         string residual = p.Residual is null ? "" : " Completes a residual sum: the finished accumulators plus the sum's other input (residual, same layout as the output), then the sum's activation.";
         Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")}{residual} {order}: {columns}{(clipRows ? "; rows near the top and bottom clip the kernel rows" : "")}.");
         w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias{residualParameters}, {(loops.BlocksOuter ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");
-        var loopHeads = !loops.BlocksOuter
-            ? new[] { "for (int oh = rowFrom; oh < rowTo; oh++)" }
-            : new[] { "for (int b = blockFrom; b < blockTo; b++)", loops.Passes > 1 ? $"for (int pass = 0; pass < {I(loops.Passes)}; pass++)" : null, $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)" }
-                .OfType<string>().ToArray();
+        string[] loopHeads = (!loops.BlocksOuter
+            ? new[] { "for (int oh = rowFrom; oh < rowTo; oh++)", loops.Passes > 1 ? $"for (int pass = 0; pass < {I(loops.Passes)}; pass++)" : null }
+            : new[] { "for (int b = blockFrom; b < blockTo; b++)", loops.Passes > 1 ? $"for (int pass = 0; pass < {I(loops.Passes)}; pass++)" : null, $"for (int oh = 0; oh < {I(p.Out.H)}; oh++)" })
+            .OfType<string>().ToArray();
         foreach (string head in loopHeads)
             w.Open(head);
         foreach ((int first, int _) in fixedTiles)
@@ -380,11 +382,13 @@ internal static class KernelEmitter
                 MultiplyAddStep(w, v, "w", vectors, m => v.Load("wr", I(row + m * v.Lanes)), taps);
                 w.Close();
             }
+            if (Schedule.PrefetchesPlanarLines(p) && !loops.BlocksOuter && fixedColumn is null)
+                w.Line($"Cache.Prefetch(ref x, {I(PrefetchColumns)});");
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();
-            if (passes && v.Activate(l, "a") is not null)
+            if (passes && (p.Residual is not null || v.Activate(l, "a") is string activated && activated != "a"))
             {
                 // Only the last pass has the whole sum to complete and activate.
                 w.Open($"if (pass == {I(loops.Passes - 1)})");
@@ -399,6 +403,9 @@ internal static class KernelEmitter
         });
         w.Close();
     }
+
+    /// <summary>How far ahead along its row a tile over many planar channels prefetches each channel's input: one 64-byte cache line.</summary>
+    private const int PrefetchColumns = 16;
 
     // ---------------------------------------------------------------- dense
 

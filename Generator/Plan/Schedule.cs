@@ -94,20 +94,48 @@ internal static class Schedule
     /// runs output channel blocks outermost, then <see cref="Plan.ConvLoops.Passes"/> passes over slices of
     /// <see cref="Plan.ConvLoops.PassChannels"/> input channels, then the rows: each slice of weights is read from memory
     /// once and reused from L2 by every pixel tile, partial sums wait in the output between passes, and threads split
-    /// the channel blocks, so each reads only its share of the weights.
+    /// the channel blocks, so each reads only its share of the weights. A rows-outermost convolution over the caller's
+    /// planar input with more than <see cref="PlanarPassChannels"/> channels whose tile loops over several channel
+    /// blocks runs each row in passes over slices of that many channels (see <see cref="PlanarPassChannels"/>).
     /// </summary>
     public static ConvLoops ConvLoops(TargetIsa isa, LayerPlan layer)
     {
         Graph.LayerModel l = layer.Layer;
         long weightBytes = (long)layer.WeightLength * sizeof(float);
         long inputBytes = (long)layer.In.C * layer.In.H * layer.In.W * sizeof(float);
-        if (l.Op != OpKind.Conv || isa == TargetIsa.Portable || weightBytes <= RowsOuterWeightBytes || weightBytes <= inputBytes)
+        if (l.Op != OpKind.Conv || isa == TargetIsa.Portable)
             return new ConvLoops(false, 1, l.Input.C);
+        if (weightBytes <= RowsOuterWeightBytes || weightBytes <= inputBytes)
+        {
+            if (!PrefetchesPlanarLines(layer) || DenseChunks(For(isa, layer)) == 1)
+                return new ConvLoops(false, 1, l.Input.C);
+            int rowPasses = (l.Input.C + PlanarPassChannels - 1) / PlanarPassChannels;
+            return new ConvLoops(false, rowPasses, (l.Input.C + rowPasses - 1) / rowPasses);
+        }
         Tile tile = For(isa, layer);
         long blockBytes = (long)l.KernelH * l.KernelW * l.Input.C * tile.Vectors * tile.Lanes * sizeof(float);
         int passes = (int)Math.Min(l.Input.C, (blockBytes + PassWeightBytes - 1) / PassWeightBytes);
         return new ConvLoops(true, passes, (l.Input.C + passes - 1) / passes);
     }
+
+    /// <summary>
+    /// Input channels at most in one pass of a rows-outermost convolution over the caller's planar input whose tile
+    /// loops over several output channel blocks (AVX2's 1x1 256 -> 64: four blocks of 16). The tile reads one cache line
+    /// per input channel for every block, and lines H x W floats apart fall into few L1 sets and pages: over hundreds of
+    /// channels they evict each other (and the weights) between the blocks and before the next tiles of the row, which
+    /// read the same lines. A pass over this many channels keeps its lines, its pages and its slice of the weights in
+    /// L1 for the whole row; partial sums wait in the output row between passes.
+    /// </summary>
+    public const int PlanarPassChannels = 32;
+
+    /// <summary>
+    /// Whether a convolution's tiles prefetch, for each input channel, the next cache line of its input row (16 columns
+    /// on): the caller's planar input with more than <see cref="PlanarPassChannels"/> channels, whose hundreds of
+    /// strided streams the hardware prefetchers do not follow, so each tile that first reads a line would wait for
+    /// memory. The line comes in while the tiles before it run.
+    /// </summary>
+    public static bool PrefetchesPlanarLines(LayerPlan layer) =>
+        layer.Layer.Op == OpKind.Conv && layer.In.Planar && layer.In.C > PlanarPassChannels;
 
     /// <summary>The units of a convolution's forward kernel: channel blocks (full, then the remainder) when they are outermost, else output rows.</summary>
     public static int ConvUnits(TargetIsa isa, LayerPlan layer) =>
@@ -129,7 +157,7 @@ internal static class Schedule
         Graph.LayerModel l = layer.Layer;
         return isa == TargetIsa.Avx512 && l.Op == OpKind.Conv && layer.Out.C <= PixelVectorChannels && layer.Out.Cs == Planner.Granule
             && layer.In.PixelStride == 1 && l.StrideW == 1 && l.PadLeft == 0 && l.PadRight == 0 && l.PadTop == 0 && l.PadBottom == 0 && layer.Out.W >= Lanes(isa)
-            && layer.Residual is null && !ConvLoops(isa, layer).BlocksOuter;
+            && layer.Residual is null && ConvLoops(isa, layer) is { BlocksOuter: false, Passes: 1 };
     }
 
     /// <summary>Channels both sides of a convolution need before Winograd pays for its transforms.</summary>

@@ -1,0 +1,83 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Unroll.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Unroll.Tests.Numerics;
+
+/// <summary>
+/// First convolutions that read the caller's planar input over more than 32 channels (see Schedule.PlanarPassChannels):
+/// a tile that loops over several output channel blocks runs each row in passes over slices of the input channels, with
+/// partial sums waiting in the output row and only the last pass activating, and every interior tile prefetches each
+/// channel's next input line. Padding (edge tiles that also go in passes), uneven slices, no bias, a single channel block
+/// (prefetch without passes), and an activation as a pass after the kernel; every instruction set, 1 and 2 threads (which
+/// split the rows), batch 1 and 3, against the reference.
+/// </summary>
+public class PlanarPassTests
+{
+    private const string Source = """
+        using Unroll;
+
+        // 72 outputs are 5 AVX-512 vectors (a block of 4 and a remainder) or 9 AVX2 vectors (blocks of 2): two passes of
+        // 20 channels; "same" padding puts tiles at fixed columns on both edges.
+        [Network(Input = "40x9x37")]
+        public partial class PlanarPassesSame
+        {
+            [Conv(72, Kernel = 3, Padding = Padding.Same), ReLU] public partial Layer C { get; }
+        }
+
+        // 65 channels in three passes of 22, 22 and 21 on AVX2 (40 outputs: blocks of 2, 2 and 1 vectors), no bias, no
+        // activation; one block of 3 vectors on AVX-512, which prefetches without passes. Stride 2 over 21 columns.
+        [Network(Input = "65x5x21")]
+        public partial class PlanarPassesUneven
+        {
+            [Conv(40, Kernel = 1, Stride = 2, Bias = false)] public partial Layer C { get; }
+        }
+
+        // Tanh as a pass over the output after the kernel, then a dense layer, so batches run in sample groups.
+        [Network(Input = "48x4x30")]
+        public partial class PlanarPassesThenDense
+        {
+            [Conv(96, KernelHeight = 1, KernelWidth = 3), Tanh] public partial Layer C { get; }
+            [Dense(10)] public partial Layer Out { get; }
+        }
+        """;
+
+    private static readonly string[] Names = { "PlanarPassesSame", "PlanarPassesUneven", "PlanarPassesThenDense" };
+
+    private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
+
+    private readonly ITestOutputHelper _output;
+
+    public PlanarPassTests(ITestOutputHelper output) => _output = output;
+
+    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheReferenceOnEveryThreadCountAndBatch(string name, Isa isa) =>
+        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 31, _ => 0.01f, _output);
+
+    [Fact]
+    public void TheGeneratedKernelsRunRowsInPassesAndPrefetch()
+    {
+        IReadOnlyDictionary<string, string> sources = GeneratorHarness.Run(Source).Sources;
+        string Kernels(string network, string isa) => sources.Single(s => s.Key.EndsWith($"{network}.{isa}.g.cs", StringComparison.Ordinal)).Value;
+
+        foreach (string isa in new[] { "Avx512", "Avx2" })
+        {
+            string same = Kernels("PlanarPassesSame", isa);
+            Assert.Contains("Computes output rows [rowFrom, rowTo) of 9, each in 2 passes over 20 input channels", same);
+            Assert.Contains("Cache.Prefetch(ref x, 16);", same);
+        }
+        Assert.Contains("each in 3 passes over 22 input channels", Kernels("PlanarPassesUneven", "Avx2"));
+        string uneven512 = Kernels("PlanarPassesUneven", "Avx512");
+        Assert.DoesNotContain("passes over", uneven512);
+        Assert.Contains("Cache.Prefetch(ref x, 16);", uneven512);
+        // AVX-512 runs the 96 outputs as a block of 4 vectors and a remainder of 2; AVX2 as 6 blocks of 2.
+        foreach (string isa in new[] { "Avx512", "Avx2" })
+            Assert.Contains("each in 2 passes over 24 input channels", Kernels("PlanarPassesThenDense", isa));
+    }
+}
