@@ -363,18 +363,21 @@ internal static class KernelEmitter
         Action<Action<int>> blocks = loops.BlocksOuter ? body => OneChannelBlock(w, tile, v.Lanes, body) : body => ChannelBlocks(w, tile, v.Lanes, body);
         blocks(vectors =>
         {
+            bool reread = Schedule.RereadsInputs(v.Target, pixels, vectors, sw, kw);
             InitAccumulators(w, v, l.Bias, pixels, vectors, passes ? (t, m) => OutputIndex(p, v, pixelBase, t, m) : null);
             w.Open(clipRows ? "for (int kh = khLo; kh < khHi; kh++)" : $"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
             string channelStart = passes ? $" + icFrom * {I(p.In.ChannelStride)}" : "";
             w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")}{channelStart});");
             w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)}{(passes ? $" + icFrom * {I(op)}" : "")} + oc0);");
+            if (reread)
+                w.Line("// Taps share input values; each is read again where used (Volatile.Read), since held in registers between taps they would spill the accumulators.");
             w.Open(passes ? "for (int ic = icFrom; ic < icTo; ic++)" : $"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
             {
                 var taps = new System.Collections.Generic.List<(int T, string Source)>();
                 for (int t = 0; t < pixels; t++)
                     if (tap(t, k) is string offset)
-                        taps.Add((t, $"Unsafe.Add(ref x, {offset})"));
+                        taps.Add((t, reread ? $"System.Threading.Volatile.Read(ref Unsafe.Add(ref x, {offset}))" : $"Unsafe.Add(ref x, {offset})"));
                 if (taps.Count == 0)
                     continue;
                 int row = k * cin * op;

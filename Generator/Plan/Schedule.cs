@@ -296,6 +296,22 @@ internal static class Schedule
         return best;
     }
 
+    /// <summary>Vector registers the JIT can allocate: 32 zmm with AVX-512, 16 ymm with AVX2.</summary>
+    public static int Registers(TargetIsa isa) => isa == TargetIsa.Avx512 ? 32 : 16;
+
+    /// <summary>
+    /// Whether a convolution tile of <paramref name="pixels"/> output pixels by <paramref name="vectors"/> channel vectors
+    /// reads each input value again at every tap that uses it. When the kernel is wider than the stride, taps share
+    /// input columns (pixel t's tap k + stride is pixel t + 1's tap k), and the JIT keeps a value read twice in a register
+    /// from its first use to its last: about pixels x stride values at once. Where those do not fit beside the
+    /// accumulators and the weight vectors (AVX-512's 6 x 4 tile of a 7x7 stride-2 convolution), the JIT spills, a
+    /// 64-byte store and load per value, so such tiles read every value afresh with one broadcast load instead. AVX-512
+    /// only: with AVX2 the extra broadcast loads cost more than the spills (measured on the 7x7 stride-2 case's 6 x 2 tile
+    /// and LeNet-5's first layer, both slower).
+    /// </summary>
+    public static bool RereadsInputs(TargetIsa isa, int pixels, int vectors, int strideW, int kernelW) =>
+        isa == TargetIsa.Avx512 && kernelW > strideW && pixels > 1 && pixels * vectors + vectors + pixels * strideW > Registers(isa);
+
     /// <summary>Independent accumulators that hide the multiply-add latency (4 cycles, 2 per cycle).</summary>
     private const int MinAccumulators = 8;
 

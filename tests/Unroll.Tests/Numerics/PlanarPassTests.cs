@@ -21,8 +21,8 @@ public class PlanarPassTests
         using Unroll;
 
         // 72 outputs are 5 AVX-512 vectors (a block of 4 and a remainder) or 9 AVX2 vectors (blocks of 2): two passes of
-        // 20 channels; "same" padding puts tiles at fixed columns on both edges.
-        [Network(Input = "40x9x37")]
+        // 20 channels; "same" padding puts tiles at fixed columns on both edges. 36 columns: AVX-512 tiles of 6 x 4.
+        [Network(Input = "40x9x36")]
         public partial class PlanarPassesSame
         {
             [Conv(72, Kernel = 3, Padding = Padding.Same), ReLU] public partial Layer C { get; }
@@ -79,5 +79,19 @@ public class PlanarPassTests
         // AVX-512 runs the 96 outputs as a block of 4 vectors and a remainder of 2; AVX2 as 6 blocks of 2.
         foreach (string isa in new[] { "Avx512", "Avx2" })
             Assert.Contains("each in 2 passes over 24 input channels", Kernels("PlanarPassesThenDense", isa));
+    }
+
+    /// <summary>
+    /// The 3x3 layer's AVX-512 tile (6 pixels x 4 vectors) shares input values between taps and has no registers left to
+    /// hold them, so it reads them again (Schedule.RereadsInputs); the numbers above are checked with it. AVX2 keeps them.
+    /// </summary>
+    [Fact]
+    public void WideAvx512TilesReadSharedInputsAgain()
+    {
+        IReadOnlyDictionary<string, string> sources = GeneratorHarness.Run(Source).Sources;
+        string Kernels(string isa) => sources.Single(s => s.Key.EndsWith($"PlanarPassesSame.{isa}.g.cs", StringComparison.Ordinal)).Value;
+        Assert.Contains("register tile 6 pixel(s) x 4 vector(s)", Kernels("Avx512"));
+        Assert.Contains("Vector512.Create(System.Threading.Volatile.Read(ref Unsafe.Add(ref x, ", Kernels("Avx512"));
+        Assert.DoesNotContain("Volatile.Read", Kernels("Avx2"));
     }
 }
