@@ -128,7 +128,7 @@ internal static class KernelEmitter
         string order = !loops.BlocksOuter
             ? $"Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}"
                 + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose input lines and weights stay in L1 (partial sums wait in the output)" : "")
-                + (Schedule.PrefetchesPlanarLines(p) ? $"; each interior tile prefetches every channel's input {I(PrefetchColumns)} columns on" : "")
+                + (Schedule.PrefetchesPlanarLines(v.Target, p) ? $"; each interior tile prefetches every channel's input {I(PrefetchColumns)} columns on" : "")
             : $"Weights outermost: computes output channel blocks [blockFrom, blockTo) of {I(Schedule.ConvUnits(v.Target, p))} ({I(tile.Vectors * v.Lanes)} channels each)"
                 + (loops.Passes > 1 ? $", each in {I(loops.Passes)} passes over {I(loops.PassChannels)} input channels whose weights stay in L2 (partial sums wait in the output)" : ", each with its weights kept in L2")
                 + $", over every output row";
@@ -370,14 +370,14 @@ internal static class KernelEmitter
             w.Line($"ref float x = ref Unsafe.Add(ref input, ((ih0 + kh) * {I(p.In.W)}{rowOffset}){(ps == 1 ? "" : $" * {I(ps)}")}{channelStart});");
             w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(kw * cin * op)}{(passes ? $" + icFrom * {I(op)}" : "")} + oc0);");
             if (reread)
-                w.Line("// Taps share input values; each is read again where used (Volatile.Read), since held in registers between taps they would spill the accumulators.");
+                w.Line("// Taps share input values; each is read again where used. Volatile.Read only keeps the JIT from holding them in registers between taps, where they would spill the accumulators (no threading is involved).");
             w.Open(passes ? "for (int ic = icFrom; ic < icTo; ic++)" : $"for (int ic = 0; ic < {I(cin)}; ic++)");
             for (int k = 0; k < kw; k++)
             {
                 var taps = new System.Collections.Generic.List<(int T, string Source)>();
                 for (int t = 0; t < pixels; t++)
                     if (tap(t, k) is string offset)
-                        taps.Add((t, reread ? $"System.Threading.Volatile.Read(ref Unsafe.Add(ref x, {offset}))" : $"Unsafe.Add(ref x, {offset})"));
+                        taps.Add((t, reread ? $"global::System.Threading.Volatile.Read(ref Unsafe.Add(ref x, {offset}))" : $"Unsafe.Add(ref x, {offset})"));
                 if (taps.Count == 0)
                     continue;
                 int row = k * cin * op;
@@ -385,8 +385,8 @@ internal static class KernelEmitter
                 MultiplyAddStep(w, v, "w", vectors, m => v.Load("wr", I(row + m * v.Lanes)), taps);
                 w.Close();
             }
-            if (Schedule.PrefetchesPlanarLines(p) && !loops.BlocksOuter && fixedColumn is null)
-                w.Line($"Cache.Prefetch(ref x, {I(PrefetchColumns)});");
+            if (Schedule.PrefetchesPlanarLines(v.Target, p) && fixedColumn is null)
+                w.Line($"global::Unroll.Kernels.Cache.Prefetch(ref x, {I(PrefetchColumns)});");
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();

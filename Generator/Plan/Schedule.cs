@@ -107,7 +107,7 @@ internal static class Schedule
             return new ConvLoops(false, 1, l.Input.C);
         if (weightBytes <= RowsOuterWeightBytes || weightBytes <= inputBytes)
         {
-            if (!PrefetchesPlanarLines(layer) || DenseChunks(For(isa, layer)) == 1)
+            if (!layer.In.Planar || l.Input.C <= PlanarPassChannels || DenseChunks(For(isa, layer)) == 1)
                 return new ConvLoops(false, 1, l.Input.C);
             int rowPasses = (l.Input.C + PlanarPassChannels - 1) / PlanarPassChannels;
             return new ConvLoops(false, rowPasses, (l.Input.C + rowPasses - 1) / rowPasses);
@@ -129,13 +129,15 @@ internal static class Schedule
     public const int PlanarPassChannels = 32;
 
     /// <summary>
-    /// Whether a convolution's tiles prefetch, for each input channel, the next cache line of its input row (16 columns
-    /// on): the caller's planar input with more than <see cref="PlanarPassChannels"/> channels, whose hundreds of
-    /// strided streams the hardware prefetchers do not follow, so each tile that first reads a line would wait for
-    /// memory. The line comes in while the tiles before it run.
+    /// Whether a convolution's interior tiles prefetch, for each input channel, the next cache line of its input row
+    /// (16 columns on): a vector kernel with rows outermost over the caller's planar input with more than
+    /// <see cref="PlanarPassChannels"/> channels, whose hundreds of strided streams the hardware prefetchers do not
+    /// follow, so each tile that first reads a line would wait for memory. The line comes in while the tiles before it
+    /// run. (The edge tiles at fixed columns do not prefetch.)
     /// </summary>
-    public static bool PrefetchesPlanarLines(LayerPlan layer) =>
-        layer.Layer.Op == OpKind.Conv && layer.In.Planar && layer.In.C > PlanarPassChannels;
+    public static bool PrefetchesPlanarLines(TargetIsa isa, LayerPlan layer) =>
+        isa != TargetIsa.Portable && layer.Layer.Op == OpKind.Conv && layer.In.Planar && layer.In.C > PlanarPassChannels
+        && !ConvLoops(isa, layer).BlocksOuter;
 
     /// <summary>The units of a convolution's forward kernel: channel blocks (full, then the remainder) when they are outermost, else output rows.</summary>
     public static int ConvUnits(TargetIsa isa, LayerPlan layer) =>
@@ -303,7 +305,7 @@ internal static class Schedule
     /// Whether a convolution tile of <paramref name="pixels"/> output pixels by <paramref name="vectors"/> channel vectors
     /// reads each input value again at every tap that uses it. When the kernel is wider than the stride, taps share
     /// input columns (pixel t's tap k + stride is pixel t + 1's tap k), and the JIT keeps a value read twice in a register
-    /// from its first use to its last: about pixels x stride values at once. Where those do not fit beside the
+    /// from its first use to its last: up to about pixels x stride values at once. Where those do not fit beside the
     /// accumulators and the weight vectors (AVX-512's 6 x 4 tile of a 7x7 stride-2 convolution), the JIT spills, a
     /// 64-byte store and load per value, so such tiles read every value afresh with one broadcast load instead. AVX-512
     /// only: with AVX2 the extra broadcast loads cost more than the spills (measured on the 7x7 stride-2 case's 6 x 2 tile
