@@ -100,7 +100,8 @@ internal static class KernelEmitter
         (int owLo, int owHi) = Interior(p.In.W, l.KernelW, l.StrideW, l.PadLeft, ow);
         (int ohLo, int ohHi) = Interior(p.In.H, l.KernelH, l.StrideH, l.PadTop, p.Out.H);
         bool clipRows = ohLo > 0 || ohHi < p.Out.H;
-        // Weights outermost: the tile computes one channel block (b), in one pass over a slice of the input channels.
+        // The tile computes one channel block (b) when weights are outermost, and one pass over a slice of the input
+        // channels (pass) when the sums are gathered in passes, with either loop order.
         string blockArgs = (loops.BlocksOuter ? ", b" : "") + (loops.Passes > 1 ? ", pass" : "");
         string blockParameters = (loops.BlocksOuter ? ", int b" : "") + (loops.Passes > 1 ? ", int pass" : "");
         // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
