@@ -24,7 +24,7 @@ internal static class KernelEmitter
         string shapes = $"{l.Input} -> {l.Output}";
         return l.Op switch
         {
-            OpKind.Conv => $"{l.KindName} {shapes}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}; "
+            OpKind.Conv => $"{ConvShapes(p)}; "
                 + (Schedule.PixelVectors(v.Target, p)
                     ? $"{v.Name}: vectors of {v.Lanes} pixels along the row, one per output channel"
                     : $"{v.Name}: register tile {tile.Pixels} pixel(s) x {tile.Vectors} vector(s) of {v.Lanes} channel(s)"),
@@ -32,6 +32,13 @@ internal static class KernelEmitter
             OpKind.MaxPool or OpKind.AvgPool => $"{l.KindName} {shapes}, window {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}; {v.Name}: {v.Lanes} channel(s) per vector",
             _ => $"{l.ActivationName} over {l.Input}; {v.Name}",
         };
+    }
+
+    /// <summary>A convolution's shapes, kernel, stride, padding and activation, as its kernels' comments give them.</summary>
+    private static string ConvShapes(LayerPlan p)
+    {
+        Graph.LayerModel l = p.Layer;
+        return $"{l.KindName} {l.Input} -> {l.Output}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}";
     }
 
     public static void Emit(CodeWriter w, LayerPlan p, VectorIsa v, string name)
@@ -217,6 +224,66 @@ internal static class KernelEmitter
                 w.Line($"Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + {I(tile[m])}) * {I(p.Out.Cs)}), {string.Join(", ", channels)});");
             }
             w.Close();
+        }
+        w.Close();
+        w.Close();
+    }
+
+    /// <summary>
+    /// A convolution that writes the network's output in C, H, W order itself (<see cref="Schedule.WritesPlanes"/>): each
+    /// vector holds one output channel at 16 adjacent pixels of the row (a strip), each weight is broadcast, and the
+    /// finished strips are stored where they go in the caller's output. It reads the input planes where they lie, or
+    /// the padded planes split by column phase (<see cref="Schedule.PlaneSplit"/>), so that every tap of every strip is
+    /// one vector load and no tap is left out at an edge: taps in the padding multiply zeros. The summation order is the
+    /// channel-vector kernel's (bias, then kernel rows, input channels and kernel columns in turn).
+    /// </summary>
+    public static void EmitPlanesConv(CodeWriter w, LayerPlan p, VectorIsa v, string name)
+    {
+        Graph.LayerModel l = p.Layer;
+        int lanes = v.Lanes, cin = p.In.C, op = p.PaddedOutputs, cout = p.Out.C, plane = p.Out.H * p.Out.W;
+        PlaneSplit? split = Schedule.PlaneSplit(p);
+        // Where input channel ic, padded row r, phase k, column j lies: ic * channel + r * row + k * phaseRow + j.
+        int channel = split?.ChannelLength ?? p.In.H * p.In.W, row = split?.RowLength ?? p.In.W, phaseRow = split?.Width ?? 0, phases = split?.Phases ?? 1;
+        int strips = p.Out.W / lanes, perTile = Schedule.PlaneTileStrips(p);
+        string source = split is { } s
+            ? $"Reads the network's input padded and split by column phase ({I(s.Rows)} rows of {I(s.Phases)} x {I(s.Width)} floats per channel)."
+            : p.In.Planar ? "Reads the caller's input in C, H, W order." : "Reads the network's one-channel input as it was copied to the workspace.";
+        w.Line($"/// <summary>{l.Name}: {ConvShapes(p)}; {v.Name}: vectors of {I(lanes)} pixels along the row, up to {I(perTile)} strip(s) x {I(Schedule.PlaneTileChannels(p, perTile))} output channel(s) at a time."
+            + $" {source} Writes output rows [rowFrom, rowTo) of {I(p.Out.H)} straight into the caller's output, in C, H, W order.</summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
+        w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
+        for (int first = 0; first < strips; first += perTile)
+        {
+            int count = Math.Min(perTile, strips - first);
+            int column = first * lanes, group = Schedule.PlaneTileChannels(p, count);
+            void Tile(int channels)
+            {
+                w.Line($"// Channels oc0.. oc0 + {I(channels - 1)}, columns {I(column)}..{I(column + count * lanes - 1)}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");
+                for (int c = 0; c < channels; c++)
+                    for (int m = 0; m < count; m++)
+                        w.Line($"{v.Type} a{c}_{m} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, oc0 + {I(c)})") : v.Zero)};");
+                w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
+                w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
+                w.Line($"ref float x = ref Unsafe.Add(ref input, ic * {I(channel)} + (oh * {I(l.StrideH)} + kh) * {I(row)} + {I(column)});");
+                w.Line($"ref float wr = ref Unsafe.Add(ref weights, (kh * {I(l.KernelW * cin)} + ic) * {I(op)} + oc0);");
+                for (int k = 0; k < l.KernelW; k++)
+                {
+                    // Kernel column k of output column ow reads phase k % stride at ow + k / stride (the column itself without a split).
+                    int offset = split is null ? k : k % phases * phaseRow + k / phases;
+                    w.Open("");
+                    MultiplyAddStep(w, v, "s", count, m => v.Load("x", I(offset + m * lanes)),
+                        Enumerable.Range(0, channels).Select(c => (c, $"Unsafe.Add(ref wr, {I(k * cin * op + c)})")), broadcast: "w");
+                    w.Close();
+                }
+                w.Close();
+                w.Close();
+                for (int c = 0; c < channels; c++)
+                    for (int m = 0; m < count; m++)
+                        w.Line(v.Store(v.Activate(l, $"a{c}_{m}")!, "output", $"(oc0 + {I(c)}) * {I(plane)} + oh * {I(p.Out.W)} + {I(column + m * lanes)}"));
+            }
+            // Channel groups as channel blocks of one-lane "vectors": full groups from oc0, then the rest.
+            ChannelBlocks(w, new Tile(1, count, group, cout), 1, Tile);
         }
         w.Close();
         w.Close();

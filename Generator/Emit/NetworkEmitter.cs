@@ -543,6 +543,22 @@ internal static class NetworkEmitter
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
+                case OpKind.Conv when winograd is not null && WritesPlanes(winograd, p, v):
+                    // The input: the caller's planes, or the network's one-channel input copied to the workspace (the same order).
+                    if (Schedule.PlaneSplit(p) is { } phases)
+                        steps.Add(new Step(phases.Length >= SplitMoveLength ? phases.Rows : 0, phases.Rows, (from, to) =>
+                        {
+                            w.Line($"// {p.Layer.Name}'s input, padded and split by column phase, in its output's slot (the output goes straight to the caller)");
+                            string source = p.In.Planar ? "input" : $"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)})";
+                            w.Line($"Layout.SplitPhases({source}, {Ws(p.Out.Offset)}, {I(p.In.C)}, {I(p.In.H)}, {I(p.In.W)}, {I(p.Layer.PadTop)}, {I(p.Layer.PadLeft)}, {I(phases.Rows)}, {I(phases.Phases)}, {I(phases.Width)}, {from}, {to});");
+                        }));
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p), Schedule.ConvUnits(v.Target, p), (from, to) =>
+                    {
+                        w.Line(comment + ", written to the caller's output in C, H, W order");
+                        string source = Schedule.PlaneSplit(p) is not null ? Ws(p.Out.Offset) : p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset);
+                        w.Line(WeightedCall(kernel + PlanesSuffix, p, source, "ref MemoryMarshal.GetReference(output)", from, to));
+                    }));
+                    break;
                 case OpKind.Conv:
                 case OpKind.Dense:
                     int all = p.Layer.Op == OpKind.Conv ? Schedule.ConvUnits(v.Target, p) : Schedule.DenseChunks(Schedule.For(v.Target, p));
@@ -608,6 +624,8 @@ internal static class NetworkEmitter
         }
         foreach (OutputPlan o in outputs)
         {
+            if (winograd is not null && WritesPlanes(winograd, layers[o.Layer], v))
+                continue;
             TensorSlot outSlot = o.Slot;
             string target = OutputTarget(o, outputs, "output");
             steps.Add(new Step(outSlot.Length >= SplitMoveLength ? outSlot.H : 0, outSlot.H, (from, to) =>
@@ -832,6 +850,18 @@ internal static class NetworkEmitter
         EndSampleLoop();
         w.Close();
     }
+
+    /// <summary>
+    /// Whether inference layer <paramref name="p"/> writes the network's only output in C, H, W order itself with
+    /// <paramref name="v"/>'s kernels (<see cref="Schedule.WritesPlanes"/>), so the pass has no output move: the layer reads
+    /// the network's input and its output is the network's. It calls a kernel of its own (named with
+    /// <see cref="PlanesSuffix"/>), and its output slot holds the split input when it needs one.
+    /// </summary>
+    private static bool WritesPlanes(NetworkPlan plan, LayerPlan p, VectorIsa v) =>
+        plan.GroupSize == 1 && plan.Outputs.Count == 1 && ReferenceEquals(plan.Layers[plan.Outputs[0].Layer], p) && Schedule.WritesPlanes(v.Target, p);
+
+    /// <summary>What the name of a kernel that writes planes (see <see cref="WritesPlanes"/>) adds to its layer's kernel name.</summary>
+    private const string PlanesSuffix = "_Planes";
 
     /// <summary>Where output <paramref name="o"/> goes in the span <paramref name="span"/>: all of it when it is the only output, else its slice.</summary>
     private static string OutputTarget(OutputPlan o, EquatableArray<OutputPlan> outputs, string span) =>
@@ -1111,7 +1141,12 @@ internal static class NetworkEmitter
         foreach (LayerPlan p in emitted)
         {
             w.Line();
-            KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
+            // A layer writing planes has a kernel of its own; the channels-last one stays for the training pass that shares it.
+            bool planes = WritesPlanes(plan, p, v);
+            if (planes)
+                KernelEmitter.EmitPlanesConv(w, p, v, names[p.KernelKey] + PlanesSuffix);
+            if (!planes || plan.Training.Layers.Any(q => q.KernelKey == p.KernelKey))
+                KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
             if (p.WinogradOffset >= 0)
             {
                 w.Line();

@@ -31,6 +31,25 @@ internal readonly record struct Tile(int Lanes, int Pixels, int Vectors, int Cha
 /// </summary>
 internal readonly record struct ConvLoops(bool BlocksOuter, int Passes, int PassChannels);
 
+/// <summary>
+/// The network's input planes, padded and split by column phase, for a convolution writing planes
+/// (<see cref="Schedule.PlaneSplit"/>): per channel, <paramref name="Rows"/> padded rows, each as
+/// <paramref name="Phases"/> phase rows of <paramref name="Width"/> floats, phase k holding the padded columns
+/// k, k + stride, k + 2 stride and so on, zero in the padding. A kernel column kw of output column ow then reads phase
+/// kw % stride at ow + kw / stride: 16 adjacent output columns read one vector.
+/// </summary>
+internal readonly record struct PlaneSplit(int Channels, int Rows, int Phases, int Width)
+{
+    /// <summary>Floats of one padded row: all its phases.</summary>
+    public int RowLength => Phases * Width;
+
+    /// <summary>Floats of one channel.</summary>
+    public int ChannelLength => Rows * RowLength;
+
+    /// <summary>Floats of the whole buffer.</summary>
+    public int Length => Channels * ChannelLength;
+}
+
 /// <summary>Chooses register tiles per layer and instruction set.</summary>
 internal static class Schedule
 {
@@ -161,6 +180,64 @@ internal static class Schedule
             && layer.In.PixelStride == 1 && l.StrideW == 1 && l.PadLeft == 0 && l.PadRight == 0 && l.PadTop == 0 && l.PadBottom == 0 && layer.Out.W >= Lanes(isa)
             && layer.Residual is null && ConvLoops(isa, layer) is { BlocksOuter: false, Passes: 1 };
     }
+
+    /// <summary>
+    /// Whether a convolution's inference kernel can write its output straight into the caller's output, in C, H, W order,
+    /// instead of channels-last into the workspace and then moved there (the move was about 6% of the time of the 7x7
+    /// stride-2 3 -> 64 convolution over 224 x 224). A convolution that reads the caller's planes (or the network's
+    /// one-channel input, copied as it is) and whose output is the network's only output (the network emitter checks
+    /// that) can run its vectors along the output row, 16 adjacent pixels of one channel, and store each vector where it
+    /// belongs. AVX-512 only; rows a whole number of vectors long, so that no lane is idle; an activation applied in
+    /// registers; no residual sum. Input columns that a stride or padding puts apart are first gathered by
+    /// <see cref="PlaneSplit"/>, whose buffer goes in the layer's own output slot (free, since the output goes to the
+    /// caller), so it must fit there.
+    /// </summary>
+    public static bool WritesPlanes(TargetIsa isa, LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        return isa == TargetIsa.Avx512 && l.Op == OpKind.Conv && layer.In.PixelStride == 1 && layer.Residual is null
+            && layer.Out.W % Lanes(isa) == 0
+            && l.Activation is not (ActivationKind.Tanh or ActivationKind.Sigmoid or ActivationKind.Softmax)
+            && ConvLoops(isa, layer) is { BlocksOuter: false, Passes: 1 }
+            && (PlaneSplit(layer) is not { } split || split.Length <= layer.Out.Length);
+    }
+
+    /// <summary>
+    /// The buffer a convolution writing planes (<see cref="WritesPlanes"/>) reads, when it cannot read the input planes where
+    /// they lie: with a horizontal stride, or padding. Null when it can (stride 1 across, no padding). Its rows are as wide
+    /// as the output columns' windows reach; input columns past the last window are left out.
+    /// </summary>
+    public static PlaneSplit? PlaneSplit(LayerPlan layer)
+    {
+        Graph.LayerModel l = layer.Layer;
+        if (l.StrideW == 1 && l.PadTop == 0 && l.PadLeft == 0 && l.PadBottom == 0 && l.PadRight == 0)
+            return null;
+        int rows = layer.In.H + l.PadTop + l.PadBottom;
+        return new PlaneSplit(layer.In.C, rows, l.StrideW, layer.Out.W + (l.KernelW - 1) / l.StrideW);
+    }
+
+    /// <summary>Vectors along the row (strips) that a tile of a convolution writing planes accumulates at once: the row's strips in even tiles of at most <see cref="PlaneTileMostStrips"/>.</summary>
+    public static int PlaneTileStrips(LayerPlan layer)
+    {
+        int strips = layer.Out.W / Lanes(TargetIsa.Avx512);
+        int tiles = (strips + PlaneTileMostStrips - 1) / PlaneTileMostStrips;
+        return (strips + tiles - 1) / tiles;
+    }
+
+    /// <summary>
+    /// Output channels a tile of <paramref name="strips"/> strips of a convolution writing planes accumulates at once: at
+    /// most 24 accumulators, and with one register per strip loaded and one for the broadcast weight at most 32 registers
+    /// (4 strips: 6 channels; 3 strips: 8).
+    /// </summary>
+    public static int PlaneTileChannels(LayerPlan layer, int strips) =>
+        Math.Max(1, Math.Min(layer.Out.C, Math.Min(AccumulatorBudget(TargetIsa.Avx512), Registers(TargetIsa.Avx512) - 1 - strips) / strips));
+
+    /// <summary>
+    /// Strips at most in a tile of a convolution writing planes. Fewer strips and more channels load fewer input vectors
+    /// per multiply-add (every strip load is unaligned): on the 7x7 stride-2 case's rows of 7 strips, tiles of 4 and 3
+    /// ran faster than one of 7 strips x 3 channels.
+    /// </summary>
+    private const int PlaneTileMostStrips = 4;
 
     /// <summary>Channels both sides of a convolution need before Winograd pays for its transforms.</summary>
     public const int WinogradMinChannels = 64;

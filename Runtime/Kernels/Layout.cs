@@ -108,6 +108,65 @@ public static class Layout
     }
 
     /// <summary>
+    /// Copies C x H x W values from <paramref name="source"/> into padded planes split by column phase, for generated
+    /// convolution kernels that run their vectors along the output row: per channel, <paramref name="rows"/> padded rows
+    /// (image row y is padded row y + <paramref name="padTop"/>), each stored as <paramref name="phases"/> phase rows of
+    /// <paramref name="width"/> floats, phase k holding padded columns k, k + phases, k + 2 phases and so on (image column
+    /// x is padded column x + <paramref name="padLeft"/>). Padding, and phase columns past the padded row, are zero; padded
+    /// columns from <paramref name="phases"/> x <paramref name="width"/> on (which no window of a stride that drops the
+    /// row's last columns reads) are left out. Writes padded rows [<paramref name="rowFrom"/>, <paramref name="rowTo"/>) of
+    /// every channel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SplitPhases(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int padTop, int padLeft,
+        int rows, int phases, int width, int rowFrom, int rowTo)
+    {
+        if (source.Length < c * h * w)
+            throw new ArgumentException($"Expected at least {c * h * w} values.", nameof(source));
+        if ((uint)rowFrom > (uint)rowTo || rowTo > rows)
+            throw new ArgumentOutOfRangeException(nameof(rowTo), $"Rows [{rowFrom}, {rowTo}) are not within 0..{rows}.");
+        if (phases < 1 || width < 0 || padLeft < 0 || padTop < 0)
+            throw new ArgumentException($"Phases ({phases}) must be positive, and the width ({width}) and the padding ({padTop}, {padLeft}) not negative.", nameof(phases));
+        ref float src = ref MemoryMarshal.GetReference(source);
+        int rowLength = phases * width;
+        // Image columns from this one on fall past the phase rows.
+        int columns = Math.Min(w, rowLength - padLeft);
+        for (int ch = 0; ch < c; ch++)
+            for (int r = rowFrom; r < rowTo; r++)
+            {
+                ref float row = ref Unsafe.Add(ref destination, (ch * rows + r) * rowLength);
+                MemoryMarshal.CreateSpan(ref row, rowLength).Clear();
+                int y = r - padTop;
+                if ((uint)y >= (uint)h)
+                    continue;
+                ref float line = ref Unsafe.Add(ref src, (ch * h + y) * w);
+                if (phases == 1)
+                {
+                    if (columns > 0)
+                        Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref row, padLeft)), ref Unsafe.As<float, byte>(ref line), (uint)(columns * sizeof(float)));
+                    continue;
+                }
+                // Padded column x + padLeft goes to phase (x + padLeft) % phases, at (x + padLeft) / phases.
+                for (int k = 0; k < phases; k++)
+                {
+                    int first = ((k - padLeft) % phases + phases) % phases;
+                    ref float phase = ref Unsafe.Add(ref row, k * width + (first + padLeft) / phases);
+                    int j = 0, x = first;
+                    if (phases == 2 && Avx512F.IsSupported)
+                    {
+                        // Every other value of 32 adjacent ones, picked from two vectors by one permute.
+                        Vector512<int> even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                        for (; x + 32 <= columns; x += 32, j += 16)
+                            Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref line, (nuint)x), even, Vector512.LoadUnsafe(ref line, (nuint)(x + 16)))
+                                .StoreUnsafe(ref phase, (nuint)j);
+                    }
+                    for (; x < columns; x += phases, j++)
+                        Unsafe.Add(ref phase, j) = Unsafe.Add(ref line, x);
+                }
+            }
+    }
+
+    /// <summary>
     /// Stores 16 adjacent pixels of 8 channels, given as one vector per channel (lane p holds pixel p), channels-last in
     /// pixel slots of 16 floats from <paramref name="destination"/>: pixel p's channels go to floats 0..7 of its slot,
     /// and floats 8..15 (channel padding) are set to zero. The transpose runs in registers, an 8 x 8 block per half.

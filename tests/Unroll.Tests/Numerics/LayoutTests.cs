@@ -62,4 +62,53 @@ public class LayoutTests
         Layout.ToChannelsFirst(ref channelsLast[0], backHalves, c, h, w, cs, middle, h);
         Assert.Equal(source, backHalves);
     }
+
+    /// <summary>
+    /// The padded, phase-split planes that convolutions writing planes read: every float against index arithmetic, over
+    /// the permuting path (2 phases, rows of 32 or more) and the scalar one, with row ranges as threads use them.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 3, 5, 1, 1, 2, 4)]
+    [InlineData(3, 20, 64, 2, 2, 2, 34)]
+    [InlineData(2, 7, 70, 3, 3, 2, 38)]
+    [InlineData(3, 13, 193, 1, 1, 4, 49)]
+    [InlineData(2, 9, 32, 1, 1, 1, 34)]
+    [InlineData(2, 6, 40, 0, 0, 2, 22)]
+    [InlineData(1, 3, 10, 0, 0, 4, 2)]
+    [InlineData(2, 4, 70, 1, 2, 2, 30)]
+    [InlineData(1, 2, 9, 0, 3, 1, 10)]
+    public void SplitPhasesMatchesIndexArithmetic(int c, int h, int w, int padTop, int padLeft, int phases, int width)
+    {
+        var random = new Random(c * 1000 + h * 10 + w);
+        float[] source = new float[c * h * w];
+        for (int i = 0; i < source.Length; i++)
+            source[i] = (float)random.NextDouble() + 1f;
+        int rows = h + 2 * padTop;
+        float[] split = new float[c * rows * phases * width];
+        Array.Fill(split, -7f);
+        int middle = rows / 2;
+        Layout.SplitPhases(source, ref split[0], c, h, w, padTop, padLeft, rows, phases, width, 0, middle);
+        Assert.Equal(-7f, split[middle * phases * width]);
+        Layout.SplitPhases(source, ref split[0], c, h, w, padTop, padLeft, rows, phases, width, middle, rows);
+        for (int ch = 0; ch < c; ch++)
+            for (int r = 0; r < rows; r++)
+                for (int k = 0; k < phases; k++)
+                    for (int j = 0; j < width; j++)
+                    {
+                        int y = r - padTop, x = j * phases + k - padLeft;
+                        float expected = y >= 0 && y < h && x >= 0 && x < w ? source[(ch * h + y) * w + x] : 0f;
+                        Assert.Equal(expected, split[((ch * rows + r) * phases + k) * width + j]);
+                    }
+    }
+
+    [Fact]
+    public void SplitPhasesRejectsBadArguments()
+    {
+        float[] source = new float[2 * 3 * 10];
+        float[] split = new float[2 * 5 * 2 * 6];
+        var error = Assert.Throws<ArgumentException>(() => Layout.SplitPhases(source, ref split[0], 2, 3, 10, 1, 1, 5, 0, 6, 0, 5));
+        Assert.Contains("Phases (0) must be positive", error.Message);
+        Assert.Throws<ArgumentException>(() => Layout.SplitPhases(source.AsSpan(1), ref split[0], 2, 3, 10, 1, 1, 5, 2, 6, 0, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhases(source, ref split[0], 2, 3, 10, 1, 1, 5, 2, 6, 0, 6));
+    }
 }
