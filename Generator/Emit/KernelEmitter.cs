@@ -38,7 +38,8 @@ internal static class KernelEmitter
     private static string ConvShapes(LayerPlan p)
     {
         Graph.LayerModel l = p.Layer;
-        return $"{l.KindName} {l.Input} -> {l.Output}, kernel {l.KernelH}x{l.KernelW}, stride {l.StrideH}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}";
+        string stride = l.StrideH == l.StrideW ? I(l.StrideH) : $"{I(l.StrideH)}x{I(l.StrideW)}";
+        return $"{l.KindName} {l.Input} -> {l.Output}, kernel {l.KernelH}x{l.KernelW}, stride {stride}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}";
     }
 
     public static void Emit(CodeWriter w, LayerPlan p, VectorIsa v, string name)
@@ -245,10 +246,12 @@ internal static class KernelEmitter
         // Where input channel ic, padded row r, phase k, column j lies: ic * channel + r * row + k * phaseRow + j.
         int channel = split?.ChannelLength ?? p.In.H * p.In.W, row = split?.RowLength ?? p.In.W, phaseRow = split?.Width ?? 0, phases = split?.Phases ?? 1;
         int strips = p.Out.W / lanes, perTile = Schedule.PlaneTileStrips(p);
+        string tiles = string.Join(" and ", Enumerable.Range(0, (strips + perTile - 1) / perTile).Select(t => Math.Min(perTile, strips - t * perTile)).Distinct()
+            .Select(count => $"{I(count)} strip(s) x {I(Schedule.PlaneTileChannels(p, count))} channel(s)"));
         string source = split is { } s
             ? $"Reads the network's input padded and split by column phase ({I(s.Rows)} rows of {I(s.Phases)} x {I(s.Width)} floats per channel)."
             : p.In.Planar ? "Reads the caller's input in C, H, W order." : "Reads the network's one-channel input as it was copied to the workspace.";
-        w.Line($"/// <summary>{l.Name}: {ConvShapes(p)}; {v.Name}: vectors of {I(lanes)} pixels along the row, up to {I(perTile)} strip(s) x {I(Schedule.PlaneTileChannels(p, perTile))} output channel(s) at a time."
+        w.Line($"/// <summary>{l.Name}: {ConvShapes(p)}; {v.Name}: vectors of {I(lanes)} pixels along the row, strips of {I(lanes)} columns in tiles of {tiles} at a time."
             + $" {source} Writes output rows [rowFrom, rowTo) of {I(p.Out.H)} straight into the caller's output, in C, H, W order.</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
@@ -259,7 +262,7 @@ internal static class KernelEmitter
             int column = first * lanes, group = Schedule.PlaneTileChannels(p, count);
             void Tile(int channels)
             {
-                w.Line($"// Channels oc0.. oc0 + {I(channels - 1)}, columns {I(column)}..{I(column + count * lanes - 1)}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");
+                w.Line($"// Channels oc0..oc0 + {I(channels - 1)}, columns {I(column)}..{I(column + count * lanes - 1)}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");
                 for (int c = 0; c < channels; c++)
                     for (int m = 0; m < count; m++)
                         w.Line($"{v.Type} a{c}_{m} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, oc0 + {I(c)})") : v.Zero)};");

@@ -502,7 +502,8 @@ internal static class NetworkEmitter
                 index++;
             return training.SegmentOf(index);
         }
-        if (!layers[0].In.Planar)
+        // A first layer that writes planes from a split reads the caller's input for it (a one-channel input is in the same order).
+        if (!layers[0].In.Planar && !(winograd is not null && WritesPlanes(winograd, layers[0], v) && Schedule.PlaneSplit(layers[0]) is not null))
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
                 w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
         for (int index = 0; index < layers.Count; index++)
@@ -544,13 +545,12 @@ internal static class NetworkEmitter
                     }, Segment(p)));
                     break;
                 case OpKind.Conv when winograd is not null && WritesPlanes(winograd, p, v):
-                    // The input: the caller's planes, or the network's one-channel input copied to the workspace (the same order).
+                    // The input: the caller's planes, split or where they lie, or the network's one-channel input as copied to the workspace.
                     if (Schedule.PlaneSplit(p) is { } phases)
                         steps.Add(new Step(phases.Length >= SplitMoveLength ? phases.Rows : 0, phases.Rows, (from, to) =>
                         {
                             w.Line($"// {p.Layer.Name}'s input, padded and split by column phase, in its output's slot (the output goes straight to the caller)");
-                            string source = p.In.Planar ? "input" : $"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)})";
-                            w.Line($"Layout.SplitPhases({source}, {Ws(p.Out.Offset)}, {I(p.In.C)}, {I(p.In.H)}, {I(p.In.W)}, {I(p.Layer.PadTop)}, {I(p.Layer.PadLeft)}, {I(phases.Rows)}, {I(phases.Phases)}, {I(phases.Width)}, {from}, {to});");
+                            w.Line($"Layout.SplitPhases(input, {Ws(p.Out.Offset)}, {I(p.In.C)}, {I(p.In.H)}, {I(p.In.W)}, {I(p.Layer.PadTop)}, {I(p.Layer.PadLeft)}, {I(phases.Rows)}, {I(phases.Phases)}, {I(phases.Width)}, {from}, {to});");
                         }));
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), Schedule.ConvUnits(v.Target, p), (from, to) =>
                     {
@@ -854,8 +854,8 @@ internal static class NetworkEmitter
     /// <summary>
     /// Whether inference layer <paramref name="p"/> writes the network's only output in C, H, W order itself with
     /// <paramref name="v"/>'s kernels (<see cref="Schedule.WritesPlanes"/>), so the pass has no output move: the layer reads
-    /// the network's input and its output is the network's. It calls a kernel of its own (named with
-    /// <see cref="PlanesSuffix"/>), and its output slot holds the split input when it needs one.
+    /// the network's input, its output is the network's only output, and samples do not run in groups. It calls a kernel of
+    /// its own (named with <see cref="PlanesSuffix"/>), and its output slot holds the split input when it needs one.
     /// </summary>
     private static bool WritesPlanes(NetworkPlan plan, LayerPlan p, VectorIsa v) =>
         plan.GroupSize == 1 && plan.Outputs.Count == 1 && ReferenceEquals(plan.Layers[plan.Outputs[0].Layer], p) && Schedule.WritesPlanes(v.Target, p);
@@ -1115,7 +1115,8 @@ internal static class NetworkEmitter
 
         // Layers whose computations are identical share one kernel, named after the first of them. A first
         // convolution reads the caller's input in place for inference, and the converted input in training:
-        // two kernels, the planar one named with "_Planar" (it has no backward kernel).
+        // two kernels, the planar one named with "_Planar" (it has no backward kernel). A layer writing the output's
+        // planes (WritesPlanes) calls its own kernel instead, named with PlanesSuffix.
         var names = new Dictionary<string, string>();
         var emitted = new List<LayerPlan>();
         foreach (LayerPlan p in plan.Layers.Where(p => !p.Pruned).Concat(plan.Training.Layers))

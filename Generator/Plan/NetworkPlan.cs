@@ -7,7 +7,7 @@ namespace Unroll.Generator.Plan;
 /// Where one sample's tensor lives in the workspace: channels-last (H, W, C) with a channel stride
 /// <paramref name="Cs"/> that is C rounded up to 16, so every vector load of 16 (or 8) channels stays in bounds.
 /// A <paramref name="Planar"/> slot is the caller's input itself, in C, H, W order, read where it lies:
-/// a first convolution reads its input by broadcast only, so any layout will do and none is converted.
+/// a first convolution reads its input by broadcast, or by vectors along a row (which want planes), so none is converted.
 /// </summary>
 internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool Planar = false)
 {

@@ -11,9 +11,10 @@ namespace Unroll.Tests.Numerics;
 /// Networks of one convolution over the caller's input whose output rows are whole AVX-512 vectors: at inference the
 /// AVX-512 kernel writes the caller's output in C, H, W order itself (Schedule.WritesPlanes), reading the input where it
 /// lies or padded and split by column phase, with no output move. Stride 2 and 4 (the permuting and the scalar split),
-/// padding, several channel groups with a remainder, one strip and three, no bias, activations in registers; every
-/// instruction set (AVX2 and the portable path keep the channels-last kernel and the move), 1 and 2 threads (which split
-/// the split's rows and the output rows), batch 1 and 3, against the reference.
+/// padding on every side and uneven padding, several channel groups with a remainder, one strip up to four, no bias,
+/// activations in registers; every instruction set (AVX2 and the portable path keep the channels-last kernel and the
+/// move), 1 and 2 threads (which split the output rows of the larger networks, and the large split's rows), batch 1 and
+/// 3, against the reference.
 /// </summary>
 public class PlaneOutputTests
 {
@@ -43,6 +44,20 @@ public class PlaneOutputTests
             [Conv(21, Kernel = 7, Stride = 4, Pad = 1), LeakyReLU(0.1f)] public partial Layer C { get; }
         }
 
+        // "Same" padding with an even kernel height at stride 2: pads 1 above and 2 below, none left and 1 right.
+        [Network(Input = "2x11x64")]
+        public partial class PlanesSameUneven
+        {
+            [Conv(5, KernelHeight = 4, KernelWidth = 3, Stride = 2, Padding = Padding.Same), ReLU] public partial Layer C { get; }
+        }
+
+        // A split of 39,780 floats, so that threads sharing a sample split its rows too, then the output rows.
+        [Network(Input = "3x100x128")]
+        public partial class PlanesLargeSplit
+        {
+            [Conv(40, Kernel = 3, Stride = 2, Pad = 1)] public partial Layer C { get; }
+        }
+
         // "Same" padding at stride 1 over 64 columns: 4 strips, 6 channels at a time (7 channels: a group of 6 and one of 1).
         [Network(Input = "1x9x64")]
         public partial class PlanesSame
@@ -51,7 +66,7 @@ public class PlaneOutputTests
         }
         """;
 
-    private static readonly string[] Names = { "PlanesStrideTwo", "PlanesInPlace", "PlanesStrideFour", "PlanesSame" };
+    private static readonly string[] Names = { "PlanesStrideTwo", "PlanesInPlace", "PlanesStrideFour", "PlanesSameUneven", "PlanesLargeSplit", "PlanesSame" };
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
@@ -86,10 +101,16 @@ public class PlaneOutputTests
                 Assert.Contains("ToChannelsFirst", Run(name, isa));
         }
         Assert.Contains("Layout.SplitPhases(input, ref Unsafe.Add(ref ws, ", Run("PlanesStrideTwo", "Avx512"));
-        Assert.Contains("2 strip(s) x 12 output channel(s)", Kernels("PlanesStrideTwo", "Avx512"));
+        Assert.Contains("in tiles of 2 strip(s) x 12 channel(s) at a time", Kernels("PlanesStrideTwo", "Avx512"));
         Assert.DoesNotContain("SplitPhases", Run("PlanesInPlace", "Avx512"));
-        Assert.Contains("Layout.SplitPhases(workspace.Slice(0, ", Run("PlanesStrideFour", "Avx512"));
-        Assert.Contains(", 1, 13, 196, 1, 1, 15, 4, 49, ", Run("PlanesStrideFour", "Avx512"));
+        // A one-channel input is split from the caller's span (the same order), with no copy to the workspace first.
+        Assert.Contains("Layout.SplitPhases(input, ref Unsafe.Add(ref ws, ", Run("PlanesStrideFour", "Avx512"));
+        Assert.DoesNotContain("ToChannelsLast", Run("PlanesStrideFour", "Avx512"));
+        Assert.Contains(", 1, 13, 196, 1, 1, 15, 4, 49, 0, 15);", Run("PlanesStrideFour", "Avx512"));
+        Assert.Contains("strips of 16 columns in tiles of 3 strip(s) x 8 channel(s)", Kernels("PlanesStrideFour", "Avx512"));
+        Assert.Contains(", 2, 11, 64, 1, 0, 14, 2, 33, 0, 14);", Run("PlanesSameUneven", "Avx512"));
+        Assert.Contains("stride 2, pads (t,l,b,r) 1,0,2,1", Kernels("PlanesSameUneven", "Avx512"));
+        Assert.Contains(", 3, 100, 128, 1, 1, 102, 2, 65, 102 * part / parts, 102 * (part + 1) / parts);", Run("PlanesLargeSplit", "Avx512"));
         // Training keeps the channels-last kernels and the move.
         Assert.Contains("Layout.ToChannelsFirst", Kernels("PlanesStrideTwo", "Avx512").Substring(Kernels("PlanesStrideTwo", "Avx512").IndexOf("public static void TrainForward(", StringComparison.Ordinal)));
     }
