@@ -16,7 +16,8 @@ using Unroll.Networks;
 //   transfer [--data DIR] [--train N] [--test N] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]
 //                        the pretrained ResNet-18 as a frozen feature extractor, a new dense head trained on Fashion-MNIST
 //   list                 the networks and the instruction sets this machine runs
-//   jitcheck             runs every network on every supported instruction set (the MinOpts test drives this)
+//   jitcheck             runs every network, and the probes of kernel paths no network takes, on every supported
+//                        instruction set (the MinOpts test drives this)
 try
 {
     string command = args.Length > 0 ? args[0].ToLowerInvariant() : "demo";
@@ -58,6 +59,14 @@ try
                     float[] output = network.Predict(new float[network.InputLength * 2]);
                     double loss = network.ComputeGradients(new float[network.InputLength * 2], 2, (_, y, g) => { g.Fill(1); return 0; }, new float[network.InputLength * 2]);
                     Console.WriteLine($"{name} {isa}: {output.Length} outputs, gradients computed");
+                }
+            // Kernel paths that no catalog network takes.
+            foreach ((string name, Func<NetworkOptions, Network> create) in JitProbes.All)
+                foreach (Isa isa in IsaSupport.Supported())
+                {
+                    using Network network = create(new NetworkOptions { Isa = isa, Threads = 1 });
+                    float[] output = network.Predict(new float[network.InputLength * 2]);
+                    Console.WriteLine($"{name} {isa}: {output.Length} outputs");
                 }
             // The pretrained ResNet-18 compiled from its ONNX file (weights as initialised: the JIT does not care).
             foreach (Isa isa in IsaSupport.Supported())

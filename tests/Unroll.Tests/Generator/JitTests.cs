@@ -8,7 +8,7 @@ namespace Unroll.Tests.Generator;
 
 /// <summary>
 /// No generated method may fall into JIT MinOpts (the JIT's fallback for methods that are too large).
-/// Runs the CLI's jitcheck (every network in Networks/, every supported ISA) in a child process with
+/// Runs the CLI's jitcheck (every network in Networks/ and the CLI's probes, every supported ISA) in a child process with
 /// DOTNET_JitStdOutFile and DOTNET_JitDisasmSummary=1, and reads the JIT's own list of compiled methods.
 /// </summary>
 public class JitTests
@@ -37,6 +37,9 @@ public class JitTests
             var minOpts = generated.Where(l => l.Contains("MinOpts", StringComparison.Ordinal)).ToList();
             Assert.True(minOpts.Count == 0, "Generated methods compiled with MinOpts:\n" + string.Join("\n", minOpts));
             Assert.Contains(generated, l => l.Contains("Avx512Kernels", StringComparison.Ordinal) || l.Contains("Avx2Kernels", StringComparison.Ordinal) || l.Contains("PortableKernels", StringComparison.Ordinal));
+            // The CLI's probes reach the kernels that write the caller's planes on AVX-512.
+            if (IsaSupport.IsSupported(Isa.Avx512))
+                Assert.Contains(generated, l => l.Contains("Avx512Kernels:Conv2D_Conv_Planar_Planes(", StringComparison.Ordinal));
         }
         finally
         {
