@@ -245,9 +245,10 @@ internal static class KernelEmitter
         PlaneSplit? split = Schedule.PlaneSplit(p);
         // Where input channel ic, padded row r, phase k, column j lies: ic * channel + r * row + k * phaseRow + j.
         int channel = split?.ChannelLength ?? p.In.H * p.In.W, row = split?.RowLength ?? p.In.W, phaseRow = split?.Width ?? 0, phases = split?.Phases ?? 1;
+        // The strips of a row, in tiles of perTile and a shorter last one.
         int strips = p.Out.W / lanes, perTile = Schedule.PlaneTileStrips(p);
-        string tiles = string.Join(" and ", Enumerable.Range(0, (strips + perTile - 1) / perTile).Select(t => Math.Min(perTile, strips - t * perTile)).Distinct()
-            .Select(count => $"{I(count)} strip(s) x {I(Schedule.PlaneTileChannels(p, count))} channel(s)"));
+        int[] tileStrips = Enumerable.Range(0, (strips + perTile - 1) / perTile).Select(t => Math.Min(perTile, strips - t * perTile)).ToArray();
+        string tiles = string.Join(" and ", tileStrips.Distinct().Select(count => $"{I(count)} strip(s) x {I(Schedule.PlaneTileChannels(p, count))} channel(s)"));
         string source = split is { } s
             ? $"Reads the network's input padded and split by column phase ({I(s.Rows)} rows of {I(s.Phases)} x {I(s.Width)} floats per channel)."
             : p.In.Planar ? "Reads the caller's input in C, H, W order." : "Reads the network's one-channel input as it was copied to the workspace.";
@@ -256,10 +257,11 @@ internal static class KernelEmitter
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
         w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
-        for (int first = 0; first < strips; first += perTile)
+        int first = 0;
+        foreach (int count in tileStrips)
         {
-            int count = Math.Min(perTile, strips - first);
             int column = first * lanes, group = Schedule.PlaneTileChannels(p, count);
+            first += count;
             void Tile(int channels)
             {
                 w.Line($"// Channels oc0..oc0 + {I(channels - 1)}, columns {I(column)}..{I(column + count * lanes - 1)}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");

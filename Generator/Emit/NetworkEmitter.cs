@@ -502,8 +502,10 @@ internal static class NetworkEmitter
                 index++;
             return training.SegmentOf(index);
         }
+        // The inference layer that writes the output's planes itself on this instruction set, if any.
+        LayerPlan? planes = winograd is null ? null : PlanesLayer(winograd, v);
         // A first layer that writes planes from a split reads the caller's input for it (a one-channel input is in the same order).
-        if (!layers[0].In.Planar && !(winograd is not null && WritesPlanes(winograd, layers[0], v) && Schedule.PlaneSplit(layers[0]) is not null))
+        if (!layers[0].In.Planar && !(ReferenceEquals(planes, layers[0]) && Schedule.PlaneSplit(layers[0]) is not null))
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
                 w.Line($"Layout.ToChannelsLast(input, {Ws(inSlot.Offset)}, {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)}, {from}, {to});")));
         for (int index = 0; index < layers.Count; index++)
@@ -544,9 +546,10 @@ internal static class NetworkEmitter
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
-                case OpKind.Conv when winograd is not null && WritesPlanes(winograd, p, v):
+                case OpKind.Conv when ReferenceEquals(p, planes):
                     // The input: the caller's planes, split or where they lie, or the network's one-channel input as copied to the workspace.
-                    if (Schedule.PlaneSplit(p) is { } phases)
+                    PlaneSplit? planeSplit = Schedule.PlaneSplit(p);
+                    if (planeSplit is { } phases)
                         steps.Add(new Step(phases.Length >= SplitMoveLength ? phases.Rows : 0, phases.Rows, (from, to) =>
                         {
                             w.Line($"// {p.Layer.Name}'s input, padded and split by column phase, in its output's slot (the output goes straight to the caller)");
@@ -555,7 +558,7 @@ internal static class NetworkEmitter
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p), Schedule.ConvUnits(v.Target, p), (from, to) =>
                     {
                         w.Line(comment + ", written to the caller's output in C, H, W order");
-                        string source = Schedule.PlaneSplit(p) is not null ? Ws(p.Out.Offset) : p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset);
+                        string source = planeSplit is not null ? Ws(p.Out.Offset) : p.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(p.In.Offset);
                         w.Line(WeightedCall(kernel + PlanesSuffix, p, source, "ref MemoryMarshal.GetReference(output)", from, to));
                     }));
                     break;
@@ -624,7 +627,7 @@ internal static class NetworkEmitter
         }
         foreach (OutputPlan o in outputs)
         {
-            if (winograd is not null && WritesPlanes(winograd, layers[o.Layer], v))
+            if (ReferenceEquals(layers[o.Layer], planes))
                 continue;
             TensorSlot outSlot = o.Slot;
             string target = OutputTarget(o, outputs, "output");
@@ -852,15 +855,20 @@ internal static class NetworkEmitter
     }
 
     /// <summary>
-    /// Whether inference layer <paramref name="p"/> writes the network's only output in C, H, W order itself with
-    /// <paramref name="v"/>'s kernels (<see cref="Schedule.WritesPlanes"/>), so the pass has no output move: the layer reads
-    /// the network's input, its output is the network's only output, and samples do not run in groups. It calls a kernel of
-    /// its own (named with <see cref="PlanesSuffix"/>), and its output slot holds the split input when it needs one.
+    /// The inference layer that writes the network's only output in C, H, W order itself with <paramref name="v"/>'s
+    /// kernels (<see cref="Schedule.WritesPlanes"/>), so the pass has no output move, or null: the layer reads the network's
+    /// input, its output is the network's only output, and samples do not run in groups. It calls a kernel of its own
+    /// (named with <see cref="PlanesSuffix"/>), and its output slot holds the split input when it needs one.
     /// </summary>
-    private static bool WritesPlanes(NetworkPlan plan, LayerPlan p, VectorIsa v) =>
-        plan.GroupSize == 1 && plan.Outputs.Count == 1 && ReferenceEquals(plan.Layers[plan.Outputs[0].Layer], p) && Schedule.WritesPlanes(v.Target, p);
+    private static LayerPlan? PlanesLayer(NetworkPlan plan, VectorIsa v)
+    {
+        if (plan.GroupSize != 1 || plan.Outputs.Count != 1)
+            return null;
+        LayerPlan output = plan.Layers[plan.Outputs[0].Layer];
+        return Schedule.WritesPlanes(v.Target, output) ? output : null;
+    }
 
-    /// <summary>What the name of a kernel that writes planes (see <see cref="WritesPlanes"/>) adds to its layer's kernel name.</summary>
+    /// <summary>What the name of a kernel that writes planes (see <see cref="PlanesLayer"/>) adds to its layer's kernel name.</summary>
     private const string PlanesSuffix = "_Planes";
 
     /// <summary>Where output <paramref name="o"/> goes in the span <paramref name="span"/>: all of it when it is the only output, else its slice.</summary>
@@ -1116,7 +1124,7 @@ internal static class NetworkEmitter
         // Layers whose computations are identical share one kernel, named after the first of them. A first
         // convolution reads the caller's input in place for inference, and the converted input in training:
         // two kernels, the planar one named with "_Planar" (it has no backward kernel). A layer writing the output's
-        // planes (WritesPlanes) calls its own kernel instead, named with PlanesSuffix.
+        // planes (PlanesLayer) calls its own kernel instead, named with PlanesSuffix.
         var names = new Dictionary<string, string>();
         var emitted = new List<LayerPlan>();
         foreach (LayerPlan p in plan.Layers.Where(p => !p.Pruned).Concat(plan.Training.Layers))
@@ -1139,11 +1147,12 @@ internal static class NetworkEmitter
             plan.InputSlot, plan.Training.Layers, plan.Training.Outputs, names, split: false, winograd: null, training: plan.Training);
         w.Line();
         EmitBackward(w, v, plan, names);
+        LayerPlan? planesLayer = PlanesLayer(plan, v);
         foreach (LayerPlan p in emitted)
         {
             w.Line();
             // A layer writing planes has a kernel of its own; the channels-last one stays for the training pass that shares it.
-            bool planes = WritesPlanes(plan, p, v);
+            bool planes = ReferenceEquals(p, planesLayer);
             if (planes)
                 KernelEmitter.EmitPlanesConv(w, p, v, names[p.KernelKey] + PlanesSuffix);
             if (!planes || plan.Training.Layers.Any(q => q.KernelKey == p.KernelKey))

@@ -126,7 +126,7 @@ internal static class Schedule
             return new ConvLoops(false, 1, l.Input.C);
         if (weightBytes <= RowsOuterWeightBytes || weightBytes <= inputBytes)
         {
-            if (!layer.In.Planar || l.Input.C <= PlanarPassChannels || DenseChunks(For(isa, layer)) == 1)
+            if (!ManyPlanarChannels(layer) || DenseChunks(For(isa, layer)) == 1)
                 return new ConvLoops(false, 1, l.Input.C);
             int rowPasses = (l.Input.C + PlanarPassChannels - 1) / PlanarPassChannels;
             return new ConvLoops(false, rowPasses, (l.Input.C + rowPasses - 1) / rowPasses);
@@ -155,8 +155,10 @@ internal static class Schedule
     /// run. (The edge tiles at fixed columns do not prefetch.)
     /// </summary>
     public static bool PrefetchesPlanarLines(TargetIsa isa, LayerPlan layer) =>
-        isa != TargetIsa.Portable && layer.Layer.Op == OpKind.Conv && layer.In.Planar && layer.In.C > PlanarPassChannels
-        && !ConvLoops(isa, layer).BlocksOuter;
+        isa != TargetIsa.Portable && layer.Layer.Op == OpKind.Conv && ManyPlanarChannels(layer) && !ConvLoops(isa, layer).BlocksOuter;
+
+    /// <summary>Whether a layer reads more than <see cref="PlanarPassChannels"/> of the caller's planes where they lie (see <see cref="ConvLoops"/> and <see cref="PrefetchesPlanarLines"/>).</summary>
+    private static bool ManyPlanarChannels(LayerPlan layer) => layer.In.Planar && layer.In.C > PlanarPassChannels;
 
     /// <summary>The units of a convolution's forward kernel: channel blocks (full, then the remainder) when they are outermost, else output rows.</summary>
     public static int ConvUnits(TargetIsa isa, LayerPlan layer) =>

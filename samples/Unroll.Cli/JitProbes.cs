@@ -25,7 +25,7 @@ internal partial class StemProbe
     [Conv(64, Kernel = 7, Stride = 2, Pad = 3)] public partial Layer Conv { get; }
 }
 
-/// <summary>Four 3x3 filters over a one-channel image, read where it lies (stride 1, no padding).</summary>
+/// <summary>Four 3x3 filters over a one-channel image, read without a split (stride 1, no padding).</summary>
 [Network(Input = "1x34x66")]
 internal partial class FilterBankProbe
 {

@@ -21,6 +21,10 @@ public sealed record GeneratorRun(CSharpCompilation Input, Compilation Output, G
     /// <summary>Generated sources by hint name.</summary>
     public IReadOnlyDictionary<string, string> Sources =>
         Result.Results.SelectMany(r => r.GeneratedSources).ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+
+    /// <summary>The generated kernels of network <paramref name="network"/> for instruction set <paramref name="isa"/> (Avx512, Avx2 or Portable).</summary>
+    public string Kernels(string network, string isa) =>
+        Result.Results.SelectMany(r => r.GeneratedSources).Single(s => s.HintName.EndsWith($"{network}.{isa}.g.cs", StringComparison.Ordinal)).SourceText.ToString();
 }
 
 /// <summary>Runs the Unroll generator in memory with a plain CSharpGeneratorDriver; references come from the running runtime, so nothing is downloaded.</summary>

@@ -64,17 +64,17 @@ public class PixelVectorTests
     [Fact]
     public void TheFirstConvolutionsRunAlongTheRowOnAvx512Only()
     {
-        IReadOnlyDictionary<string, string> sources = GeneratorHarness.Run(Source).Sources;
+        GeneratorRun run = GeneratorHarness.Run(Source);
         foreach (string network in Names)
         {
-            string avx512 = sources.Single(s => s.Key.EndsWith($"{network}.Avx512.g.cs", StringComparison.Ordinal)).Value;
-            string avx2 = sources.Single(s => s.Key.EndsWith($"{network}.Avx2.g.cs", StringComparison.Ordinal)).Value;
+            string avx512 = run.Kernels(network, "Avx512");
+            string avx2 = run.Kernels(network, "Avx2");
             Assert.Contains("C: Conv2D", avx512);
             Assert.Contains("Avx512: vectors of 16 pixels along the row, one per output channel", avx512);
             Assert.Contains("Layout.StorePixels16x8(", avx512);
             Assert.DoesNotContain("pixels along the row", avx2);
         }
-        string planes = sources.Single(s => s.Key.EndsWith("PixelPlanes.Avx512.g.cs", StringComparison.Ordinal)).Value;
+        string planes = run.Kernels("PixelPlanes", "Avx512");
         Assert.Contains("strips of columns 0..15, 16..31, 32..47, 48..63, 52..67, 4 strips at a time", planes);
         // The second convolution has 16 channels: a channel vector is full, so it keeps the register tile.
         Assert.Contains("Next: Conv2D 5x16x68 -> 16x14x66, kernel 3x3, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: register tile", planes);
