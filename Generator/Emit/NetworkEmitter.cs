@@ -342,9 +342,19 @@ internal static class NetworkEmitter
         {
             if (p.WinogradOffset < 0)
                 continue;
-            w.Line($"// {p.Layer.Name}: [3x3][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> Winograd U = G g Gt [16][{I(p.In.C)}][{I(p.PaddedOutputs)}]");
             string weights = p.ReadsFoldedWeights ? $"transformed.Slice({I(p.FoldedOffset)}, {I(p.WeightLength)})" : $"parameters.Slice({I(p.WeightOffset)}, {I(p.WeightLength)})";
-            w.Line($"global::Unroll.Kernels.Layout.WinogradKernel({weights}, transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))}), {I(p.In.C)}, {I(p.PaddedOutputs)});");
+            string target = $"transformed.Slice({I(p.WinogradOffset)}, {I(Schedule.WinogradKernelLength(p))})";
+            Graph.LayerModel l = p.Layer;
+            if (p.Phases is { } split)
+            {
+                w.Line($"// {l.Name}: [{I(l.KernelH)}x{I(l.KernelW)}][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> 3x3 kernels of the {I(split.C)} phase channels of stride {I(l.StrideH)}x{I(l.StrideW)} -> Winograd U = G g Gt [16][{I(split.C)}][{I(p.PaddedOutputs)}]");
+                w.Line($"global::Unroll.Kernels.Layout.WinogradKernel({weights}, {target}, {I(p.In.C)}, {I(p.PaddedOutputs)}, {I(l.KernelH)}, {I(l.KernelW)}, {I(l.StrideH)}, {I(l.StrideW)});");
+            }
+            else
+            {
+                w.Line($"// {l.Name}: [3x3][{I(p.In.C)}][{I(p.PaddedOutputs)}] -> Winograd U = G g Gt [16][{I(p.In.C)}][{I(p.PaddedOutputs)}]");
+                w.Line($"global::Unroll.Kernels.Layout.WinogradKernel({weights}, {target}, {I(p.In.C)}, {I(p.PaddedOutputs)});");
+            }
         }
         foreach (LayerPlan p in plan.Layers)
         {
@@ -539,10 +549,17 @@ internal static class NetworkEmitter
                     }, Segment(p)));
                     break;
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
-                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? Schedule.WinogradUnits(v.Target, p) : 0, Schedule.WinogradUnits(v.Target, p), (from, to) =>
+                    if (p.Phases is { } phaseSlot)
+                        steps.Add(new Step(phaseSlot.Length >= SplitMoveLength ? phaseSlot.H : 0, phaseSlot.H, (from, to) =>
+                        {
+                            w.Line($"// {p.Layer.Name}'s input split by phase of its stride into {I(phaseSlot.C)} channels, for Winograd over them");
+                            w.Line(PhaseSplitCall(p, p.In.Planar ? "input" : $"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)})", Ws(phaseSlot.Offset), from, to));
+                        }));
+                    int units = Schedule.WinogradUnits(v.Target, Schedule.WinogradView(p));
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? units : 0, units, (from, to) =>
                     {
-                        w.Line(comment + " (Winograd)" + (p.Residual is null ? "" : ResidualNote));
-                        w.Line(WinogradCall(kernel, p, Ws(p.In.Offset), Ws(p.Out.Offset), "ref sc", from, to, p.Residual is { } r ? Ws(r.Offset) : null));
+                        w.Line(comment + (p.Phases is null ? " (Winograd)" : " (Winograd over the phase channels)") + (p.Residual is null ? "" : ResidualNote));
+                        w.Line(WinogradCall(kernel, p, Ws((p.Phases ?? p.In).Offset), Ws(p.Out.Offset), "ref sc", from, to, p.Residual is { } r ? Ws(r.Offset) : null));
                         ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
@@ -805,7 +822,12 @@ internal static class NetworkEmitter
                     switch (p.Layer.Op)
                     {
                         case OpKind.Conv when p.WinogradOffset >= 0:
-                            w.Line(WinogradCall(kernel, p, $"{sample}{I(p.In.Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, p)),
+                            if (p.Phases is { } phaseSlot)
+                            {
+                                string splitSource = p.In.Planar ? $"input.Slice(s * {I(inLength)}, {I(inLength)})" : $"workspace.Slice(s * {I(stride)} + {I(p.In.Offset)}, {I(p.In.Length)})";
+                                w.Line(PhaseSplitCall(p, splitSource, $"{sample}{I(phaseSlot.Offset)})", "0", I(phaseSlot.H)));
+                            }
+                            w.Line(WinogradCall(kernel, p, $"{sample}{I((p.Phases ?? p.In).Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, Schedule.WinogradView(p))),
                                 p.Residual is { } r ? $"{sample}{I(r.Offset)})" : null));
                             break;
                         case OpKind.Conv:
@@ -897,6 +919,18 @@ internal static class NetworkEmitter
     /// <summary>The call of an affine layer's kernel: its scale and shift are its weight and bias.</summary>
     private static string AffineCall(string kernel, LayerPlan p, string input, string output) =>
         $"{kernel}({input}, {output}, ref Unsafe.Add(ref parameters, {I(p.WeightOffset)}), ref Unsafe.Add(ref parameters, {I(p.BiasOffset)}));";
+
+    /// <summary>
+    /// The call that splits the input of a layer run as Winograd over phase channels (<see cref="LayerPlan.Phases"/>) from
+    /// <paramref name="source"/> (the caller's planes, or the channels-last input slot) to <paramref name="destination"/>, rows [from, to).
+    /// </summary>
+    private static string PhaseSplitCall(LayerPlan p, string source, string destination, string from, string to)
+    {
+        TensorSlot split = p.Phases!;
+        Graph.LayerModel l = p.Layer;
+        string strides = p.In.Planar ? $"{I(p.In.H * p.In.W)}, 1" : $"1, {I(p.In.Cs)}";
+        return $"Layout.SplitPhaseChannels({source}, {destination}, {I(p.In.C)}, {I(p.In.H)}, {I(p.In.W)}, {strides}, {I(l.PadTop)}, {I(l.PadLeft)}, {I(l.StrideH)}, {I(l.StrideW)}, {I(split.H)}, {I(split.W)}, {I(split.Cs)}, {from}, {to});";
+    }
 
     /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
     private static string WinogradCall(string kernel, LayerPlan p, string input, string output, string scratch, string from, string to, string? residual = null) =>

@@ -7,8 +7,8 @@ using Unroll.Generator.Plan;
 namespace Unroll.Generator.Emit;
 
 /// <summary>
-/// Writes the Winograd F(2x2, 3x3) inference kernel of a 3x3 stride-1 convolution (<see cref="Schedule.UsesWinograd"/>)
-/// for one instruction set. Output tile (2x2 pixels) rows are the units; blocks of tiles (up to
+/// Writes the Winograd F(2x2, 3x3) inference kernel of a 3x3 stride-1 convolution (<see cref="Schedule.UsesWinograd"/>),
+/// or of a strided one over its input split by phase (<see cref="Schedule.WinogradView"/>), for one instruction set. Output tile (2x2 pixels) rows are the units; blocks of tiles (up to
 /// <see cref="Schedule.WinogradBlock"/> along a long row, or several whole short rows when the kernel is large, see
 /// <see cref="Schedule.WinogradBlockRows"/>) go through three stages in the layer's scratch:
 /// the input transform V = Bᵀ d B of each 4x4 input patch (padding read as zero), 16 independent products
@@ -37,9 +37,14 @@ internal static class WinogradEmitter
     public static string Call(string name, string input, string output, string transformed, string bias, string scratch, string from, string to, string? residual = null) =>
         $"{KernelName(name)}({input}, {output}, {transformed}, {bias}, {scratch}, {(residual is null ? "" : residual + ", ")}{from}, {to});";
 
-    public static void Emit(CodeWriter w, LayerPlan p, VectorIsa v, string name)
+    public static void Emit(CodeWriter w, LayerPlan layer, VectorIsa v, string name)
     {
+        // A strided layer split by phase is, to every stage here, the 3x3 stride-1 convolution over its phase channels.
+        LayerPlan p = Schedule.WinogradView(layer);
         Graph.LayerModel l = p.Layer;
+        Graph.LayerModel d = layer.Layer;
+        string of = layer.Phases is null ? $"{l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}"
+            : $"{d.Input} -> {l.Output} ({I(d.KernelH)}x{I(d.KernelW)} stride {I(d.StrideH)}x{I(d.StrideW)}, pads (t,l,b,r) {d.PadTop},{d.PadLeft},{d.PadBottom},{d.PadRight}) as 3x3 over its input split by phase, {l.Input}";
         string kernel = KernelName(name);
         int across = Schedule.WinogradTilesAcross(p), block = Schedule.WinogradBlockTiles(p), blockRows = Schedule.WinogradBlockRows(p);
         int cs = p.In.Cs, op = p.PaddedOutputs;
@@ -70,7 +75,7 @@ internal static class WinogradEmitter
         // A residual sum completed here: its other input is read at the output's indices (see LayerPlan.Residual).
         string residual = p.Residual is null ? "" : ", ref float residual";
         string residualArg = p.Residual is null ? "" : ", ref residual";
-        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {l.Input} -> {l.Output}, pads (t,l,b,r) {l.PadTop},{l.PadLeft},{l.PadBottom},{l.PadRight}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}; "
+        w.Line($"/// <summary>{l.Name}: Winograd F(2x2, 3x3) of {of}, {(p.Residual is null ? "" : "plus the residual, then ")}{l.ActivationName}; "
             + $"{v.Name}: products in register tiles of {I(pixels)} tile(s) x {I(tile.Vectors)} vector(s). {units}; transformed kernel [16][{I(p.In.C)}][{I(op)}].</summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         w.Open($"private static void {kernel}(ref float input, ref float output, ref float transformed, ref float bias, ref float scratch{residual}, {(whole ? "int blockFrom, int blockTo" : "int rowFrom, int rowTo")})");

@@ -52,9 +52,14 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// it to the finished accumulators before the sum's activation (its <paramref name="Layer"/> carries that activation) and
 /// stores the sum itself, in the slot the sum takes over. Null otherwise.
 /// </param>
+/// <param name="Phases">
+/// For a strided convolution that the inference pass runs with Winograd over its input split by phase
+/// (<see cref="Schedule.PhaseWinogradFits"/>): where the split input lies, channels-last, placed for this layer's step only.
+/// Null otherwise.
+/// </param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
     int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1,
-    int FoldedOffset = -1, bool Folded = false, bool Pruned = false, TensorSlot? Residual = null)
+    int FoldedOffset = -1, bool Folded = false, bool Pruned = false, TensorSlot? Residual = null, TensorSlot? Phases = null)
 {
     /// <summary>Whether the kernel reads its weights and bias from the transformed buffer (a convolution with a batch normalisation folded in).</summary>
     public bool ReadsFoldedWeights => FoldedOffset >= 0;

@@ -110,6 +110,14 @@ internal static class Planner
             }
             else
                 slots[i + 1] = new TensorSlot(arena.Place(i + 1, SlotLength(layer.Output), lastRead), layer.Output.C, layer.Output.H, layer.Output.W, Pad(layer.Output.C));
+            // A strided convolution run as Winograd over its input split by phase: the split (owned by no tensor, hence the
+            // negative owner) lives through this step only.
+            TensorSlot? phases = null;
+            if (needed[i] && Schedule.PhaseWinogradFits(layer))
+            {
+                TensorShape split = Schedule.PhaseShape(layer);
+                phases = new TensorSlot(arena.Place(-(i + 1), split.H * split.W * Pad(split.C), i), split.C, split.H, split.W, Pad(split.C));
+            }
             int weightOffset = 0, weightLength = 0, biasOffset = 0, biasLength = 0;
             if (layer.WeightCount > 0)
             {
@@ -133,7 +141,7 @@ internal static class Planner
                 parameters += 2 * Pad(layer.Output.C);
             }
             plans.Add(new LayerPlan(layer, slots[source], slots[i + 1], weightOffset, weightLength, biasOffset, biasLength,
-                Sources: Sources(layer, slots), StateOffset: stateOffset, Pruned: !needed[i]));
+                Sources: Sources(layer, slots), StateOffset: stateOffset, Pruned: !needed[i], Phases: phases));
         }
         int workspace = arena.Length;
 
@@ -289,7 +297,7 @@ internal static class Planner
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
             // Training runs every layer as declared: nothing folded.
-            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false, Residual = null };
+            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false, Residual = null, Phases = null };
             layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {

@@ -201,7 +201,7 @@ internal static class Schedule
             && layer.Out.W % Lanes(isa) == 0
             && l.Activation is not (ActivationKind.Tanh or ActivationKind.Sigmoid or ActivationKind.Softmax)
             && ConvLoops(isa, layer) is { BlocksOuter: false, Passes: 1 }
-            && (PlaneSplit(layer) is not { } split || split.Length <= layer.Out.Length);
+            && (PlaneSplit(layer) is not { } split || split.Length <= layer.Out.Length) && !UsesWinograd(layer);
     }
 
     /// <summary>
@@ -247,9 +247,58 @@ internal static class Schedule
     /// <summary>
     /// Whether the inference pass runs this layer with Winograd F(2x2, 3x3): a 3x3 stride-1 convolution with at least
     /// <see cref="WinogradMinChannels"/> input and output channels, whose input has a channel stride of whole
-    /// 16-float granules (the input transform loads vectors of channels). Training keeps the direct kernel.
+    /// 16-float granules (the input transform loads vectors of channels); or a strided convolution over its input split
+    /// by phase (<see cref="LayerPlan.Phases"/>, see <see cref="PhaseWinogradFits"/>). Training keeps the direct kernel.
     /// </summary>
-    public static bool UsesWinograd(LayerPlan layer) => !layer.In.Planar && WinogradFits(layer.Layer, layer.In.Cs);
+    public static bool UsesWinograd(LayerPlan layer) => layer.Phases is not null || !layer.In.Planar && WinogradFits(layer.Layer, layer.In.Cs);
+
+    /// <summary>
+    /// How many times fewer vector operations a strided convolution must need as a Winograd one over its phase channels
+    /// than directly (see <see cref="PhaseWinogradFits"/>) before the inference pass splits its input for it: the split,
+    /// and the blocks' trips through the scratch, cost more than the count shows. AlexNet's first layer counts 1.71 and
+    /// ran 1.2 times faster.
+    /// </summary>
+    private const double PhaseWinogradMinGain = 1.5;
+
+    /// <summary>
+    /// Whether the inference pass runs a strided convolution as a 3x3 stride-1 Winograd convolution over its input split
+    /// by phase of the stride (the runtime's Layout.SplitPhaseChannels): at most 3 taps per phase each way (an 11x11
+    /// kernel at stride 4, a 9x9 at stride 3), at least <see cref="WinogradMinChannels"/> outputs, and at least
+    /// <see cref="PhaseWinogradMinGain"/> times fewer vector operations per output pixel and output vector, as counted
+    /// in the generated code: the direct kernel's KH x KW x C multiply-adds against Winograd's 4 per phase channel in its
+    /// products (16 per 2x2 tile), about 12 in its output transform (50 per tile) and 16 per vector of phase channels in
+    /// its input transform (64 per tile), which the output vectors share. AlexNet's first layer: 363 against 212.
+    /// </summary>
+    public static bool PhaseWinogradFits(Graph.LayerModel l)
+    {
+        if (l.Op != OpKind.Conv || l.StrideH * l.StrideW == 1 || l.KernelH > 3 * l.StrideH || l.KernelW > 3 * l.StrideW
+            || l.KernelH <= 2 * l.StrideH || l.KernelW <= 2 * l.StrideW || l.Output.C < WinogradMinChannels)
+            return false;
+        int phases = l.Input.C * l.StrideH * l.StrideW;
+        double direct = (double)l.KernelH * l.KernelW * l.Input.C;
+        double winograd = 4.0 * phases + 12 + 16.0 * Planner.Pad(phases) / Planner.Pad(l.Output.C);
+        return direct >= PhaseWinogradMinGain * winograd;
+    }
+
+    /// <summary>
+    /// The input of a layer split by phase for Winograd (<see cref="PhaseWinogradFits"/>): C x strideH x strideW phase
+    /// channels over the output's size plus the two extra rows and columns a 3x3 window reads.
+    /// </summary>
+    public static Graph.TensorShape PhaseShape(Graph.LayerModel l) =>
+        new(l.Input.C * l.StrideH * l.StrideW, l.Output.H + 2, l.Output.W + 2, Flat: false);
+
+    /// <summary>
+    /// The 3x3 stride-1 convolution without padding that a layer split by phase (<see cref="LayerPlan.Phases"/>) computes
+    /// over its phase channels, as the Winograd kernel and its schedule see it; any other layer as it is.
+    /// </summary>
+    public static LayerPlan WinogradView(LayerPlan layer) => layer.Phases is not TensorSlot phases ? layer : layer with
+    {
+        In = phases,
+        Layer = layer.Layer with
+        {
+            Input = PhaseShape(layer.Layer), KernelH = 3, KernelW = 3, StrideH = 1, StrideW = 1, PadTop = 0, PadLeft = 0, PadBottom = 0, PadRight = 0,
+        },
+    };
 
     /// <summary>Whether a layer reading a channels-last input of channel stride <paramref name="inputCs"/> qualifies for Winograd.</summary>
     public static bool WinogradFits(Graph.LayerModel l, int inputCs) =>
@@ -300,7 +349,7 @@ internal static class Schedule
     public static int WinogradBlockRows(LayerPlan layer)
     {
         int across = WinogradTilesAcross(layer);
-        long slice = (long)layer.In.C * layer.PaddedOutputs * sizeof(float);
+        long slice = (long)WinogradInput(layer).C * layer.PaddedOutputs * sizeof(float);
         if (across > WinogradBlock || slice < WinogradRowsSliceBytes)
             return 1;
         return Math.Max(1, Math.Min(WinogradTileRows(layer), WinogradRowsBlockTiles / across));
@@ -313,10 +362,13 @@ internal static class Schedule
     /// Floats of a Winograd layer's scratch: the transformed input [16][block tiles][input channel stride], then the
     /// products [16][block tiles][padded outputs].
     /// </summary>
-    public static int WinogradScratch(LayerPlan layer) => 16 * WinogradBlockTiles(layer) * (layer.In.Cs + layer.PaddedOutputs);
+    public static int WinogradScratch(LayerPlan layer) => 16 * WinogradBlockTiles(layer) * (WinogradInput(layer).Cs + layer.PaddedOutputs);
 
     /// <summary>Floats of a Winograd layer's transformed kernel: [16][input channels][padded outputs].</summary>
-    public static int WinogradKernelLength(LayerPlan layer) => 16 * layer.In.C * layer.PaddedOutputs;
+    public static int WinogradKernelLength(LayerPlan layer) => 16 * WinogradInput(layer).C * layer.PaddedOutputs;
+
+    /// <summary>What a Winograd layer's input transform reads: its input, or its input split by phase.</summary>
+    private static TensorSlot WinogradInput(LayerPlan layer) => layer.Phases ?? layer.In;
 
     /// <summary>Samples in the register tile of a dense layer run over a sample group, on every instruction set.</summary>
     public const int GroupTileSamples = 6;

@@ -263,34 +263,129 @@ public static class Layout
     /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; sums are taken in double and rounded once.
     /// Padded outputs stay zero, since the packed kernel holds zeros there.
     /// </summary>
-    public static void WinogradKernel(ReadOnlySpan<float> packed, Span<float> transformed, int inputs, int outputStride)
+    public static void WinogradKernel(ReadOnlySpan<float> packed, Span<float> transformed, int inputs, int outputStride) =>
+        WinogradKernel(packed, transformed, inputs, outputStride, 3, 3, 1, 1);
+
+    /// <summary>
+    /// Like <see cref="WinogradKernel(ReadOnlySpan{float}, Span{float}, int, int)"/> for a strided convolution run as a
+    /// 3x3 stride-1 one over its input split by phase (see <see cref="SplitPhaseChannels"/>): the packed kernel is
+    /// [<paramref name="kernelH"/>][<paramref name="kernelW"/>][inputs][outputStride] with at most 3 taps per phase each
+    /// way, and the transformed one has inputs x <paramref name="strideH"/> x <paramref name="strideW"/> phase channels.
+    /// Phase channel (pr inputs + c) strideW + pc, tap (a, b) is the packed tap (a strideH + pr, b strideW + pc) of
+    /// input c, zero where that falls past the kernel.
+    /// </summary>
+    public static void WinogradKernel(ReadOnlySpan<float> packed, Span<float> transformed, int inputs, int outputStride,
+        int kernelH, int kernelW, int strideH, int strideW)
     {
-        int plane = inputs * outputStride;
-        if (packed.Length < 9 * plane || transformed.Length < 16 * plane)
-            throw new ArgumentException("Kernel buffers are shorter than their shapes.");
+        if (strideH < 1 || strideW < 1 || kernelH < 1 || kernelW < 1 || kernelH > 3 * strideH || kernelW > 3 * strideW)
+            throw new ArgumentException($"A {kernelH}x{kernelW} kernel at stride {strideH}x{strideW} does not split into 3x3 phase kernels.", nameof(kernelH));
+        int channels = inputs * strideH * strideW;
+        int plane = channels * outputStride, packedPlane = inputs * outputStride;
+        if (packed.Length < kernelH * kernelW * packedPlane || transformed.Length < 16 * plane)
+            throw new ArgumentException($"Kernel buffers are shorter than their shapes: expected at least {kernelH * kernelW * packedPlane} packed and {16 * plane} transformed values.");
         Span<double> gg = stackalloc double[12];
-        for (int i = 0; i < inputs; i++)
+        Span<double> g = stackalloc double[9];
+        for (int i = 0; i < channels; i++)
+        {
+            int pc = i % strideW, c = i / strideW % inputs, pr = i / (strideW * inputs);
             for (int o = 0; o < outputStride; o++)
             {
+                // The phase kernel g[a][b]: every stride-th tap of the packed kernel from (pr, pc), zero past its edge.
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++)
+                    {
+                        int ky = a * strideH + pr, kx = b * strideW + pc;
+                        g[3 * a + b] = ky < kernelH && kx < kernelW ? packed[(ky * kernelW + kx) * packedPlane + c * outputStride + o] : 0;
+                    }
                 int at = i * outputStride + o;
                 // G g: 4 rows of 3.
-                for (int c = 0; c < 3; c++)
+                for (int col = 0; col < 3; col++)
                 {
-                    double g0 = packed[c * plane + at], g1 = packed[(3 + c) * plane + at], g2 = packed[(6 + c) * plane + at];
-                    gg[c] = g0;
-                    gg[3 + c] = 0.5 * (g0 + g1 + g2);
-                    gg[6 + c] = 0.5 * (g0 - g1 + g2);
-                    gg[9 + c] = g2;
+                    double g0 = g[col], g1 = g[3 + col], g2 = g[6 + col];
+                    gg[col] = g0;
+                    gg[3 + col] = 0.5 * (g0 + g1 + g2);
+                    gg[6 + col] = 0.5 * (g0 - g1 + g2);
+                    gg[9 + col] = g2;
                 }
                 // (G g) Gᵀ: 4 columns per row.
                 for (int r = 0; r < 4; r++)
                 {
-                    double a = gg[3 * r], b = gg[3 * r + 1], c = gg[3 * r + 2];
+                    double a = gg[3 * r], b = gg[3 * r + 1], c2 = gg[3 * r + 2];
                     transformed[(4 * r) * plane + at] = (float)a;
-                    transformed[(4 * r + 1) * plane + at] = (float)(0.5 * (a + b + c));
-                    transformed[(4 * r + 2) * plane + at] = (float)(0.5 * (a - b + c));
-                    transformed[(4 * r + 3) * plane + at] = (float)c;
+                    transformed[(4 * r + 1) * plane + at] = (float)(0.5 * (a + b + c2));
+                    transformed[(4 * r + 2) * plane + at] = (float)(0.5 * (a - b + c2));
+                    transformed[(4 * r + 3) * plane + at] = (float)c2;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Splits a C x H x W input by phase of a strided convolution's window into channels-last phase channels, so that
+    /// the convolution becomes a stride-1 one over them (see
+    /// <see cref="WinogradKernel(ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int)"/>): pixel (i, j),
+    /// phase channel (pr c + ch) strideW + pc (pr &lt; strideH, pc &lt; strideW) holds input channel ch at padded row
+    /// i strideH + pr and padded column j strideW + pc (image row y is padded row y + <paramref name="padTop"/>, image
+    /// column x padded column x + <paramref name="padLeft"/>), zero in the padding and past the image. The source's
+    /// value (ch, y, x) is at ch <paramref name="channelStride"/> + (y w + x) <paramref name="pixelStride"/>: planes
+    /// (H W, 1) or channels-last (1, channel stride). Writes <paramref name="rows"/> x <paramref name="width"/> pixels of
+    /// <paramref name="cs"/> floats each (channels past the phase channels zero), pixel rows [<paramref name="rowFrom"/>,
+    /// <paramref name="rowTo"/>) only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SplitPhaseChannels(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int channelStride, int pixelStride,
+        int padTop, int padLeft, int strideH, int strideW, int rows, int width, int cs, int rowFrom, int rowTo)
+    {
+        if (c < 1 || h < 1 || w < 1 || channelStride < 1 || pixelStride < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0 || width < 0)
+            throw new ArgumentException($"Shape {c}x{h}x{w} with strides ({channelStride}, {pixelStride}), phases {strideH}x{strideW}, padding ({padTop}, {padLeft}) and width {width}: none may be below 1 (padding and width below 0).", nameof(c));
+        int phases = c * strideH * strideW;
+        if (cs < phases)
+            throw new ArgumentException($"The channel stride ({cs}) is less than the {phases} phase channels.", nameof(cs));
+        long needed = (long)(c - 1) * channelStride + ((long)h * w - 1) * pixelStride + 1;
+        if (source.Length < needed)
+            throw new ArgumentException($"Expected at least {needed} values.", nameof(source));
+        if ((uint)rowFrom > (uint)rowTo || rowTo > rows)
+            throw new ArgumentOutOfRangeException(nameof(rowTo), $"Rows [{rowFrom}, {rowTo}) are not within 0..{rows}.");
+        ref float src = ref MemoryMarshal.GetReference(source);
+        // Pixels whose windows lie inside the image along the row: their strideW columns are read without a test.
+        int innerFrom = Math.Min(width, (padLeft + strideW - 1) / strideW), innerTo = Math.Max(innerFrom, Math.Min(width, (w + padLeft) / strideW));
+        for (int i = rowFrom; i < rowTo; i++)
+        {
+            ref float line = ref Unsafe.Add(ref destination, i * width * cs);
+            if (cs > phases)
+                for (int j = 0; j < width; j++)
+                    MemoryMarshal.CreateSpan(ref Unsafe.Add(ref line, j * cs + phases), cs - phases).Clear();
+            for (int pr = 0; pr < strideH; pr++)
+            {
+                int y = i * strideH + pr - padTop;
+                for (int ch = 0; ch < c; ch++)
+                {
+                    ref float to = ref Unsafe.Add(ref line, (pr * c + ch) * strideW);
+                    if ((uint)y >= (uint)h)
+                    {
+                        for (int j = 0; j < width; j++)
+                            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref to, j * cs), strideW).Clear();
+                        continue;
+                    }
+                    ref float from = ref Unsafe.Add(ref src, ch * channelStride + y * w * pixelStride);
+                    for (int j = 0; j < width; j++)
+                    {
+                        int x0 = j * strideW - padLeft;
+                        ref float pixel = ref Unsafe.Add(ref to, j * cs);
+                        if (j >= innerFrom && j < innerTo)
+                        {
+                            if (strideW == 4 && pixelStride == 1)
+                                Vector128.LoadUnsafe(ref from, (nuint)x0).StoreUnsafe(ref pixel);
+                            else
+                                for (int pc = 0; pc < strideW; pc++)
+                                    Unsafe.Add(ref pixel, pc) = Unsafe.Add(ref from, (x0 + pc) * pixelStride);
+                        }
+                        else
+                            for (int pc = 0; pc < strideW; pc++)
+                                Unsafe.Add(ref pixel, pc) = (uint)(x0 + pc) < (uint)w ? Unsafe.Add(ref from, (x0 + pc) * pixelStride) : 0f;
+                    }
+                }
+            }
+        }
     }
 }

@@ -111,4 +111,87 @@ public class LayoutTests
         Assert.Throws<ArgumentException>(() => Layout.SplitPhases(source.AsSpan(1), ref split[0], 2, 3, 10, 1, 1, 5, 2, 6, 0, 5));
         Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhases(source, ref split[0], 2, 3, 10, 1, 1, 5, 2, 6, 0, 6));
     }
+    [Theory]
+    [InlineData(3, 67, 67, false, 0, 0, 4, 4, 17, 17, 48)]
+    [InlineData(3, 30, 31, false, 4, 4, 3, 3, 12, 13, 32)]
+    [InlineData(1, 40, 44, true, 3, 3, 4, 4, 11, 12, 16)]
+    [InlineData(16, 20, 21, true, 1, 2, 2, 2, 12, 13, 64)]
+    [InlineData(5, 9, 14, true, 2, 0, 2, 3, 7, 6, 32)]
+    [InlineData(2, 11, 9, false, 0, 5, 4, 2, 5, 9, 16)]
+    public void SplitPhaseChannelsMatchesIndexArithmetic(int c, int h, int w, bool channelsLast, int padTop, int padLeft, int strideH, int strideW, int rows, int width, int cs)
+    {
+        var random = new Random(c * 1000 + h * 10 + w);
+        // Channels-last sources carry a padded channel stride whose padding the split must not read as data.
+        int sourceCs = channelsLast ? c + 3 : 1;
+        float[] source = new float[channelsLast ? h * w * sourceCs : c * h * w];
+        for (int i = 0; i < source.Length; i++)
+            source[i] = (float)random.NextDouble() + 1f;
+        int channelStride = channelsLast ? 1 : h * w, pixelStride = channelsLast ? sourceCs : 1;
+        float[] split = new float[rows * width * cs];
+        Array.Fill(split, -7f);
+        int middle = rows / 2;
+        Layout.SplitPhaseChannels(source, ref split[0], c, h, w, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, 0, middle);
+        Assert.Equal(-7f, split[middle * width * cs]);
+        Layout.SplitPhaseChannels(source, ref split[0], c, h, w, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, middle, rows);
+        int phases = c * strideH * strideW;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < width; j++)
+                for (int k = 0; k < cs; k++)
+                {
+                    float expected = 0f;
+                    if (k < phases)
+                    {
+                        int pc = k % strideW, ch = k / strideW % c, pr = k / (strideW * c);
+                        int y = i * strideH + pr - padTop, x = j * strideW + pc - padLeft;
+                        if (y >= 0 && y < h && x >= 0 && x < w)
+                            expected = source[ch * channelStride + (y * w + x) * pixelStride];
+                    }
+                    Assert.True(expected == split[(i * width + j) * cs + k], $"pixel ({i}, {j}) channel {k}: expected {expected}, got {split[(i * width + j) * cs + k]}.");
+                }
+    }
+
+    [Fact]
+    public void SplitPhaseChannelsRejectsBadArguments()
+    {
+        float[] source = new float[2 * 9 * 10];
+        float[] split = new float[5 * 6 * 16];
+        var error = Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 7, 0, 5));
+        Assert.Contains("channel stride (7) is less than the 8 phase channels", error.Message);
+        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source.AsSpan(1), ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 5));
+        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 0, 2, 5, 6, 16, 0, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 6));
+    }
+
+    [Theory]
+    [InlineData(3, 11, 11, 4, 4, 96)]
+    [InlineData(2, 9, 7, 3, 3, 16)]
+    [InlineData(4, 5, 5, 2, 2, 32)]
+    [InlineData(3, 3, 3, 1, 1, 16)]
+    public void StridedWinogradKernelIsTheTransformOfEachPhaseKernel(int inputs, int kernelH, int kernelW, int strideH, int strideW, int outputStride)
+    {
+        var random = new Random(inputs * 100 + kernelH);
+        float[] packed = new float[kernelH * kernelW * inputs * outputStride];
+        for (int i = 0; i < packed.Length; i++)
+            packed[i] = (float)random.NextDouble() - 0.5f;
+        int channels = inputs * strideH * strideW;
+        float[] actual = new float[16 * channels * outputStride];
+        Layout.WinogradKernel(packed, actual, inputs, outputStride, kernelH, kernelW, strideH, strideW);
+        // The oracle: each phase channel's 3x3 kernel gathered by index arithmetic, through the 3x3 transform.
+        float[] gathered = new float[9 * channels * outputStride];
+        for (int k = 0; k < channels; k++)
+        {
+            int pc = k % strideW, c = k / strideW % inputs, pr = k / (strideW * inputs);
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    for (int o = 0; o < outputStride; o++)
+                    {
+                        int ky = a * strideH + pr, kx = b * strideW + pc;
+                        gathered[((a * 3 + b) * channels + k) * outputStride + o] = ky < kernelH && kx < kernelW ? packed[((ky * kernelW + kx) * inputs + c) * outputStride + o] : 0f;
+                    }
+        }
+        float[] expected = new float[actual.Length];
+        Layout.WinogradKernel(gathered, expected, channels, outputStride);
+        Assert.Equal(expected, actual);
+        Assert.Throws<ArgumentException>(() => Layout.WinogradKernel(packed, actual, inputs, outputStride, 3 * strideH + 1, kernelW, strideH, strideW));
+    }
 }

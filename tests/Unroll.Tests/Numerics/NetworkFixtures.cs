@@ -82,6 +82,18 @@ internal static class NetworkFixtures
         }
     }
 
+    /// <summary>The slopes the test networks declare: 0.1 for a LeakyReLU, the reference's 0.01 for any other layer.</summary>
+    public static float LeakyAlpha(LayerInfo layer) => layer.Activation == Activation.LeakyReLU ? 0.1f : 0.01f;
+
+    /// <summary>A generated method from <paramref name="signature"/> (its first occurrence from <paramref name="from"/> on) up to the next method's signature.</summary>
+    public static string GeneratedMethod(string generated, string signature, int from = 0)
+    {
+        int start = generated.IndexOf(signature, from, StringComparison.Ordinal);
+        Assert.True(start >= 0, $"No {signature}.");
+        int end = generated.IndexOf(" static void ", start + signature.Length, StringComparison.Ordinal);
+        return generated.Substring(start, (end < 0 ? generated.Length : end) - start);
+    }
+
     /// <summary>Values in +-1.</summary>
     public static float[] RandomInput(int length, SeededRandom random)
     {

@@ -98,24 +98,18 @@ public class ResidualFusionTests
 
     public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
 
-    private static float Alpha(LayerInfo layer) => layer.Activation == Activation.LeakyReLU ? 0.1f : 0.01f;
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void MatchesTheReferenceOnEveryThreadCountAndBatch(string name, Isa isa) =>
-        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 14, Alpha, _output);
+        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 14, NetworkFixtures.LeakyAlpha, _output);
 
     [Fact]
     public void TheFusedSumsHaveNoStepAndTheOthersKeepTheirs()
     {
         string generated = string.Join("\n", GeneratorHarness.Run(Source).Sources.Values);
         // The AVX-512 inference pass of a network: its Run method, up to the next method.
-        string Run(string network)
-        {
-            int kernels = generated.IndexOf("private static class Avx512Kernels", generated.IndexOf($"partial class {network}\n", StringComparison.Ordinal), StringComparison.Ordinal);
-            int run = generated.IndexOf("public static void Run(", kernels, StringComparison.Ordinal);
-            return generated.Substring(run, generated.IndexOf("public static void", run + 1, StringComparison.Ordinal) - run);
-        }
+        string Run(string network) => NetworkFixtures.GeneratedMethod(generated, "public static void Run(",
+            generated.IndexOf("private static class Avx512Kernels", generated.IndexOf($"partial class {network}\n", StringComparison.Ordinal), StringComparison.Ordinal));
 
         foreach ((string network, string call) in new[] { ("FuseDirect", "Conv2D_B_Residual("), ("FusePasses", "Conv2D_B_Residual("), ("FuseProjection", "Conv2D_Proj_Folded_Residual("),
             ("FuseWinograd", "Conv2D_C2_Folded_Residual_Winograd("), ("FuseWinogradWhole", "Conv2D_B_Residual_Winograd(") })

@@ -54,12 +54,10 @@ public class WeightsOuterTests
 
     public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
 
-    private static float Alpha(LayerInfo layer) => layer.Activation == Activation.LeakyReLU ? 0.1f : 0.01f;
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void MatchesTheReferenceOnEveryThreadCountAndBatch(string name, Isa isa) =>
-        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 12, Alpha, _output);
+        NetworkFixtures.AssertMatchesReferenceOnThreadsAndBatches(Compiled.Value, name, isa, 12, NetworkFixtures.LeakyAlpha, _output);
 
     [Fact]
     public void TheGeneratedKernelsRunWeightsOutermostInPasses()

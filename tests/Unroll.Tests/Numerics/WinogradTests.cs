@@ -90,13 +90,11 @@ public class WinogradTests
             yield return new object[] { isa };
     }
 
-    private static float Alpha(LayerInfo layer) => layer.Activation == Activation.LeakyReLU ? 0.1f : 0.01f;
-
     private static int TransformedWeightLength(Network network) =>
         (int)typeof(Network).GetProperty("TransformedWeightLength", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(network)!;
 
     private void AssertMatchesReference(Network network, float[] input, int batch, string what) =>
-        NetworkFixtures.AssertMatchesReference(network, input, batch, what, Alpha, _output);
+        NetworkFixtures.AssertMatchesReference(network, input, batch, what, NetworkFixtures.LeakyAlpha, _output);
 
     [Theory]
     [MemberData(nameof(Cases))]
