@@ -178,56 +178,116 @@ internal static class KernelEmitter
     /// channels and kernel columns in turn), so both give the same bits. The finished strip is transposed in registers to
     /// the channels-last output: 8 channels per pixel, the rest of the pixel's 16 floats zero.
     /// </summary>
-    private static void EmitPixelConv(CodeWriter w, LayerPlan p, VectorIsa v, string name)
+    /// <param name="pool">
+    /// The 2x2 stride-2 max pool after the convolution, when the kernel computes it too (<see cref="Schedule.PoolsInKernel"/>):
+    /// its units are then pooled rows, each accumulating the two convolution rows under it (the same sums, so the same
+    /// bits), and it stores the pooled pixels into the pool's output, activated after the maximum, with which the
+    /// activation commutes.
+    /// </param>
+    public static void EmitPixelConv(CodeWriter w, LayerPlan p, VectorIsa v, string name, LayerPlan? pool = null)
     {
         Graph.LayerModel l = p.Layer;
         int lanes = v.Lanes, cin = p.In.C, op = p.PaddedOutputs, cout = p.Out.C;
+        // Convolution rows per unit, and the columns the unit computes: the whole row, or the columns the pooled row covers.
+        int rows = pool is null ? 1 : 2, width = pool is null ? p.Out.W : 2 * pool.Out.W;
         // Strips of one vector along the row; the last one ends at the row's end, overlapping the one before it when the
-        // width is not a multiple of the vector (its overlapping pixels are computed twice, with the same result).
-        int[] strips = Enumerable.Range(0, (p.Out.W + lanes - 1) / lanes).Select(s => Math.Min(s * lanes, p.Out.W - lanes)).ToArray();
-        // Registers: the accumulators, one input vector per strip and the broadcast weight (32 zmm in all).
-        int perTile = Math.Max(1, Math.Min(PixelTileAccumulators / cout, 31 / (cout + 1)));
+        // width is not a multiple of the vector (its overlapping pixels are computed twice, with the same result). Pooled,
+        // every strip starts at an even column, so that it pools into whole pixels.
+        int[] strips = Enumerable.Range(0, (width + lanes - 1) / lanes).Select(s => Math.Min(s * lanes, width - lanes)).ToArray();
+        // Registers: the accumulators, one input vector per strip and row, and the broadcast weight (32 zmm in all).
+        int perTile = Math.Max(1, Math.Min(PixelTileAccumulators / (cout * rows), 31 / ((cout + 1) * rows)));
         string columns = string.Join(", ", strips.Select(c => $"{I(c)}..{I(c + lanes - 1)}"));
-        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}, each in strips of columns {columns}"
-            + $"{(strips.Length > perTile ? $", {I(perTile)} strips at a time" : "")}.");
+        string units = pool is null
+            ? $"Computes output rows [rowFrom, rowTo) of {I(p.Out.H)}, each in strips of columns {columns}"
+            : $"Computes the 2x2 stride-2 max pool {pool.Layer.Name} after it too, {pool.Layer.Output}: pooled rows [rowFrom, rowTo) of {I(pool.Out.H)}, "
+                + $"each from the two convolution rows under it in strips of columns {columns}, the maximum of each window taken in registers before the activation; the convolution's own output is not stored";
+        Summary(w, p, v, $"{(p.In.Planar ? " Reads the caller's input in C, H, W order." : "")} {units}{(strips.Length > perTile ? $", {I(perTile)} strips at a time" : "")}.");
         w.Open($"private static void {name}(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)");
         w.Open("for (int oh = rowFrom; oh < rowTo; oh++)");
-        w.Line($"int ih0 = oh * {I(l.StrideH)};");
+        // The input row of the first kernel row of each convolution row the unit computes (x, or x0 and x1 when pooled).
+        string X(int r) => pool is null ? "x" : $"x{I(r)}";
+        for (int r = 0; r < rows; r++)
+            w.Line(pool is null ? $"int ih0 = oh * {I(l.StrideH)};" : $"int ih{I(r)} = oh * {I(2 * l.StrideH)}{(r > 0 ? $" + {I(r * l.StrideH)}" : "")};");
         for (int first = 0; first < strips.Length; first += perTile)
         {
             int[] tile = strips.Skip(first).Take(perTile).ToArray();
+            // Accumulator k = r x tile + m: convolution row r, strip m.
+            int count = rows * tile.Length;
             w.Open("");
-            w.Line($"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>.");
+            w.Line(pool is null
+                ? $"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))}: accumulator a<channel>_<strip>, input strip s<strip>, weight w<channel>."
+                : $"// Columns {string.Join(", ", tile.Select(c => $"{I(c)}..{I(c + lanes - 1)}"))} of rows 2 oh and 2 oh + 1: accumulator a<channel>_<k> and input strip s<k> for row k / {I(tile.Length)}, strip k % {I(tile.Length)}; weight w<channel>.");
             for (int c = 0; c < cout; c++)
-                for (int m = 0; m < tile.Length; m++)
-                    w.Line($"{v.Type} a{c}_{m} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, {I(c)})") : v.Zero)};");
+                for (int k = 0; k < count; k++)
+                    w.Line($"{v.Type} a{c}_{k} = {(l.Bias ? v.Broadcast($"Unsafe.Add(ref bias, {I(c)})") : v.Zero)};");
             w.Open($"for (int kh = 0; kh < {I(l.KernelH)}; kh++)");
-            w.Line($"ref float x = ref Unsafe.Add(ref input, (ih0 + kh) * {I(p.In.W)});");
+            for (int r = 0; r < rows; r++)
+                w.Line($"ref float {X(r)} = ref Unsafe.Add(ref input, (ih{I(r)} + kh) * {I(p.In.W)});");
             w.Line($"ref float wr = ref Unsafe.Add(ref weights, kh * {I(l.KernelW * cin * op)});");
             w.Open($"for (int ic = 0; ic < {I(cin)}; ic++)");
-            for (int k = 0; k < l.KernelW; k++)
+            for (int kw = 0; kw < l.KernelW; kw++)
             {
                 // The strips' input columns are the vectors loaded; each channel's weight at this tap is broadcast.
-                int row = k * cin * op;
+                int row = kw * cin * op;
+                int tap = kw;
                 w.Open("");
-                MultiplyAddStep(w, v, "s", tile.Length, m => v.Load("x", I(tile[m] + k)),
+                MultiplyAddStep(w, v, "s", count, k => v.Load(X(k / tile.Length), I(tile[k % tile.Length] + tap)),
                     Enumerable.Range(0, cout).Select(c => (c, $"Unsafe.Add(ref wr, {I(row + c)})")), broadcast: "w");
                 w.Close();
             }
-            w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
+            for (int r = 0; r < rows; r++)
+                w.Line($"{X(r)} = ref Unsafe.Add(ref {X(r)}, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();
             w.Close();
-            for (int m = 0; m < tile.Length; m++)
-            {
-                string[] channels = Enumerable.Range(0, Schedule.PixelVectorChannels)
-                    .Select(c => c < cout ? v.Activate(l, $"a{c}_{m}") ?? $"a{c}_{m}" : v.Zero).ToArray();
-                w.Line($"Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + {I(tile[m])}) * {I(p.Out.Cs)}), {string.Join(", ", channels)});");
-            }
+            if (pool is null)
+                for (int m = 0; m < tile.Length; m++)
+                {
+                    string[] channels = Enumerable.Range(0, Schedule.PixelVectorChannels)
+                        .Select(c => c < cout ? v.Activate(l, $"a{c}_{m}") ?? $"a{c}_{m}" : v.Zero).ToArray();
+                    w.Line($"Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * {I(p.Out.W)} + {I(tile[m])}) * {I(p.Out.Cs)}), {string.Join(", ", channels)});");
+                }
+            else
+                EmitPooledStores(w, p, v, pool, tile);
             w.Close();
         }
         w.Close();
         w.Close();
+    }
+
+    /// <summary>
+    /// The pooled stores of a tile of <see cref="EmitPixelConv"/>: per channel, the maximum of the two rows, then of each
+    /// pair of neighbouring columns (two strips at a time, one per vector half), activated and stored as 8 pooled pixels
+    /// per strip, channels-last.
+    /// </summary>
+    private static void EmitPooledStores(CodeWriter w, LayerPlan p, VectorIsa v, LayerPlan pool, int[] tile)
+    {
+        int cout = p.Out.C, t = tile.Length;
+        string Slot(int m) => $"ref Unsafe.Add(ref output, (oh * {I(pool.Out.W)} + {I(tile[m] / 2)}) * {I(pool.Out.Cs)})";
+        for (int m = 0; m < t; m += 2)
+        {
+            bool pair = m + 1 < t;
+            for (int c = 0; c < cout; c++)
+            {
+                // The maximum of rows 2 oh and 2 oh + 1 of strips m and m + 1 (or of strip m alone, in both halves).
+                string first = $"{v.VectorClass}.Max(a{c}_{m}, a{c}_{t + m})", second = first;
+                if (pair)
+                    second = $"{v.VectorClass}.Max(a{c}_{m + 1}, a{c}_{t + m + 1})";
+                else
+                {
+                    w.Line($"{v.Type} r{c}_{m} = {first};");
+                    first = second = $"r{c}_{m}";
+                }
+                string q = $"q{c}_{m}";
+                w.Line($"{v.Type} {q} = Layout.MaxOfPairs({first}, {second});");
+                if (v.Activate(p.Layer, q) is { } activated && activated != q)
+                    w.Line($"{q} = {activated};");
+            }
+            string[] channels = Enumerable.Range(0, Schedule.PixelVectorChannels).Select(c => c < cout ? $"q{c}_{m}" : v.Zero).ToArray();
+            w.Line(pair
+                ? $"Layout.StorePixels16x8({Slot(m)}, {Slot(m + 1)}, {string.Join(", ", channels)});"
+                : $"Layout.StorePixels8x8({Slot(m)}, {string.Join(", ", channels)});");
+        }
     }
 
     /// <summary>

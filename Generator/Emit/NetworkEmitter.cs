@@ -512,8 +512,10 @@ internal static class NetworkEmitter
                 index++;
             return training.SegmentOf(index);
         }
-        // The inference layer that writes the output's planes itself on this instruction set, if any.
+        // The inference layer that writes the output's planes itself on this instruction set, if any, and the convolutions
+        // that compute the max pool after them.
         LayerPlan? planes = winograd is null ? null : PlanesLayer(winograd, v);
+        HashSet<int> pooled = winograd is null ? new HashSet<int>() : PooledConvs(winograd, v);
         // A first layer that writes planes from a split reads the caller's input for it (a one-channel input is in the same order).
         if (!layers[0].In.Planar && !(ReferenceEquals(planes, layers[0]) && Schedule.PlaneSplit(layers[0]) is not null))
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
@@ -547,6 +549,17 @@ internal static class NetworkEmitter
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)});");
                         ActivationPass(w, v, p);
                     }, Segment(p)));
+                    break;
+                case OpKind.Conv when pooled.Contains(index):
+                    // Computed at the pool's step, with the pool.
+                    break;
+                case OpKind.MaxPool when pooled.Contains(index - 1):
+                    LayerPlan conv = layers[index - 1];
+                    steps.Add(new Step(Schedule.SplitUnits(v.Target, conv) > 0 ? p.Out.H : 0, p.Out.H, (from, to) =>
+                    {
+                        w.Line($"// {conv.Layer.Name} and {p.Layer.Name}: {conv.Layer.KindName} {conv.Layer.Input} -> {conv.Layer.Output}, then {p.Layer.KindName} -> {p.Layer.Output}, in one kernel");
+                        w.Line(PooledCall(names[conv.KernelKey], conv, conv.In.Planar ? "ref MemoryMarshal.GetReference(input)" : Ws(conv.In.Offset), Ws(p.Out.Offset), from, to));
+                    }));
                     break;
                 case OpKind.Conv when winograd is not null && p.WinogradOffset >= 0:
                     if (p.Phases is { } phaseSlot)
@@ -787,8 +800,10 @@ internal static class NetworkEmitter
             InSampleLoop();
             w.Line($"Layout.ToChannelsLast(input.Slice(s * {I(inLength)}, {I(inLength)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
         }
-        foreach (LayerPlan p in plan.Layers)
+        HashSet<int> pooled = PooledConvs(plan, v);
+        for (int index = 0; index < plan.Layers.Count; index++)
         {
+            LayerPlan p = plan.Layers[index];
             if (p.Pruned)
                 continue;
             string kernel = names[p.KernelKey];
@@ -821,6 +836,14 @@ internal static class NetworkEmitter
                 default:
                     switch (p.Layer.Op)
                     {
+                        case OpKind.Conv when pooled.Contains(index):
+                            w.Line(PooledNote);
+                            break;
+                        case OpKind.MaxPool when pooled.Contains(index - 1):
+                            LayerPlan conv = plan.Layers[index - 1];
+                            string convInput = conv.In.Planar ? $"ref Unsafe.Add(ref MemoryMarshal.GetReference(input), s * {I(inLength)})" : $"{sample}{I(conv.In.Offset)})";
+                            w.Line(PooledCall(names[conv.KernelKey], conv, convInput, $"{sample}{I(p.Out.Offset)})", "0", I(p.Out.H)));
+                            break;
                         case OpKind.Conv when p.WinogradOffset >= 0:
                             if (p.Phases is { } phaseSlot)
                             {
@@ -890,6 +913,29 @@ internal static class NetworkEmitter
         return Schedule.WritesPlanes(v.Target, output) ? output : null;
     }
 
+    /// <summary>
+    /// The indices of the inference convolutions that compute the max pool after them on this instruction set
+    /// (<see cref="Schedule.PoolsInKernel"/>): each runs at its pool's step, and has no step of its own.
+    /// </summary>
+    private static HashSet<int> PooledConvs(NetworkPlan plan, VectorIsa v)
+    {
+        var convs = new HashSet<int>();
+        for (int i = 0; i + 1 < plan.Layers.Count; i++)
+            if (Schedule.PoolsInKernel(v.Target, plan.Layers[i], plan.Layers[i + 1]))
+                convs.Add(i);
+        return convs;
+    }
+
+    /// <summary>What the name of a kernel that computes the pool after its convolution adds to the convolution's kernel name.</summary>
+    private const string PooledSuffix = "_Pooled";
+
+    /// <summary>The comment of a convolution whose kernel runs at the pool's step.</summary>
+    private const string PooledNote = "// Computed with the max pool after it, at the pool's step.";
+
+    /// <summary>The call of a convolution's kernel that computes the max pool after it too, over pooled rows [from, to), into the pool's output.</summary>
+    private static string PooledCall(string kernel, LayerPlan conv, string input, string output, string from, string to) =>
+        WeightedCall(kernel + PooledSuffix, conv, input, output, from, to);
+
     /// <summary>What the name of a kernel that writes planes (see <see cref="PlanesLayer"/>) adds to its layer's kernel name.</summary>
     private const string PlanesSuffix = "_Planes";
 
@@ -929,7 +975,9 @@ internal static class NetworkEmitter
         TensorSlot split = p.Phases!;
         Graph.LayerModel l = p.Layer;
         string strides = p.In.Planar ? $"{I(p.In.H * p.In.W)}, 1" : $"1, {I(p.In.Cs)}";
-        return $"Layout.SplitPhaseChannels({source}, {destination}, {I(p.In.C)}, {I(p.In.H)}, {I(p.In.W)}, {strides}, {I(l.PadTop)}, {I(l.PadLeft)}, {I(l.StrideH)}, {I(l.StrideW)}, {I(split.H)}, {I(split.W)}, {I(split.Cs)}, {from}, {to});";
+        // The image rows and columns the direct kernel's windows reach; the split's last rows and columns may lie past them.
+        int rows = System.Math.Min(p.In.H, (p.Out.H - 1) * l.StrideH + l.KernelH - l.PadTop), columns = System.Math.Min(p.In.W, (p.Out.W - 1) * l.StrideW + l.KernelW - l.PadLeft);
+        return $"Layout.SplitPhaseChannels({source}, {destination}, {I(p.In.C)}, {I(rows)}, {I(p.In.W)}, {I(columns)}, {strides}, {I(l.PadTop)}, {I(l.PadLeft)}, {I(l.StrideH)}, {I(l.StrideW)}, {I(split.H)}, {I(split.W)}, {I(split.Cs)}, {from}, {to});";
     }
 
     /// <summary>The call of a Winograd kernel over the tile-row range [from, to).</summary>
@@ -1182,14 +1230,28 @@ internal static class NetworkEmitter
         w.Line();
         EmitBackward(w, v, plan, names);
         LayerPlan? planesLayer = PlanesLayer(plan, v);
+        HashSet<int> pooledConvs = PooledConvs(plan, v);
         foreach (LayerPlan p in emitted)
         {
+            // A convolution computing the pool after it has a kernel of its own too (any layer with its key will do).
+            int pooledAt = -1;
+            foreach (int i in pooledConvs)
+                if (plan.Layers[i].KernelKey == p.KernelKey)
+                    pooledAt = i;
+            if (pooledAt >= 0)
+            {
+                w.Line();
+                KernelEmitter.EmitPixelConv(w, p, v, names[p.KernelKey] + PooledSuffix, plan.Layers[pooledAt + 1]);
+            }
             w.Line();
-            // A layer writing planes has a kernel of its own; the channels-last one stays for the training pass that shares it.
+            // A layer writing planes, run with Winograd or computing the pool after it has a kernel of its own; the direct
+            // one stays for the training pass when it shares it (a first layer reading the caller's planes has a planar one
+            // training never runs), or for another inference layer with the same key.
             bool planes = ReferenceEquals(p, planesLayer);
             if (planes)
                 KernelEmitter.EmitPlanesConv(w, p, v, names[p.KernelKey] + PlanesSuffix);
-            if (!planes || plan.Training.Layers.Any(q => q.KernelKey == p.KernelKey))
+            bool inferenceDirect = plan.Layers.Where((q, i) => !q.Pruned && q.KernelKey == p.KernelKey && !ReferenceEquals(q, planesLayer) && q.WinogradOffset < 0 && !pooledConvs.Contains(i)).Any();
+            if (inferenceDirect || plan.Training.Layers.Any(q => q.KernelKey == p.KernelKey))
                 KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
             if (p.WinogradOffset >= 0)
             {

@@ -3,7 +3,8 @@ using System.Collections.Generic;
 namespace Unroll.Generator.Plan;
 
 /// <summary>
-/// Places tensors in one workspace at compile time, reusing the room of tensors no step reads any more.
+/// Places tensors in one workspace at compile time, reusing the room of tensors no step reads any more. Blocks belong to
+/// tensors by index; a buffer of one step that is no tensor (a split input) takes a negative owner.
 /// Steps are numbered in the order they run; a block placed for a tensor stays until the step after its
 /// last reader. Placement is first fit in offset order, every block a multiple of 16 floats, so a
 /// 64-byte aligned workspace keeps every tensor aligned.

@@ -57,9 +57,14 @@ internal sealed record TensorSlot(int Offset, int C, int H, int W, int Cs, bool 
 /// (<see cref="Schedule.PhaseWinogradFits"/>): where the split input lies, channels-last, placed for this layer's step only.
 /// Null otherwise.
 /// </param>
+/// <param name="PoolsNext">
+/// For a convolution at inference whose output only the 2x2 stride-2 max pool right after it reads
+/// (<see cref="Schedule.MayPoolInKernel"/>): its kernel may compute the pool too, where the instruction set allows
+/// (<see cref="Schedule.PoolsInKernel"/>), at the pool's step; its input is kept through that step.
+/// </param>
 internal sealed record LayerPlan(LayerModel Layer, TensorSlot In, TensorSlot Out, int WeightOffset, int WeightLength, int BiasOffset, int BiasLength,
     int WinogradOffset = -1, EquatableArray<TensorSlot> Sources = default, int StateOffset = -1, int ScaleShiftOffset = -1, int StatisticsOffset = -1,
-    int FoldedOffset = -1, bool Folded = false, bool Pruned = false, TensorSlot? Residual = null, TensorSlot? Phases = null)
+    int FoldedOffset = -1, bool Folded = false, bool Pruned = false, TensorSlot? Residual = null, TensorSlot? Phases = null, bool PoolsNext = false)
 {
     /// <summary>Whether the kernel reads its weights and bias from the transformed buffer (a convolution with a batch normalisation folded in).</summary>
     public bool ReadsFoldedWeights => FoldedOffset >= 0;

@@ -60,8 +60,9 @@ internal static class Planner
 
         // Inference: a first convolution that is the input's only reader reads the caller's C, H, W input in place
         // (training converts it, since the weight gradient reads the input channels-last). With one channel both
-        // orders are the same, and the copy is cheaper than a second kernel; a Winograd layer's input transform reads
-        // channels-last, and gains far more than the conversion costs.
+        // orders are the same, and the copy is cheaper than a second kernel; a 3x3 Winograd layer's input transform reads
+        // channels-last, and gains far more than the conversion costs. (A strided layer split by phase for Winograd reads
+        // the caller's planes in its split.)
         bool planarInput = first.Op == OpKind.Conv && inferenceReaders[0].Count == 1 && inferenceReaders[0][0] == 0 && model.Input.C > 1 && !Schedule.WinogradFits(first, inputCs);
 
         // A dropout is the identity at inference: its output is its input, in the same slot, with no step at all. Tensors
@@ -73,6 +74,20 @@ internal static class Planner
         {
             root[t] = t > 0 && model.Layers[t - 1].Op == OpKind.Dropout ? root[model.Layers[t - 1].Inputs[0] + 1] : t;
             groupLast[root[t]] = Math.Max(groupLast[root[t]], mainOutput[t] ? n : LastReader(inferenceReaders[t], n));
+        }
+
+        // A convolution whose kernel may compute the max pool right after it (see Schedule.MayPoolInKernel) then runs at the
+        // pool's step, reading its own input there: that input lives through the pool's step. Only the network's input has
+        // adjacent pixels (its caller's planes, or one channel stored without padding).
+        var poolsNext = new bool[n];
+        for (int i = 0; i + 1 < n; i++)
+        {
+            bool adjacentPixels = model.Layers[i].ReadsPrevious(0) && (planarInput || inputCs == 1);
+            poolsNext[i] = adjacentPixels && needed[i + 1] && !mainOutput[i + 1] && inferenceReaders[i + 1].Count == 1 && inferenceReaders[i + 1][0] == i + 1
+                && model.Layers[i + 1].ReadsPrevious(i + 1) && Schedule.MayPoolInKernel(model.Layers[i], model.Layers[i + 1]);
+            if (poolsNext[i])
+                foreach (int j in model.Layers[i].Inputs)
+                    groupLast[root[j + 1]] = Math.Max(groupLast[root[j + 1]], i + 1);
         }
 
         // Outputs are placed by liveness: a tensor's room is free again once its last reader has run (the network's
@@ -141,7 +156,7 @@ internal static class Planner
                 parameters += 2 * Pad(layer.Output.C);
             }
             plans.Add(new LayerPlan(layer, slots[source], slots[i + 1], weightOffset, weightLength, biasOffset, biasLength,
-                Sources: Sources(layer, slots), StateOffset: stateOffset, Pruned: !needed[i], Phases: phases));
+                Sources: Sources(layer, slots), StateOffset: stateOffset, Pruned: !needed[i], Phases: phases, PoolsNext: poolsNext[i]));
         }
         int workspace = arena.Length;
 
@@ -297,7 +312,7 @@ internal static class Planner
             slots[i + 1] = p.Out with { Offset = offset };
             offset += Pad(slots[i + 1].Length);
             // Training runs every layer as declared: nothing folded.
-            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false, Residual = null, Phases = null };
+            p = p with { Layer = model.Layers[i], FoldedOffset = -1, Folded = false, WinogradOffset = -1, Pruned = false, Residual = null, Phases = null, PoolsNext = false };
             layers.Add(p with { In = slots[p.Layer.Inputs[0] + 1], Out = slots[i + 1], Sources = Sources(p.Layer, slots), ScaleShiftOffset = -1 });
             if (p.Layer.Op == OpKind.Conv)
             {

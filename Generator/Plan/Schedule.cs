@@ -184,6 +184,29 @@ internal static class Schedule
     }
 
     /// <summary>
+    /// Whether a convolution's kernel may compute the max pool after it as well, whatever the instruction set: a 2x2
+    /// stride-2 pool without padding, after a convolution with at most <see cref="PixelVectorChannels"/> outputs whose
+    /// activation does not decrease (none, ReLU, LeakyReLU with a slope of at least 0, clip) and so commutes with the
+    /// maximum, as does the bias. The planner checks that the pool alone reads the convolution's output, and that the
+    /// convolution reads the network's input with adjacent pixels, as <see cref="PixelVectors"/> needs.
+    /// </summary>
+    public static bool MayPoolInKernel(Graph.LayerModel conv, Graph.LayerModel pool) =>
+        conv.Op == OpKind.Conv && conv.Output.C <= PixelVectorChannels && pool.Op == OpKind.MaxPool && pool.KernelH == 2 && pool.KernelW == 2 && pool.StrideH == 2 && pool.StrideW == 2
+        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.PadBottom == 0 && pool.PadRight == 0
+        && (conv.Activation is ActivationKind.None or ActivationKind.ReLU or ActivationKind.Clip || conv.Activation == ActivationKind.LeakyReLU && conv.Alpha >= 0f);
+
+    /// <summary>
+    /// Whether the inference pass runs a convolution and the 2x2 max pool after it (<see cref="LayerPlan.PoolsNext"/>) as one
+    /// kernel on this instruction set: a convolution whose vectors run along the row (<see cref="PixelVectors"/>)
+    /// accumulates the two rows under each pooled row together, takes the maximum of each 2x2 window in registers (a
+    /// permute pairs neighbouring columns), and stores only the pooled pixels, so the convolution's output is never
+    /// stored, nor transposed, nor read again (LeNet-5's C1 and S2). The pooled row must span at least one vector of
+    /// convolution columns.
+    /// </summary>
+    public static bool PoolsInKernel(TargetIsa isa, LayerPlan conv, LayerPlan pool) =>
+        conv.PoolsNext && PixelVectors(isa, conv) && 2 * pool.Out.W >= Lanes(isa) && pool.Out.Cs == Planner.Granule;
+
+    /// <summary>
     /// Whether a convolution's inference kernel can write its output straight into the caller's output, in C, H, W order,
     /// instead of channels-last into the workspace and then moved there (the move was about 6% of the time of the 7x7
     /// stride-2 3 -> 64 convolution over 224 x 224). A convolution that reads the caller's planes (or the network's
@@ -192,7 +215,7 @@ internal static class Schedule
     /// belongs. AVX-512 only; rows a whole number of vectors long, so that no lane is idle; an activation applied in
     /// registers; no residual sum. Input columns that a stride or padding puts apart are first gathered by
     /// <see cref="PlaneSplit"/>, whose buffer goes in the layer's own output slot (free, since the output goes to the
-    /// caller), so it must fit there.
+    /// caller), so it must fit there. A layer that runs with Winograd (<see cref="UsesWinograd"/>) does not.
     /// </summary>
     public static bool WritesPlanes(TargetIsa isa, LayerPlan layer)
     {
@@ -315,7 +338,7 @@ internal static class Schedule
     public static int WinogradTileRows(LayerPlan layer) => (layer.Out.H + 1) / 2;
 
     /// <summary>
-    /// Bytes of one transformed kernel slice U[xi] (input channels x padded outputs) from which a Winograd layer gathers
+    /// Bytes of one transformed kernel slice U[xi] (input or phase channels x padded outputs) from which a Winograd layer gathers
     /// several tile rows into a block: every block reads all 16 slices, from memory once they outgrow L2, so fewer,
     /// larger blocks read less (ResNet-50's 512-channel layer at 7x7: 16 MB per block, four blocks of one row each).
     /// </summary>
@@ -359,12 +382,12 @@ internal static class Schedule
     public static int WinogradBlockTiles(LayerPlan layer) => WinogradBlockRows(layer) * Math.Min(WinogradBlock, WinogradTilesAcross(layer));
 
     /// <summary>
-    /// Floats of a Winograd layer's scratch: the transformed input [16][block tiles][input channel stride], then the
-    /// products [16][block tiles][padded outputs].
+    /// Floats of a Winograd layer's scratch: the transformed input [16][block tiles][input (or phase) channel stride],
+    /// then the products [16][block tiles][padded outputs].
     /// </summary>
     public static int WinogradScratch(LayerPlan layer) => 16 * WinogradBlockTiles(layer) * (WinogradInput(layer).Cs + layer.PaddedOutputs);
 
-    /// <summary>Floats of a Winograd layer's transformed kernel: [16][input channels][padded outputs].</summary>
+    /// <summary>Floats of a Winograd layer's transformed kernel: [16][input (or phase) channels][padded outputs].</summary>
     public static int WinogradKernelLength(LayerPlan layer) => 16 * WinogradInput(layer).C * layer.PaddedOutputs;
 
     /// <summary>What a Winograd layer's input transform reads: its input, or its input split by phase.</summary>

@@ -174,15 +174,48 @@ public static class Layout
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePixels16x8(ref float destination, Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        Vector512<float> c4, Vector512<float> c5, Vector512<float> c6, Vector512<float> c7) =>
+        StorePixels16x8(ref destination, ref Unsafe.Add(ref destination, 8 * 16), c0, c1, c2, c3, c4, c5, c6, c7);
+
+    /// <summary>
+    /// Like <see cref="StorePixels16x8(ref float, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>,
+    /// with pixels 8..15 stored in the 8 slots from <paramref name="upper"/> instead of right after pixel 7: generated
+    /// kernels that pool two strips into one vector (8 pooled pixels of each) store each strip's pixels where they go.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePixels16x8(ref float lower, ref float upper, Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
         Vector512<float> c4, Vector512<float> c5, Vector512<float> c6, Vector512<float> c7)
     {
         const int Slot = 16;
-        StorePixels8x8(ref destination, Slot, c0.GetLower(), c1.GetLower(), c2.GetLower(), c3.GetLower(), c4.GetLower(), c5.GetLower(), c6.GetLower(), c7.GetLower());
-        StorePixels8x8(ref Unsafe.Add(ref destination, 8 * Slot), Slot, c0.GetUpper(), c1.GetUpper(), c2.GetUpper(), c3.GetUpper(), c4.GetUpper(), c5.GetUpper(), c6.GetUpper(), c7.GetUpper());
+        StorePixels8x8(ref lower, Slot, c0.GetLower(), c1.GetLower(), c2.GetLower(), c3.GetLower(), c4.GetLower(), c5.GetLower(), c6.GetLower(), c7.GetLower());
+        StorePixels8x8(ref upper, Slot, c0.GetUpper(), c1.GetUpper(), c2.GetUpper(), c3.GetUpper(), c4.GetUpper(), c5.GetUpper(), c6.GetUpper(), c7.GetUpper());
     }
 
     /// <summary>
-    /// The 8 x 8 transpose of <see cref="StorePixels16x8"/>: 8 pixels of 8 channels each to slots of
+    /// Stores pixels 0..7 only (lanes 0..7 of each channel vector) of
+    /// <see cref="StorePixels16x8(ref float, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>:
+    /// the 8 pooled pixels of a strip pooled alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePixels8x8(ref float destination, Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        Vector512<float> c4, Vector512<float> c5, Vector512<float> c6, Vector512<float> c7) =>
+        StorePixels8x8(ref destination, 16, c0.GetLower(), c1.GetLower(), c2.GetLower(), c3.GetLower(), c4.GetLower(), c5.GetLower(), c6.GetLower(), c7.GetLower());
+
+    /// <summary>
+    /// The maximum of each adjacent pair of lanes of two vectors: lane j &lt; 8 holds the larger of lanes 2j and 2j + 1 of
+    /// <paramref name="a"/>, lane 8 + j that of <paramref name="b"/>. Generated AVX-512 kernels that pool a row of pixels
+    /// 2 to 1 call it; <paramref name="b"/> may be <paramref name="a"/> when only one vector is pooled.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaxOfPairs(Vector512<float> a, Vector512<float> b)
+    {
+        Vector512<int> even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        Vector512<int> odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        return Vector512.Max(Avx512F.PermuteVar16x32x2(a, even, b), Avx512F.PermuteVar16x32x2(a, odd, b));
+    }
+
+    /// <summary>
+    /// The 8 x 8 transpose of <see cref="StorePixels16x8(ref float, ref float, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>: 8 pixels of 8 channels each to slots of
     /// <paramref name="slot"/> floats, zeros in floats 8..15 of each slot.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -328,16 +361,21 @@ public static class Layout
     /// i strideH + pr and padded column j strideW + pc (image row y is padded row y + <paramref name="padTop"/>, image
     /// column x padded column x + <paramref name="padLeft"/>), zero in the padding and past the image. The source's
     /// value (ch, y, x) is at ch <paramref name="channelStride"/> + (y w + x) <paramref name="pixelStride"/>: planes
-    /// (H W, 1) or channels-last (1, channel stride). Writes <paramref name="rows"/> x <paramref name="width"/> pixels of
-    /// <paramref name="cs"/> floats each (channels past the phase channels zero), pixel rows [<paramref name="rowFrom"/>,
-    /// <paramref name="rowTo"/>) only.
+    /// (H W, 1) or channels-last (1, channel stride). Only image rows below <paramref name="h"/> and columns below
+    /// <paramref name="columns"/> (at most <paramref name="w"/>) are read, the others taken as zero: the caller passes
+    /// the rows and columns the convolution's windows reach, so a value no window reads (say an infinity) cannot reach
+    /// the output through a transform's zero coefficient. Writes <paramref name="rows"/> x <paramref name="width"/>
+    /// pixels of <paramref name="cs"/> floats each (channels past the phase channels zero), pixel rows
+    /// [<paramref name="rowFrom"/>, <paramref name="rowTo"/>) only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void SplitPhaseChannels(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int channelStride, int pixelStride,
+    public static void SplitPhaseChannels(ReadOnlySpan<float> source, ref float destination, int c, int h, int w, int columns, int channelStride, int pixelStride,
         int padTop, int padLeft, int strideH, int strideW, int rows, int width, int cs, int rowFrom, int rowTo)
     {
         if (c < 1 || h < 1 || w < 1 || channelStride < 1 || pixelStride < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0 || width < 0)
             throw new ArgumentException($"Shape {c}x{h}x{w} with strides ({channelStride}, {pixelStride}), phases {strideH}x{strideW}, padding ({padTop}, {padLeft}) and width {width}: none may be below 1 (padding and width below 0).", nameof(c));
+        if ((uint)columns > (uint)w)
+            throw new ArgumentOutOfRangeException(nameof(columns), $"Columns read ({columns}) must be within 0..{w}.");
         int phases = c * strideH * strideW;
         if (cs < phases)
             throw new ArgumentException($"The channel stride ({cs}) is less than the {phases} phase channels.", nameof(cs));
@@ -347,8 +385,8 @@ public static class Layout
         if ((uint)rowFrom > (uint)rowTo || rowTo > rows)
             throw new ArgumentOutOfRangeException(nameof(rowTo), $"Rows [{rowFrom}, {rowTo}) are not within 0..{rows}.");
         ref float src = ref MemoryMarshal.GetReference(source);
-        // Pixels whose windows lie inside the image along the row: their strideW columns are read without a test.
-        int innerFrom = Math.Min(width, (padLeft + strideW - 1) / strideW), innerTo = Math.Max(innerFrom, Math.Min(width, (w + padLeft) / strideW));
+        // Pixels whose strideW columns all lie among the columns read: they are read without a test.
+        int innerFrom = Math.Min(width, (padLeft + strideW - 1) / strideW), innerTo = Math.Max(innerFrom, Math.Min(width, (columns + padLeft) / strideW));
         for (int i = rowFrom; i < rowTo; i++)
         {
             ref float line = ref Unsafe.Add(ref destination, i * width * cs);
@@ -382,7 +420,7 @@ public static class Layout
                         }
                         else
                             for (int pc = 0; pc < strideW; pc++)
-                                Unsafe.Add(ref pixel, pc) = (uint)(x0 + pc) < (uint)w ? Unsafe.Add(ref from, (x0 + pc) * pixelStride) : 0f;
+                                Unsafe.Add(ref pixel, pc) = (uint)(x0 + pc) < (uint)columns ? Unsafe.Add(ref from, (x0 + pc) * pixelStride) : 0f;
                     }
                 }
             }

@@ -112,13 +112,15 @@ public class LayoutTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhases(source, ref split[0], 2, 3, 10, 1, 1, 5, 2, 6, 0, 6));
     }
     [Theory]
-    [InlineData(3, 67, 67, false, 0, 0, 4, 4, 17, 17, 48)]
-    [InlineData(3, 30, 31, false, 4, 4, 3, 3, 12, 13, 32)]
-    [InlineData(1, 40, 44, true, 3, 3, 4, 4, 11, 12, 16)]
-    [InlineData(16, 20, 21, true, 1, 2, 2, 2, 12, 13, 64)]
-    [InlineData(5, 9, 14, true, 2, 0, 2, 3, 7, 6, 32)]
-    [InlineData(2, 11, 9, false, 0, 5, 4, 2, 5, 9, 16)]
-    public void SplitPhaseChannelsMatchesIndexArithmetic(int c, int h, int w, bool channelsLast, int padTop, int padLeft, int strideH, int strideW, int rows, int width, int cs)
+    [InlineData(3, 67, 67, 0, 0, false, 0, 0, 4, 4, 17, 17, 48)]
+    [InlineData(3, 30, 31, 0, 0, false, 4, 4, 3, 3, 12, 13, 32)]
+    [InlineData(1, 40, 44, 0, 0, true, 3, 3, 4, 4, 11, 12, 16)]
+    [InlineData(16, 20, 21, 1, 0, true, 1, 2, 2, 2, 12, 13, 64)]
+    [InlineData(5, 9, 14, 0, 2, true, 2, 0, 2, 3, 7, 6, 32)]
+    [InlineData(2, 11, 9, 2, 3, false, 0, 5, 4, 2, 5, 9, 16)]
+    [InlineData(3, 35, 38, 0, 3, false, 0, 0, 4, 4, 9, 10, 48)]
+    public void SplitPhaseChannelsMatchesIndexArithmetic(int c, int h, int w, int rowsLeftOut, int columnsLeftOut, bool channelsLast, int padTop, int padLeft,
+        int strideH, int strideW, int rows, int width, int cs)
     {
         var random = new Random(c * 1000 + h * 10 + w);
         // Channels-last sources carry a padded channel stride whose padding the split must not read as data.
@@ -127,12 +129,13 @@ public class LayoutTests
         for (int i = 0; i < source.Length; i++)
             source[i] = (float)random.NextDouble() + 1f;
         int channelStride = channelsLast ? 1 : h * w, pixelStride = channelsLast ? sourceCs : 1;
+        int readRows = h - rowsLeftOut, readColumns = w - columnsLeftOut;
         float[] split = new float[rows * width * cs];
         Array.Fill(split, -7f);
         int middle = rows / 2;
-        Layout.SplitPhaseChannels(source, ref split[0], c, h, w, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, 0, middle);
+        Layout.SplitPhaseChannels(source, ref split[0], c, readRows, w, readColumns, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, 0, middle);
         Assert.Equal(-7f, split[middle * width * cs]);
-        Layout.SplitPhaseChannels(source, ref split[0], c, h, w, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, middle, rows);
+        Layout.SplitPhaseChannels(source, ref split[0], c, readRows, w, readColumns, channelStride, pixelStride, padTop, padLeft, strideH, strideW, rows, width, cs, middle, rows);
         int phases = c * strideH * strideW;
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < width; j++)
@@ -143,7 +146,7 @@ public class LayoutTests
                     {
                         int pc = k % strideW, ch = k / strideW % c, pr = k / (strideW * c);
                         int y = i * strideH + pr - padTop, x = j * strideW + pc - padLeft;
-                        if (y >= 0 && y < h && x >= 0 && x < w)
+                        if (y >= 0 && y < readRows && x >= 0 && x < readColumns)
                             expected = source[ch * channelStride + (y * w + x) * pixelStride];
                     }
                     Assert.True(expected == split[(i * width + j) * cs + k], $"pixel ({i}, {j}) channel {k}: expected {expected}, got {split[(i * width + j) * cs + k]}.");
@@ -155,11 +158,12 @@ public class LayoutTests
     {
         float[] source = new float[2 * 9 * 10];
         float[] split = new float[5 * 6 * 16];
-        var error = Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 7, 0, 5));
+        var error = Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 10, 90, 1, 0, 0, 2, 2, 5, 6, 7, 0, 5));
         Assert.Contains("channel stride (7) is less than the 8 phase channels", error.Message);
-        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source.AsSpan(1), ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 5));
-        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 0, 2, 5, 6, 16, 0, 5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 6));
+        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source.AsSpan(1), ref split[0], 2, 9, 10, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 5));
+        Assert.Throws<ArgumentException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 10, 90, 1, 0, 0, 0, 2, 5, 6, 16, 0, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 10, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Layout.SplitPhaseChannels(source, ref split[0], 2, 9, 10, 11, 90, 1, 0, 0, 2, 2, 5, 6, 16, 0, 5));
     }
 
     [Theory]

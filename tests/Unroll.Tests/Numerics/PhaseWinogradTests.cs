@@ -11,8 +11,8 @@ namespace Unroll.Tests.Numerics;
 /// Strided convolutions with at most 3 taps per phase (11x11 at stride 4, 9x9 at stride 3) and 64 or
 /// more outputs run inference as Winograd F(2x2, 3x3) over their input split by phase: from the caller's planes, from a
 /// one-channel input, and from a channels-last layer output; with explicit, uneven ('same') and no padding, phase
-/// channels that do not fill their channel stride, odd output sizes, with and without bias, alone and before dense
-/// layers (sample groups). Every instruction set, 1 and 2 threads, batch 1 and 3 must match the reference.
+/// channels that do not fill their channel stride, odd output sizes, with and without bias, a folded batch normalisation,
+/// a split large enough for threads to share, alone and before dense layers (sample groups). Every instruction set, 1 and 2 threads, batch 1 and 3 must match the reference.
 /// </summary>
 public class PhaseWinogradTests
 {
@@ -51,6 +51,15 @@ public class PhaseWinogradTests
             [Dense(20), ReLU] public partial Layer F { get; }
             [Dense(5)] public partial Layer Out { get; }
         }
+
+        // A split large enough for threads to share its rows (48 x 33 x 33 floats), a batch normalisation folded into
+        // the convolution, and 3 input columns no window reaches (31 outputs of 11 columns at stride 4 read 131 of 134).
+        [Network(Input = "3x131x134")]
+        public partial class PhaseLarge
+        {
+            [Conv(64, Kernel = 11, Stride = 4, Bias = false)] public partial Layer C { get; }
+            [BatchNorm, ReLU] public partial Layer N { get; }
+        }
         """;
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
@@ -59,7 +68,9 @@ public class PhaseWinogradTests
 
     public PhaseWinogradTests(ITestOutputHelper output) => _output = output;
 
-    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa("PhaseAlex", "PhaseSame", "PhaseOne", "PhaseNine");
+    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
+
+    private static readonly string[] Names = { "PhaseAlex", "PhaseSame", "PhaseOne", "PhaseNine", "PhaseLarge" };
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -70,7 +81,7 @@ public class PhaseWinogradTests
     public void OnlyInferenceSplitsTheInputAndRunsWinograd()
     {
         var generated = GeneratorHarness.Run(Source).Sources;
-        foreach (string name in new[] { "PhaseAlex", "PhaseSame", "PhaseOne", "PhaseNine" })
+        foreach (string name in Names)
             foreach (string isa in new[] { "Avx512", "Avx2", "Portable" })
             {
                 string kernels = generated.Single(s => s.Key.EndsWith($"{name}.{isa}.g.cs", StringComparison.Ordinal)).Value;
@@ -88,10 +99,29 @@ public class PhaseWinogradTests
         // layer's channels-last output; then pads, strides, the split's size and channel stride.
         string all = string.Join("\n", generated.Values);
         Assert.Contains("Layout.SplitPhaseChannels(input, ref Unsafe.Add(ref ws, ", all);
-        Assert.Contains("3, 67, 67, 4489, 1, 0, 0, 4, 4, 17, 17, 48, ", all);
-        Assert.Contains("1, 40, 44, 1, 1, 3, 3, 4, 4, 11, 12, 16, ", all);
-        Assert.Contains("8, 20, 21, 1, 16, 3, 3, 3, 3, 9, 9, 80, ", all);
-        Assert.Contains("3, 30, 31, 930, 1, 4, 4, 3, 3, 12, 13, 32, ", all);
+        Assert.Contains("3, 67, 67, 67, 4489, 1, 0, 0, 4, 4, 17, 17, 48, ", all);
+        Assert.Contains("1, 40, 44, 44, 1, 1, 3, 3, 4, 4, 11, 12, 16, ", all);
+        Assert.Contains("8, 20, 21, 21, 1, 16, 3, 3, 3, 3, 9, 9, 80, ", all);
+        Assert.Contains("3, 30, 31, 31, 930, 1, 4, 4, 3, 3, 12, 13, 32, ", all);
+    }
+
+    [Fact]
+    public void ValuesNoWindowReadsDoNotReachTheOutput()
+    {
+        foreach (Isa isa in IsaSupport.Supported())
+            foreach (int threads in new[] { 1, 2 })
+            {
+                using Network network = GeneratorHarness.Create(Compiled.Value, "PhaseLarge", new NetworkOptions { Isa = isa, Threads = threads, Seed = 3 });
+                float[] input = NetworkFixtures.RandomInput(network.InputLength, new SeededRandom(5));
+                float[] expected = network.Predict(input);
+                // Columns 131..133 of every row: no window of the direct convolution reaches them.
+                for (int plane = 0; plane < 3 * 131; plane++)
+                    for (int x = 131; x < 134; x++)
+                        input[plane * 134 + x] = x == 132 ? float.NaN : float.PositiveInfinity;
+                float[] actual = network.Predict(input);
+                for (int i = 0; i < expected.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"{isa}, {threads} thread(s), output {i}: {actual[i]:R}, not {expected[i]:R}.");
+            }
     }
 
     [Theory]

@@ -39,10 +39,8 @@ public partial class LeNet5
                 return;
             ref float ws = ref MemoryMarshal.GetReference(workspace);
             Layout.ToChannelsLast(input, ref Unsafe.Add(ref ws, 0), 1, 32, 32, 1, 0, 32);
-            // C1: Conv2D 1x32x32 -> 6x28x28
-            Conv2D_C1(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
-            // S2: MaxPool2D 6x28x28 -> 6x14x14
-            MaxPool2D_S2(ref Unsafe.Add(ref ws, 1024), ref Unsafe.Add(ref ws, 13568), 0, 14);
+            // C1 and S2: Conv2D 1x32x32 -> 6x28x28, then MaxPool2D -> 6x14x14, in one kernel
+            Conv2D_C1_Pooled(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 14);
             // C3: Conv2D 6x14x14 -> 16x10x10
             Conv2D_C3(ref Unsafe.Add(ref ws, 13568), ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
             // S4: MaxPool2D 16x10x10 -> 16x5x5
@@ -66,9 +64,9 @@ public partial class LeNet5
             {
                 Layout.ToChannelsLast(input.Slice(s * 1024, 1024), ref Unsafe.Add(ref ws, s * 16704 + 0), 1, 32, 32, 1);
                 // C1: Conv2D 1x32x32 -> 6x28x28
-                Conv2D_C1(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 28);
+                // Computed with the max pool after it, at the pool's step.
                 // S2: MaxPool2D 6x28x28 -> 6x14x14
-                MaxPool2D_S2(ref Unsafe.Add(ref ws, s * 16704 + 1024), ref Unsafe.Add(ref ws, s * 16704 + 13568), 0, 14);
+                Conv2D_C1_Pooled(ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref parameters, 0), ref Unsafe.Add(ref parameters, 400), 0, 14);
                 // C3: Conv2D 6x14x14 -> 16x10x10
                 Conv2D_C3(ref Unsafe.Add(ref ws, s * 16704 + 13568), ref Unsafe.Add(ref ws, s * 16704 + 0), ref Unsafe.Add(ref parameters, 416), ref Unsafe.Add(ref parameters, 2816), 0, 10);
                 // S4: MaxPool2D 16x10x10 -> 16x5x5
@@ -150,6 +148,249 @@ public partial class LeNet5
             Conv2D_C1_Backward(ref Unsafe.Add(ref ws, 0), ref Unsafe.Add(ref ws, 24320), ref Unsafe.Add(ref ws, 36864), ref Unsafe.Add(ref tw, 0), ref Unsafe.Add(ref g, 0), ref Unsafe.Add(ref g, 400), wantInput);
             if (wantInput)
                 Layout.ToChannelsFirst(ref Unsafe.Add(ref ws, 36864), inputGradient, 1, 32, 32, 16);
+        }
+
+        /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: vectors of 16 pixels along the row, one per output channel. Computes the 2x2 stride-2 max pool S2 after it too, 6x14x14: pooled rows [rowFrom, rowTo) of 14, each from the two convolution rows under it in strips of columns 0..15, 12..27, the maximum of each window taken in registers before the activation; the convolution's own output is not stored.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Conv2D_C1_Pooled(ref float input, ref float output, ref float weights, ref float bias, int rowFrom, int rowTo)
+        {
+            for (int oh = rowFrom; oh < rowTo; oh++)
+            {
+                int ih0 = oh * 2;
+                int ih1 = oh * 2 + 1;
+                {
+                    // Columns 0..15, 12..27 of rows 2 oh and 2 oh + 1: accumulator a<channel>_<k> and input strip s<k> for row k / 2, strip k % 2; weight w<channel>.
+                    Vector512<float> a0_0 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a0_1 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a0_2 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a0_3 = Vector512.Create(Unsafe.Add(ref bias, 0));
+                    Vector512<float> a1_0 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a1_1 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a1_2 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a1_3 = Vector512.Create(Unsafe.Add(ref bias, 1));
+                    Vector512<float> a2_0 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a2_1 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a2_2 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a2_3 = Vector512.Create(Unsafe.Add(ref bias, 2));
+                    Vector512<float> a3_0 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a3_1 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a3_2 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a3_3 = Vector512.Create(Unsafe.Add(ref bias, 3));
+                    Vector512<float> a4_0 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a4_1 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a4_2 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a4_3 = Vector512.Create(Unsafe.Add(ref bias, 4));
+                    Vector512<float> a5_0 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    Vector512<float> a5_1 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    Vector512<float> a5_2 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    Vector512<float> a5_3 = Vector512.Create(Unsafe.Add(ref bias, 5));
+                    for (int kh = 0; kh < 5; kh++)
+                    {
+                        ref float x0 = ref Unsafe.Add(ref input, (ih0 + kh) * 32);
+                        ref float x1 = ref Unsafe.Add(ref input, (ih1 + kh) * 32);
+                        ref float wr = ref Unsafe.Add(ref weights, kh * 80);
+                        for (int ic = 0; ic < 1; ic++)
+                        {
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x0, (nuint)(0));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x0, (nuint)(12));
+                                Vector512<float> s2 = Vector512.LoadUnsafe(ref x1, (nuint)(0));
+                                Vector512<float> s3 = Vector512.LoadUnsafe(ref x1, (nuint)(12));
+                                Vector512<float> w0 = Vector512.Create(Unsafe.Add(ref wr, 0));
+                                a0_0 = Avx512F.FusedMultiplyAdd(w0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(w0, s1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(w0, s2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(w0, s3, a0_3);
+                                Vector512<float> w1 = Vector512.Create(Unsafe.Add(ref wr, 1));
+                                a1_0 = Avx512F.FusedMultiplyAdd(w1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(w1, s1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(w1, s2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(w1, s3, a1_3);
+                                Vector512<float> w2 = Vector512.Create(Unsafe.Add(ref wr, 2));
+                                a2_0 = Avx512F.FusedMultiplyAdd(w2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(w2, s1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(w2, s2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(w2, s3, a2_3);
+                                Vector512<float> w3 = Vector512.Create(Unsafe.Add(ref wr, 3));
+                                a3_0 = Avx512F.FusedMultiplyAdd(w3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(w3, s1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(w3, s2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(w3, s3, a3_3);
+                                Vector512<float> w4 = Vector512.Create(Unsafe.Add(ref wr, 4));
+                                a4_0 = Avx512F.FusedMultiplyAdd(w4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(w4, s1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(w4, s2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(w4, s3, a4_3);
+                                Vector512<float> w5 = Vector512.Create(Unsafe.Add(ref wr, 5));
+                                a5_0 = Avx512F.FusedMultiplyAdd(w5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(w5, s1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(w5, s2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(w5, s3, a5_3);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x0, (nuint)(1));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x0, (nuint)(13));
+                                Vector512<float> s2 = Vector512.LoadUnsafe(ref x1, (nuint)(1));
+                                Vector512<float> s3 = Vector512.LoadUnsafe(ref x1, (nuint)(13));
+                                Vector512<float> w0 = Vector512.Create(Unsafe.Add(ref wr, 16));
+                                a0_0 = Avx512F.FusedMultiplyAdd(w0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(w0, s1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(w0, s2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(w0, s3, a0_3);
+                                Vector512<float> w1 = Vector512.Create(Unsafe.Add(ref wr, 17));
+                                a1_0 = Avx512F.FusedMultiplyAdd(w1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(w1, s1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(w1, s2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(w1, s3, a1_3);
+                                Vector512<float> w2 = Vector512.Create(Unsafe.Add(ref wr, 18));
+                                a2_0 = Avx512F.FusedMultiplyAdd(w2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(w2, s1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(w2, s2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(w2, s3, a2_3);
+                                Vector512<float> w3 = Vector512.Create(Unsafe.Add(ref wr, 19));
+                                a3_0 = Avx512F.FusedMultiplyAdd(w3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(w3, s1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(w3, s2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(w3, s3, a3_3);
+                                Vector512<float> w4 = Vector512.Create(Unsafe.Add(ref wr, 20));
+                                a4_0 = Avx512F.FusedMultiplyAdd(w4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(w4, s1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(w4, s2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(w4, s3, a4_3);
+                                Vector512<float> w5 = Vector512.Create(Unsafe.Add(ref wr, 21));
+                                a5_0 = Avx512F.FusedMultiplyAdd(w5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(w5, s1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(w5, s2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(w5, s3, a5_3);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x0, (nuint)(2));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x0, (nuint)(14));
+                                Vector512<float> s2 = Vector512.LoadUnsafe(ref x1, (nuint)(2));
+                                Vector512<float> s3 = Vector512.LoadUnsafe(ref x1, (nuint)(14));
+                                Vector512<float> w0 = Vector512.Create(Unsafe.Add(ref wr, 32));
+                                a0_0 = Avx512F.FusedMultiplyAdd(w0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(w0, s1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(w0, s2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(w0, s3, a0_3);
+                                Vector512<float> w1 = Vector512.Create(Unsafe.Add(ref wr, 33));
+                                a1_0 = Avx512F.FusedMultiplyAdd(w1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(w1, s1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(w1, s2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(w1, s3, a1_3);
+                                Vector512<float> w2 = Vector512.Create(Unsafe.Add(ref wr, 34));
+                                a2_0 = Avx512F.FusedMultiplyAdd(w2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(w2, s1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(w2, s2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(w2, s3, a2_3);
+                                Vector512<float> w3 = Vector512.Create(Unsafe.Add(ref wr, 35));
+                                a3_0 = Avx512F.FusedMultiplyAdd(w3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(w3, s1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(w3, s2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(w3, s3, a3_3);
+                                Vector512<float> w4 = Vector512.Create(Unsafe.Add(ref wr, 36));
+                                a4_0 = Avx512F.FusedMultiplyAdd(w4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(w4, s1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(w4, s2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(w4, s3, a4_3);
+                                Vector512<float> w5 = Vector512.Create(Unsafe.Add(ref wr, 37));
+                                a5_0 = Avx512F.FusedMultiplyAdd(w5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(w5, s1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(w5, s2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(w5, s3, a5_3);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x0, (nuint)(3));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x0, (nuint)(15));
+                                Vector512<float> s2 = Vector512.LoadUnsafe(ref x1, (nuint)(3));
+                                Vector512<float> s3 = Vector512.LoadUnsafe(ref x1, (nuint)(15));
+                                Vector512<float> w0 = Vector512.Create(Unsafe.Add(ref wr, 48));
+                                a0_0 = Avx512F.FusedMultiplyAdd(w0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(w0, s1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(w0, s2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(w0, s3, a0_3);
+                                Vector512<float> w1 = Vector512.Create(Unsafe.Add(ref wr, 49));
+                                a1_0 = Avx512F.FusedMultiplyAdd(w1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(w1, s1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(w1, s2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(w1, s3, a1_3);
+                                Vector512<float> w2 = Vector512.Create(Unsafe.Add(ref wr, 50));
+                                a2_0 = Avx512F.FusedMultiplyAdd(w2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(w2, s1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(w2, s2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(w2, s3, a2_3);
+                                Vector512<float> w3 = Vector512.Create(Unsafe.Add(ref wr, 51));
+                                a3_0 = Avx512F.FusedMultiplyAdd(w3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(w3, s1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(w3, s2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(w3, s3, a3_3);
+                                Vector512<float> w4 = Vector512.Create(Unsafe.Add(ref wr, 52));
+                                a4_0 = Avx512F.FusedMultiplyAdd(w4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(w4, s1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(w4, s2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(w4, s3, a4_3);
+                                Vector512<float> w5 = Vector512.Create(Unsafe.Add(ref wr, 53));
+                                a5_0 = Avx512F.FusedMultiplyAdd(w5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(w5, s1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(w5, s2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(w5, s3, a5_3);
+                            }
+                            {
+                                Vector512<float> s0 = Vector512.LoadUnsafe(ref x0, (nuint)(4));
+                                Vector512<float> s1 = Vector512.LoadUnsafe(ref x0, (nuint)(16));
+                                Vector512<float> s2 = Vector512.LoadUnsafe(ref x1, (nuint)(4));
+                                Vector512<float> s3 = Vector512.LoadUnsafe(ref x1, (nuint)(16));
+                                Vector512<float> w0 = Vector512.Create(Unsafe.Add(ref wr, 64));
+                                a0_0 = Avx512F.FusedMultiplyAdd(w0, s0, a0_0);
+                                a0_1 = Avx512F.FusedMultiplyAdd(w0, s1, a0_1);
+                                a0_2 = Avx512F.FusedMultiplyAdd(w0, s2, a0_2);
+                                a0_3 = Avx512F.FusedMultiplyAdd(w0, s3, a0_3);
+                                Vector512<float> w1 = Vector512.Create(Unsafe.Add(ref wr, 65));
+                                a1_0 = Avx512F.FusedMultiplyAdd(w1, s0, a1_0);
+                                a1_1 = Avx512F.FusedMultiplyAdd(w1, s1, a1_1);
+                                a1_2 = Avx512F.FusedMultiplyAdd(w1, s2, a1_2);
+                                a1_3 = Avx512F.FusedMultiplyAdd(w1, s3, a1_3);
+                                Vector512<float> w2 = Vector512.Create(Unsafe.Add(ref wr, 66));
+                                a2_0 = Avx512F.FusedMultiplyAdd(w2, s0, a2_0);
+                                a2_1 = Avx512F.FusedMultiplyAdd(w2, s1, a2_1);
+                                a2_2 = Avx512F.FusedMultiplyAdd(w2, s2, a2_2);
+                                a2_3 = Avx512F.FusedMultiplyAdd(w2, s3, a2_3);
+                                Vector512<float> w3 = Vector512.Create(Unsafe.Add(ref wr, 67));
+                                a3_0 = Avx512F.FusedMultiplyAdd(w3, s0, a3_0);
+                                a3_1 = Avx512F.FusedMultiplyAdd(w3, s1, a3_1);
+                                a3_2 = Avx512F.FusedMultiplyAdd(w3, s2, a3_2);
+                                a3_3 = Avx512F.FusedMultiplyAdd(w3, s3, a3_3);
+                                Vector512<float> w4 = Vector512.Create(Unsafe.Add(ref wr, 68));
+                                a4_0 = Avx512F.FusedMultiplyAdd(w4, s0, a4_0);
+                                a4_1 = Avx512F.FusedMultiplyAdd(w4, s1, a4_1);
+                                a4_2 = Avx512F.FusedMultiplyAdd(w4, s2, a4_2);
+                                a4_3 = Avx512F.FusedMultiplyAdd(w4, s3, a4_3);
+                                Vector512<float> w5 = Vector512.Create(Unsafe.Add(ref wr, 69));
+                                a5_0 = Avx512F.FusedMultiplyAdd(w5, s0, a5_0);
+                                a5_1 = Avx512F.FusedMultiplyAdd(w5, s1, a5_1);
+                                a5_2 = Avx512F.FusedMultiplyAdd(w5, s2, a5_2);
+                                a5_3 = Avx512F.FusedMultiplyAdd(w5, s3, a5_3);
+                            }
+                            x0 = ref Unsafe.Add(ref x0, 1);
+                            x1 = ref Unsafe.Add(ref x1, 1);
+                            wr = ref Unsafe.Add(ref wr, 16);
+                        }
+                    }
+                    Vector512<float> q0_0 = Layout.MaxOfPairs(Vector512.Max(a0_0, a0_2), Vector512.Max(a0_1, a0_3));
+                    q0_0 = Vector512.Max(q0_0, Vector512<float>.Zero);
+                    Vector512<float> q1_0 = Layout.MaxOfPairs(Vector512.Max(a1_0, a1_2), Vector512.Max(a1_1, a1_3));
+                    q1_0 = Vector512.Max(q1_0, Vector512<float>.Zero);
+                    Vector512<float> q2_0 = Layout.MaxOfPairs(Vector512.Max(a2_0, a2_2), Vector512.Max(a2_1, a2_3));
+                    q2_0 = Vector512.Max(q2_0, Vector512<float>.Zero);
+                    Vector512<float> q3_0 = Layout.MaxOfPairs(Vector512.Max(a3_0, a3_2), Vector512.Max(a3_1, a3_3));
+                    q3_0 = Vector512.Max(q3_0, Vector512<float>.Zero);
+                    Vector512<float> q4_0 = Layout.MaxOfPairs(Vector512.Max(a4_0, a4_2), Vector512.Max(a4_1, a4_3));
+                    q4_0 = Vector512.Max(q4_0, Vector512<float>.Zero);
+                    Vector512<float> q5_0 = Layout.MaxOfPairs(Vector512.Max(a5_0, a5_2), Vector512.Max(a5_1, a5_3));
+                    q5_0 = Vector512.Max(q5_0, Vector512<float>.Zero);
+                    Layout.StorePixels16x8(ref Unsafe.Add(ref output, (oh * 14 + 0) * 16), ref Unsafe.Add(ref output, (oh * 14 + 6) * 16), q0_0, q1_0, q2_0, q3_0, q4_0, q5_0, Vector512<float>.Zero, Vector512<float>.Zero);
+                }
+            }
         }
 
         /// <summary>C1: Conv2D 1x32x32 -> 6x28x28, kernel 5x5, stride 1, pads (t,l,b,r) 0,0,0,0, ReLU; Avx512: vectors of 16 pixels along the row, one per output channel. Computes output rows [rowFrom, rowTo) of 28, each in strips of columns 0..15, 12..27.</summary>
