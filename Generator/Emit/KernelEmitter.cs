@@ -870,6 +870,16 @@ internal static class KernelEmitter
 
     private static void EmitPool(CodeWriter w, LayerPlan p, VectorIsa v, string name)
     {
+        // The value stored, activated in registers when the pool has an activation that maps to vector instructions (the
+        // others run as a pass over the output, see NeedsActivationPass).
+        string Activated(string value)
+        {
+            if (p.Layer.Activation == ActivationKind.None || v.Activate(p.Layer, "acc") is not { } activated)
+                return value;
+            if (value != "acc")
+                w.Line($"acc = {value};");
+            return activated;
+        }
         Graph.LayerModel l = p.Layer;
         bool max = l.Op == OpKind.MaxPool;
         int vectors = Schedule.ChannelVectors(v.Target, p.In.C);
@@ -888,7 +898,7 @@ internal static class KernelEmitter
                     string tap = v.Load("window", $"cv + {I(kh * p.In.W * p.In.Cs + kw * p.In.Cs)}");
                     w.Line(kh == 0 && kw == 0 ? $"{v.Type} acc = {tap};" : max ? $"acc = {v.Max("acc", tap)};" : $"acc += {tap};");
                 }
-            w.Line(v.Store(max ? "acc" : $"acc * {v.Broadcast(VectorIsa.Literal(1f / (l.KernelH * l.KernelW)))}", "pixel", "cv"));
+            w.Line(v.Store(Activated(max ? "acc" : $"acc * {v.Broadcast(VectorIsa.Literal(1f / (l.KernelH * l.KernelW)))}"), "pixel", "cv"));
             w.Close();
         });
         if (!clipped)
@@ -909,7 +919,7 @@ internal static class KernelEmitter
         w.Close();
         w.Close();
         // Parenthesised: the vector store is a member call on the value, which binds tighter than "*".
-        w.Line(v.Store(max ? "acc" : "acc * scale", "o", "cv"));
+        w.Line(v.Store(Activated(max ? "acc" : "acc * scale"), "o", "cv"));
         w.Close();
         w.Close();
         w.Close();

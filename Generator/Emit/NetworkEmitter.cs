@@ -609,6 +609,7 @@ internal static class NetworkEmitter
                     {
                         w.Line(comment);
                         w.Line($"{kernel}({Ws(p.In.Offset)}, {Ws(p.Out.Offset)}, {from}, {to});");
+                        ActivationPass(w, v, p);
                     }, Segment(p)));
                     break;
                 case OpKind.Add when p.Folded:
@@ -1206,7 +1207,8 @@ internal static class NetworkEmitter
         // Layers whose computations are identical share one kernel, named after the first of them. A first
         // convolution reads the caller's input in place for inference, and the converted input in training:
         // two kernels, the planar one named with "_Planar" (it has no backward kernel). A layer writing the output's
-        // planes (PlanesLayer) calls its own kernel instead, named with PlanesSuffix.
+        // planes (PlanesLayer) calls its own kernel instead, named with PlanesSuffix, a convolution computing the pool
+        // after it (PooledConvs) one named with PooledSuffix, and a Winograd layer one named by WinogradEmitter.KernelName.
         var names = new Dictionary<string, string>();
         var emitted = new List<LayerPlan>();
         foreach (LayerPlan p in plan.Layers.Where(p => !p.Pruned).Concat(plan.Training.Layers))

@@ -185,15 +185,17 @@ internal static class Schedule
 
     /// <summary>
     /// Whether a convolution's kernel may compute the max pool after it as well, whatever the instruction set: a 2x2
-    /// stride-2 pool without padding, after a convolution with at most <see cref="PixelVectorChannels"/> outputs whose
-    /// activation does not decrease (none, ReLU, LeakyReLU with a slope of at least 0, clip) and so commutes with the
-    /// maximum, as does the bias. The planner checks that the pool alone reads the convolution's output, and that the
+    /// stride-2 pool without padding or an activation of its own, after a convolution with at most
+    /// <see cref="PixelVectorChannels"/> outputs whose activation does not decrease (none, ReLU, LeakyReLU with a finite
+    /// slope above 0, so that no infinity times 0 makes a NaN the maximum would have passed over, clip) and so commutes
+    /// with the maximum, as does the bias. The planner checks that the pool alone reads the convolution's output, and that the
     /// convolution reads the network's input with adjacent pixels, as <see cref="PixelVectors"/> needs.
     /// </summary>
     public static bool MayPoolInKernel(Graph.LayerModel conv, Graph.LayerModel pool) =>
         conv.Op == OpKind.Conv && conv.Output.C <= PixelVectorChannels && pool.Op == OpKind.MaxPool && pool.KernelH == 2 && pool.KernelW == 2 && pool.StrideH == 2 && pool.StrideW == 2
-        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.PadBottom == 0 && pool.PadRight == 0
-        && (conv.Activation is ActivationKind.None or ActivationKind.ReLU or ActivationKind.Clip || conv.Activation == ActivationKind.LeakyReLU && conv.Alpha >= 0f);
+        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.PadBottom == 0 && pool.PadRight == 0 && pool.Activation == ActivationKind.None
+        && (conv.Activation is ActivationKind.None or ActivationKind.ReLU or ActivationKind.Clip
+            || conv.Activation == ActivationKind.LeakyReLU && conv.Alpha > 0f && !float.IsInfinity(conv.Alpha));
 
     /// <summary>
     /// Whether the inference pass runs a convolution and the 2x2 max pool after it (<see cref="LayerPlan.PoolsNext"/>) as one

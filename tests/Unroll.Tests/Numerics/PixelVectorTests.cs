@@ -20,12 +20,13 @@ public class PixelVectorTests
         using Unroll;
 
         // 38x35 outputs: strips at columns 0, 16 and 19 (the last overlaps), 8 channels, in one tile; dense layers after
-        // it, so batches run in sample groups.
+        // it, so batches run in sample groups. An average pool, which the kernel does not compute (PooledConvTests has the
+        // max pools it does).
         [Network(Input = "1x40x37")]
         public partial class PixelOneChannel
         {
             [Conv(8, Kernel = 3), ReLU] public partial Layer C { get; }
-            [MaxPool(2)] public partial Layer P { get; }
+            [AvgPool(2)] public partial Layer P { get; }
             [Dense(10)] public partial Layer Out { get; }
         }
 

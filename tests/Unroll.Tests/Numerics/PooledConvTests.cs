@@ -31,8 +31,8 @@ public class PooledConvTests
             [Dense(10)] public partial Layer Out { get; }
         }
 
-        // A 34x27 convolution output pooled to 17x13: its last column is in no window; strips 0..15 and 10..25.
-        [Network(Input = "1x37x30")]
+        // A 35x27 convolution output pooled to 17x13: its last row and column are in no window; strips 0..15 and 10..25.
+        [Network(Input = "1x38x30")]
         public partial class PoolOdd
         {
             [Conv(8, Kernel = 4), LeakyReLU(0.1f)] public partial Layer C { get; }
@@ -55,17 +55,28 @@ public class PooledConvTests
             [Conv(7, Kernel = 5), Clip(0f, 0.5f)] public partial Layer C { get; }
             [MaxPool(2)] public partial Layer P { get; }
         }
+
+        // Pools with activations of their own (kept as steps): in registers, and as a pass over the output.
+        [Network(Input = "1x32x32")]
+        public partial class PoolActivated
+        {
+            [Conv(6, Kernel = 5)] public partial Layer C { get; }
+            [MaxPool(2), LeakyReLU(0.1f)] public partial Layer P { get; }
+            [Conv(8, Kernel = 3)] public partial Layer C2 { get; }
+            [AvgPool(2), Tanh] public partial Layer A { get; }
+            [Dense(10)] public partial Layer Out { get; }
+        }
         """;
 
     private static readonly string[] Names = { "PoolLeNet", "PoolOdd", "PoolThree", "PoolLarge" };
+
+    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names.Append("PoolActivated").ToArray());
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
     private readonly ITestOutputHelper _output;
 
     public PooledConvTests(ITestOutputHelper output) => _output = output;
-
-    public static IEnumerable<object[]> Cases() => NetworkFixtures.NamesOnEveryIsa(Names);
 
     [Theory]
     [MemberData(nameof(Cases))]
