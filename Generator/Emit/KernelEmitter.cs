@@ -229,9 +229,8 @@ internal static class KernelEmitter
             {
                 // The strips' input columns are the vectors loaded; each channel's weight at this tap is broadcast.
                 int row = kw * cin * op;
-                int tap = kw;
                 w.Open("");
-                MultiplyAddStep(w, v, "s", count, k => v.Load(X(k / tile.Length), I(tile[k % tile.Length] + tap)),
+                MultiplyAddStep(w, v, "s", count, k => v.Load(X(k / tile.Length), I(tile[k % tile.Length] + kw)),
                     Enumerable.Range(0, cout).Select(c => (c, $"Unsafe.Add(ref wr, {I(row + c)})")), broadcast: "w");
                 w.Close();
             }

@@ -568,7 +568,7 @@ internal static class NetworkEmitter
                             w.Line($"// {p.Layer.Name}'s input split by phase of its stride into {I(phaseSlot.C)} channels, for Winograd over them");
                             w.Line(PhaseSplitCall(p, p.In.Planar ? "input" : $"workspace.Slice({I(p.In.Offset)}, {I(p.In.Length)})", Ws(phaseSlot.Offset), from, to));
                         }));
-                    int units = Schedule.WinogradUnits(v.Target, Schedule.WinogradView(p));
+                    int units = Schedule.WinogradUnits(v.Target, p);
                     steps.Add(new Step(Schedule.SplitUnits(v.Target, p) > 0 ? units : 0, units, (from, to) =>
                     {
                         w.Line(comment + (p.Phases is null ? " (Winograd)" : " (Winograd over the phase channels)") + (p.Residual is null ? "" : ResidualNote));
@@ -851,7 +851,7 @@ internal static class NetworkEmitter
                                 string splitSource = p.In.Planar ? $"input.Slice(s * {I(inLength)}, {I(inLength)})" : $"workspace.Slice(s * {I(stride)} + {I(p.In.Offset)}, {I(p.In.Length)})";
                                 w.Line(PhaseSplitCall(p, splitSource, $"{sample}{I(phaseSlot.Offset)})", "0", I(phaseSlot.H)));
                             }
-                            w.Line(WinogradCall(kernel, p, $"{sample}{I((p.Phases ?? p.In).Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, Schedule.WinogradView(p))),
+                            w.Line(WinogradCall(kernel, p, $"{sample}{I((p.Phases ?? p.In).Offset)})", $"{sample}{I(p.Out.Offset)})", $"{sample}{I(plan.ScratchOffset)})", "0", I(Schedule.WinogradUnits(v.Target, p)),
                                 p.Residual is { } r ? $"{sample}{I(r.Offset)})" : null));
                             break;
                         case OpKind.Conv:

@@ -362,7 +362,10 @@ internal static class Schedule
         return rows > 1 && rows == WinogradTileRows(layer);
     }
 
-    /// <summary>The units of a Winograd layer's kernel: output channel blocks for a whole-layer block, else tile rows.</summary>
+    /// <summary>
+    /// The units of a Winograd layer's kernel: output channel blocks for a whole-layer block, else tile rows. The same for a
+    /// layer split by phase as for its <see cref="WinogradView"/>: both depend only on the output and the transformed input.
+    /// </summary>
     public static int WinogradUnits(TargetIsa isa, LayerPlan layer) =>
         WinogradWholeLayer(layer) ? DenseChunks(For(isa, layer)) : WinogradTileRows(layer);
 

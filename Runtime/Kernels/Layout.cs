@@ -318,18 +318,22 @@ public static class Layout
             throw new ArgumentException($"Kernel buffers are shorter than their shapes: expected at least {kernelH * kernelW * packedPlane} packed and {16 * plane} transformed values.");
         Span<double> gg = stackalloc double[12];
         Span<double> g = stackalloc double[9];
+        // Where phase channel i's tap (a, b) starts in the packed kernel (its outputs follow), or -1 past the kernel's edge.
+        Span<int> taps = stackalloc int[9];
         for (int i = 0; i < channels; i++)
         {
             int pc = i % strideW, c = i / strideW % inputs, pr = i / (strideW * inputs);
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                {
+                    int ky = a * strideH + pr, kx = b * strideW + pc;
+                    taps[3 * a + b] = ky < kernelH && kx < kernelW ? (ky * kernelW + kx) * packedPlane + c * outputStride : -1;
+                }
             for (int o = 0; o < outputStride; o++)
             {
                 // The phase kernel g[a][b]: every stride-th tap of the packed kernel from (pr, pc), zero past its edge.
-                for (int a = 0; a < 3; a++)
-                    for (int b = 0; b < 3; b++)
-                    {
-                        int ky = a * strideH + pr, kx = b * strideW + pc;
-                        g[3 * a + b] = ky < kernelH && kx < kernelW ? packed[(ky * kernelW + kx) * packedPlane + c * outputStride + o] : 0;
-                    }
+                for (int t = 0; t < 9; t++)
+                    g[t] = taps[t] < 0 ? 0 : packed[taps[t] + o];
                 int at = i * outputStride + o;
                 // G g: 4 rows of 3.
                 for (int col = 0; col < 3; col++)

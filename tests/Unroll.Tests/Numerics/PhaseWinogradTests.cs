@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Reflection;
 using Unroll.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -80,11 +79,11 @@ public class PhaseWinogradTests
     [Fact]
     public void OnlyInferenceSplitsTheInputAndRunsWinograd()
     {
-        var generated = GeneratorHarness.Run(Source).Sources;
+        GeneratorRun generated = GeneratorHarness.Run(Source);
         foreach (string name in Names)
             foreach (string isa in new[] { "Avx512", "Avx2", "Portable" })
             {
-                string kernels = generated.Single(s => s.Key.EndsWith($"{name}.{isa}.g.cs", StringComparison.Ordinal)).Value;
+                string kernels = generated.Kernels(name, isa);
                 string run = NetworkFixtures.GeneratedMethod(kernels, "public static void Run(");
                 Assert.Contains("Layout.SplitPhaseChannels(", run);
                 Assert.Contains("_Winograd(", run);
@@ -97,7 +96,7 @@ public class PhaseWinogradTests
             }
         // The arguments for each source form: the caller's planes, a one-channel input (channels-last, stride 1), a
         // layer's channels-last output; then pads, strides, the split's size and channel stride.
-        string all = string.Join("\n", generated.Values);
+        string all = string.Join("\n", generated.Sources.Values);
         Assert.Contains("Layout.SplitPhaseChannels(input, ref Unsafe.Add(ref ws, ", all);
         Assert.Contains("3, 67, 67, 67, 4489, 1, 0, 0, 4, 4, 17, 17, 48, ", all);
         Assert.Contains("1, 40, 44, 44, 1, 1, 3, 3, 4, 4, 11, 12, 16, ", all);

@@ -86,12 +86,7 @@ public class PlaneOutputTests
     {
         GeneratorRun run = GeneratorHarness.Run(Source);
         string Kernels(string network, string isa) => run.Kernels(network, isa);
-        string Run(string network, string isa)
-        {
-            string kernels = Kernels(network, isa);
-            int start = kernels.IndexOf("public static void Run(", StringComparison.Ordinal);
-            return kernels.Substring(start, kernels.IndexOf("public static void TrainForward(", start, StringComparison.Ordinal) - start);
-        }
+        string Run(string network, string isa) => NetworkFixtures.GeneratedMethod(Kernels(network, isa), "public static void Run(");
 
         foreach (string name in Names)
         {

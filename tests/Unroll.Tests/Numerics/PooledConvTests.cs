@@ -86,10 +86,10 @@ public class PooledConvTests
     [Fact]
     public void OnlyTheAvx512InferencePassesPoolInTheConvolutionKernel()
     {
-        var generated = GeneratorHarness.Run(Source).Sources;
+        GeneratorRun generated = GeneratorHarness.Run(Source);
         foreach (string name in Names)
         {
-            string Kernels(string isa) => generated.Single(s => s.Key.EndsWith($"{name}.{isa}.g.cs", StringComparison.Ordinal)).Value;
+            string Kernels(string isa) => generated.Kernels(name, isa);
             string pool = name == "PoolLeNet" ? "S2" : "P", conv = name == "PoolLeNet" ? "C1" : "C";
             string run = NetworkFixtures.GeneratedMethod(Kernels("Avx512"), "public static void Run(");
             Assert.Contains($"_{conv}{(name == "PoolThree" ? "_Planar" : "")}_Pooled(", run);
@@ -98,12 +98,12 @@ public class PooledConvTests
             Assert.Contains($"MaxPool2D_{pool}(", NetworkFixtures.GeneratedMethod(Kernels("Avx2"), "public static void Run("));
             Assert.DoesNotContain("_Pooled", Kernels("Avx2"));
         }
-        string lenet = generated.Single(s => s.Key.EndsWith("PoolLeNet.Avx512.g.cs", StringComparison.Ordinal)).Value;
+        string lenet = generated.Kernels("PoolLeNet", "Avx512");
         Assert.Contains("Conv2D_C1_Pooled(", NetworkFixtures.GeneratedMethod(lenet, "public static void RunGroup("));
         // The third strip of PoolThree is pooled alone; PoolLarge's rows are split between the threads.
-        string three = generated.Single(s => s.Key.EndsWith("PoolThree.Avx512.g.cs", StringComparison.Ordinal)).Value;
+        string three = generated.Kernels("PoolThree", "Avx512");
         Assert.Contains("Layout.StorePixels8x8(ref Unsafe.Add(ref output, (oh * 24 + 16) * 16)", three);
-        string large = generated.Single(s => s.Key.EndsWith("PoolLarge.Avx512.g.cs", StringComparison.Ordinal)).Value;
+        string large = generated.Kernels("PoolLarge", "Avx512");
         Assert.Contains("63 * part / parts, 63 * (part + 1) / parts", NetworkFixtures.GeneratedMethod(large, "public static void Run("));
     }
 
