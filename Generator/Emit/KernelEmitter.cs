@@ -518,7 +518,11 @@ internal static class KernelEmitter
                 w.Close();
             }
             if (Schedule.PrefetchesPlanarLines(v.Target, p) && fixedColumn is null)
-                w.Line($"global::Unroll.Kernels.Cache.Prefetch(ref x, {I(PrefetchColumns)});");
+            {
+                // The first channel block brings the line in; the tile's other blocks read the same lines.
+                string prefetch = $"global::Unroll.Kernels.Cache.Prefetch(ref x, {I(PrefetchColumns)});";
+                w.Line(Schedule.DenseChunks(tile) > 1 ? $"if (oc0 == 0) {prefetch}" : prefetch);
+            }
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");
             w.Close();

@@ -36,6 +36,14 @@ public class PlanarPassTests
             [Conv(40, Kernel = 1, Stride = 2, Bias = false)] public partial Layer C { get; }
         }
 
+        // 56 columns: AVX2 runs tiles of 6 x 2 vectors and a 2-pixel tile at column 54, not 14 tiles of 4 x 2, whose 8
+        // accumulators would only just hide the latency; its 32 outputs are 2 blocks, and only the first prefetches.
+        [Network(Input = "40x3x56")]
+        public partial class PlanarPassesWide
+        {
+            [Conv(32, Kernel = 1)] public partial Layer C { get; }
+        }
+
         // Tanh as a pass over the output after the kernel, then a dense layer, so batches run in sample groups.
         [Network(Input = "48x4x30")]
         public partial class PlanarPassesThenDense
@@ -45,7 +53,7 @@ public class PlanarPassTests
         }
         """;
 
-    private static readonly string[] Names = { "PlanarPassesSame", "PlanarPassesUneven", "PlanarPassesThenDense" };
+    private static readonly string[] Names = { "PlanarPassesSame", "PlanarPassesUneven", "PlanarPassesWide", "PlanarPassesThenDense" };
 
     private static readonly Lazy<Assembly> Compiled = new(() => GeneratorHarness.CompileAndLoad(Source));
 
@@ -80,6 +88,26 @@ public class PlanarPassTests
         // AVX-512 runs the 96 outputs as a block of 4 vectors and a remainder of 2; AVX2 as 6 blocks of 2.
         foreach (string isa in new[] { "Avx512", "Avx2" })
             Assert.Contains("each in 2 passes over 24 input channels", Kernels("PlanarPassesThenDense", isa));
+    }
+
+    /// <summary>
+    /// AVX2's tile over 56 columns keeps 12 accumulators, leaving 2 columns to a tile at a fixed position, and of its two
+    /// channel blocks only the first prefetches the lines both read; AVX-512's one block prefetches unconditionally.
+    /// </summary>
+    [Fact]
+    public void WideRowsTakeTheWiderTileAndTheFirstBlockPrefetches()
+    {
+        GeneratorRun run = GeneratorHarness.Run(Source);
+        string avx2 = run.Kernels("PlanarPassesWide", "Avx2");
+        Assert.Contains("register tile 6 pixel(s) x 2 vector(s)", avx2);
+        Assert.Contains("columns 0..53 in tiles of 6 whose windows lie inside the input, the other columns in tiles at fixed positions", avx2);
+        Assert.Contains("_At54(", avx2);
+        Assert.Contains("for (int oc0 = 0; oc0 < 32; oc0 += 16)", avx2);
+        Assert.Contains("if (oc0 == 0) global::Unroll.Kernels.Cache.Prefetch(ref x, 16);", avx2);
+        string avx512 = run.Kernels("PlanarPassesWide", "Avx512");
+        Assert.Contains("const int oc0 = 0;", avx512);
+        Assert.Contains("global::Unroll.Kernels.Cache.Prefetch(ref x, 16);", avx512);
+        Assert.DoesNotContain("if (oc0 == 0)", avx512);
     }
 
     /// <summary>
