@@ -49,6 +49,7 @@ internal static class QuickBench
             return 2;
         }
 
+        double idleBefore = Idle.Percent(TimeSpan.FromSeconds(1));
         var peak = new Dictionary<int, double>();
         foreach (int t in options.Threads)
             peak[t] = FmaPeak.Gflops(options.Isa, t);
@@ -66,14 +67,14 @@ internal static class QuickBench
             w.WriteNumber("processors", Environment.ProcessorCount);
             w.WriteNumber("rounds", options.Rounds ?? DefaultRounds);
             w.WriteString("runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
-            w.WriteNumber("idle_pct_before", Math.Round(Idle.Percent(TimeSpan.FromSeconds(1)), 1));
+            w.WriteNumber("idle_pct_before", Math.Round(idleBefore, 1));
         });
 
         var rows = new List<Row>();
         foreach (BenchCase benchCase in cases)
             foreach (int threads in options.Threads)
             {
-                rows.Add(RunCase(benchCase, options, threads, peak[threads]));
+                rows.Add(RunCase(benchCase, options, threads, peak[threads], rows.Count == 0 ? FirstWarmupMs : WarmupMs));
                 GC.Collect();
             }
 
@@ -94,19 +95,33 @@ internal static class QuickBench
         return rows.Any(r => r.Check == "MISMATCH") ? 1 : 0;
     }
 
-    private static Row RunCase(BenchCase benchCase, Options options, int threads, double peak)
+    /// <summary>Milliseconds each side calls a case before timing it.</summary>
+    private const double WarmupMs = 100;
+
+    /// <summary>
+    /// Milliseconds each side calls the run's first case before timing it. The run starts after idle seconds (the idle
+    /// wait, the idle share sampled before the peak), and a kernel that streams megabytes from memory then ran about 1.4
+    /// times slower for up to half a second or more before it reached its usual speed, while the FMA peak loop, which
+    /// touches no memory, did not. AVX2's 1x1 256 -> 64 case alone in the run, 6 processes: after a 100 ms warm-up the
+    /// timed rounds started at 1.3-1.7 ms in 5, whose median stayed there in 4 (against 1.03-1.08 ms once fast); after a
+    /// 1.5 s warm-up every median was 1.03-1.11 ms. Without it, the first case's Unroll figure caught the slow start and
+    /// ONNX Runtime's, timed after it, did not.
+    /// </summary>
+    private const double FirstWarmupMs = 2000;
+
+    private static Row RunCase(BenchCase benchCase, Options options, int threads, double peak, double warmupMs)
     {
         using var setup = new CaseSetup(benchCase, options.Isa, threads);
         int rounds = options.Rounds ?? benchCase.Rounds ?? DefaultRounds;
         // Unroll is timed before the ONNX Runtime session exists, so that none of ORT's threads is spinning meanwhile.
-        double unrollMs = Measure.MedianMs(setup.RunUnroll, rounds);
+        double unrollMs = Measure.MedianMs(setup.RunUnroll, rounds, warmupMs: warmupMs);
         setup.StartOrt();
         setup.RunOrt();
         setup.RunUnroll();
         if (!benchCase.Training)
         {
             (double diff, double reference) = MaxDifference(setup.UnrollOutput, setup.OrtOutput);
-            double ortMs = Measure.MedianMs(setup.RunOrt, rounds);
+            double ortMs = Measure.MedianMs(setup.RunOrt, rounds, warmupMs: warmupMs);
             return Report(setup, peak, rounds, unrollMs, ortMs, diff, reference, "onnxruntime");
         }
         // ONNX Runtime has no training to time, but the gradients are checked against a double-precision reference
