@@ -519,9 +519,15 @@ internal static class KernelEmitter
             }
             if (Schedule.PrefetchesPlanarLines(v.Target, p) && fixedColumn is null)
             {
-                // The first channel block brings the line in; the tile's other blocks read the same lines.
+                // The first channel block brings the line in; the tile's other blocks read the same lines. Full blocks
+                // after the first run in a loop (oc0 a variable there); the remainder after them (oc0 a constant) does
+                // not prefetch, and no test of a constant is written, which the compiler would warn of as dead code.
                 string prefetch = $"global::Unroll.Kernels.Cache.Prefetch(ref x, {I(PrefetchColumns)});";
-                w.Line(Schedule.DenseChunks(tile) > 1 ? $"if (oc0 == 0) {prefetch}" : prefetch);
+                bool remainder = vectors < tile.Vectors;
+                if (!remainder && tile.Blocks > 1 && !loops.BlocksOuter)
+                    w.Line($"if (oc0 == 0) {prefetch}");
+                else if (!remainder || tile.Blocks == 0)
+                    w.Line(prefetch);
             }
             w.Line($"x = ref Unsafe.Add(ref x, {I(p.In.ChannelStride)});");
             w.Line($"wr = ref Unsafe.Add(ref wr, {I(op)});");

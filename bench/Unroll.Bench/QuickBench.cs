@@ -101,10 +101,10 @@ internal static class QuickBench
     /// <summary>
     /// Milliseconds each side calls the run's first case before timing it. The run starts after idle seconds (the idle
     /// wait, the idle share sampled before the peak), and a kernel that streams megabytes from memory then ran about 1.4
-    /// times slower for up to half a second or more before it reached its usual speed, while the FMA peak loop, which
+    /// times slower for half a second or more before it reached its usual speed, while the FMA peak loop, which
     /// touches no memory, did not. AVX2's 1x1 256 -> 64 case alone in the run, 6 processes: after a 100 ms warm-up the
     /// timed rounds started at 1.3-1.7 ms in 5, whose median stayed there in 4 (against 1.03-1.08 ms once fast); after a
-    /// 1.5 s warm-up every median was 1.03-1.11 ms. Without it, the first case's Unroll figure caught the slow start and
+    /// 1.5 s warm-up every median was 1.03-1.11 ms (2 s leaves a margin). Without it, the first case's Unroll figure caught the slow start and
     /// ONNX Runtime's, timed after it, did not.
     /// </summary>
     private const double FirstWarmupMs = 2000;

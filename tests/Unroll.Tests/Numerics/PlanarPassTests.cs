@@ -11,9 +11,10 @@ namespace Unroll.Tests.Numerics;
 /// First convolutions that read the caller's planar input over more than 32 channels (see Schedule.PlanarPassChannels):
 /// a tile that loops over several output channel blocks runs each row in passes over slices of the input channels, with
 /// partial sums waiting in the output row and only the last pass activating, and every interior tile prefetches each
-/// channel's next input line. Padding (edge tiles that also go in passes), uneven slices, no bias, a single channel block
-/// (prefetch without passes), and an activation as a pass after the kernel; every instruction set, 1 and 2 threads (which
-/// split the rows), batch 1 and 3, against the reference.
+/// channel's next input line in its first channel block. Padding (edge tiles that also go in passes), uneven slices, no
+/// bias, a single channel block (prefetch without passes), a row of 56 columns in AVX2 tiles of 6 and a fixed tile of 2,
+/// and an activation as a pass after the kernel; every instruction set, 1 and 2 threads (which split the rows), batch 1
+/// and 3, against the reference.
 /// </summary>
 public class PlanarPassTests
 {
@@ -92,12 +93,22 @@ public class PlanarPassTests
 
     /// <summary>
     /// AVX2's tile over 56 columns keeps 12 accumulators, leaving 2 columns to a tile at a fixed position, and of its two
-    /// channel blocks only the first prefetches the lines both read; AVX-512's one block prefetches unconditionally.
+    /// channel blocks only the first prefetches the lines both read; AVX-512's one block prefetches unconditionally. A
+    /// remainder block after the loop over full blocks does not prefetch, and the generated code compiles without a
+    /// warning (a test of the constant oc0 there would be dead code).
     /// </summary>
     [Fact]
     public void WideRowsTakeTheWiderTileAndTheFirstBlockPrefetches()
     {
         GeneratorRun run = GeneratorHarness.Run(Source);
+        Assert.Empty(run.AllDiagnostics);
+        // PlanarPassesSame on AVX2: 4 full blocks of 2 vectors in a loop, which prefetch in the first, and a remainder of 1.
+        string same = run.Kernels("PlanarPassesSame", "Avx2");
+        int tile = same.IndexOf("private static void Conv2D_C_Planar_Tile(", StringComparison.Ordinal);
+        string tileMethod = same[tile..same.IndexOf("private static void", tile + 1, StringComparison.Ordinal)];
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(tileMethod, "Prefetch\\(ref x, 16\\)"));
+        Assert.Contains("if (oc0 == 0) global::Unroll.Kernels.Cache.Prefetch(ref x, 16);", tileMethod);
+        Assert.Contains("const int oc0 = 64;", tileMethod);
         string avx2 = run.Kernels("PlanarPassesWide", "Avx2");
         Assert.Contains("register tile 6 pixel(s) x 2 vector(s)", avx2);
         Assert.Contains("columns 0..53 in tiles of 6 whose windows lie inside the input, the other columns in tiles at fixed positions", avx2);
