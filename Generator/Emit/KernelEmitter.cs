@@ -193,7 +193,7 @@ internal static class KernelEmitter
         // Strips of one vector along the row; the last one ends at the row's end, overlapping the one before it when the
         // width is not a multiple of the vector (its overlapping pixels are computed twice, with the same result). Pooled,
         // every strip starts at an even column, so that it pools into whole pixels.
-        int[] strips = Enumerable.Range(0, (width + lanes - 1) / lanes).Select(s => Math.Min(s * lanes, width - lanes)).ToArray();
+        int[] strips = Enumerable.Range(0, Schedule.DivideUp(width, lanes)).Select(s => Math.Min(s * lanes, width - lanes)).ToArray();
         // Registers: the accumulators, one input vector per strip and row, and the broadcast weight (32 zmm in all).
         int perTile = Math.Max(1, Math.Min(PixelTileAccumulators / (cout * rows), 31 / ((cout + 1) * rows)));
         string columns = string.Join(", ", strips.Select(c => $"{I(c)}..{I(c + lanes - 1)}"));
@@ -306,7 +306,7 @@ internal static class KernelEmitter
         int channel = split?.ChannelLength ?? p.In.H * p.In.W, row = split?.RowLength ?? p.In.W, phaseRow = split?.Width ?? 0, phases = split?.Phases ?? 1;
         // The strips of a row, in tiles of perTile and a shorter last one.
         int strips = p.Out.W / lanes, perTile = Schedule.PlaneTileStrips(p);
-        int[] tileStrips = Enumerable.Range(0, (strips + perTile - 1) / perTile).Select(t => Math.Min(perTile, strips - t * perTile)).ToArray();
+        int[] tileStrips = Enumerable.Range(0, Schedule.DivideUp(strips, perTile)).Select(t => Math.Min(perTile, strips - t * perTile)).ToArray();
         string tiles = string.Join(" and ", tileStrips.Distinct().Select(count => $"{I(count)} strip(s) x {I(Schedule.PlaneTileChannels(p, count))} channel(s)"));
         string source = split is { } s
             ? $"Reads the network's input padded and split by column phase ({I(s.Rows)} rows of {I(s.Phases)} x {I(s.Width)} floats per channel)."
@@ -356,7 +356,7 @@ internal static class KernelEmitter
     /// <summary>The output range [lo, hi) whose windows need no padding (empty when the kernel is wider than the input).</summary>
     private static (int Lo, int Hi) Interior(int n, int k, int s, int padBefore, int outputs)
     {
-        int lo = Math.Min(outputs, (padBefore + s - 1) / s);
+        int lo = Math.Min(outputs, Schedule.DivideUp(padBefore, s));
         int last = n - k + padBefore;
         int hi = last < 0 ? 0 : Math.Min(outputs, last / s + 1);
         return (lo, Math.Max(lo, hi));
@@ -671,7 +671,7 @@ internal static class KernelEmitter
         // Block over input channels for a flat input, over whole pixels otherwise.
         bool flat = pixels == 1;
         int rowsPerBlock = Schedule.GroupBlockRows(p);
-        int blocks = flat ? (channels + rowsPerBlock - 1) / rowsPerBlock : (pixels * channels + rowsPerBlock - 1) / rowsPerBlock;
+        int blocks = Schedule.DivideUp(flat ? channels : pixels * channels, rowsPerBlock);
         string fused = v.Activate(l, "x") is null ? "" : $", {l.ActivationName} applied before the last store";
         w.Line($"/// <summary>{l.Name} over a group of samples (workspace stride {I(sampleStride)}): tiles of {I(samples)} samples x {I(tile.Vectors)} vector(s), "
             + $"{I(blocks)} block(s) of input rows{fused}. Runs <paramref name=\"tiles\"/> tiles of {I(samples)} samples.</summary>");

@@ -493,15 +493,16 @@ internal static class NetworkEmitter
         public System.Action<string, string> Write { get; }
     }
 
-    /// <param name="winograd">
+    /// <param name="inference">
     /// For the inference pass: the plan whose Winograd layers run with their Winograd kernels and whose batch normalisations
-    /// use the running statistics; null for the training pass.
+    /// use the running statistics, with this instruction set's choices for it; null for the training pass.
     /// </param>
     /// <param name="training">For the training pass: the plan whose batch normalisations split the pass into segments.</param>
     /// <param name="outputs">The outputs the pass writes, each to its place in the sample's output.</param>
     private static void EmitForward(CodeWriter w, VectorIsa v, string method, string summary, TensorSlot inSlot, EquatableArray<LayerPlan> layers, EquatableArray<OutputPlan> outputs,
-        Dictionary<string, string> names, bool split, NetworkPlan? winograd, TrainingPlan? training = null)
+        Dictionary<string, string> names, bool split, InferenceChoices? inference, TrainingPlan? training = null)
     {
+        NetworkPlan? winograd = inference?.Plan;
         var steps = new List<Step>();
         int Segment(LayerPlan p)
         {
@@ -512,10 +513,8 @@ internal static class NetworkEmitter
                 index++;
             return training.SegmentOf(index);
         }
-        // The inference layer that writes the output's planes itself on this instruction set, if any, and the convolutions
-        // that compute the max pool after them.
-        LayerPlan? planes = winograd is null ? null : PlanesLayer(winograd, v);
-        HashSet<int> pooled = winograd is null ? new HashSet<int>() : PooledConvs(winograd, v);
+        LayerPlan? planes = inference?.Planes;
+        HashSet<int> pooled = inference?.Pooled ?? new HashSet<int>();
         // A first layer that writes planes from a split reads the caller's input for it (a one-channel input is in the same order).
         if (!layers[0].In.Planar && !(ReferenceEquals(planes, layers[0]) && Schedule.PlaneSplit(layers[0]) is not null))
             steps.Add(new Step(inSlot.Length >= SplitMoveLength ? inSlot.H : 0, inSlot.H, (from, to) =>
@@ -772,8 +771,9 @@ internal static class NetworkEmitter
     /// run of them between dense layers is one loop over the samples, so a sample's tensors pass from one layer
     /// to the next while they are still in cache (a layer at a time over the group would send them to memory).
     /// </summary>
-    private static void EmitGroupForward(CodeWriter w, VectorIsa v, NetworkPlan plan, Dictionary<string, string> names)
+    private static void EmitGroupForward(CodeWriter w, VectorIsa v, InferenceChoices inference, Dictionary<string, string> names)
     {
+        NetworkPlan plan = inference.Plan;
         int stride = plan.WorkspaceLength;
         TensorSlot inSlot = plan.InputSlot;
         string sample = $"ref Unsafe.Add(ref ws, s * {I(stride)} + ";
@@ -801,7 +801,7 @@ internal static class NetworkEmitter
             InSampleLoop();
             w.Line($"Layout.ToChannelsLast(input.Slice(s * {I(inLength)}, {I(inLength)}), {sample}{I(inSlot.Offset)}), {I(inSlot.C)}, {I(inSlot.H)}, {I(inSlot.W)}, {I(inSlot.Cs)});");
         }
-        HashSet<int> pooled = PooledConvs(plan, v);
+        HashSet<int> pooled = inference.Pooled;
         for (int index = 0; index < plan.Layers.Count; index++)
         {
             LayerPlan p = plan.Layers[index];
@@ -925,6 +925,27 @@ internal static class NetworkEmitter
             if (Schedule.PoolsInKernel(v.Target, plan.Layers[i], plan.Layers[i + 1]))
                 convs.Add(i);
         return convs;
+    }
+
+    /// <summary>
+    /// The inference pass's choices on one instruction set, made once for the pass, the group pass and the kernels they call:
+    /// the layer that writes the output's planes itself (<see cref="PlanesLayer"/>), if any, and the convolutions that
+    /// compute the max pool after them (<see cref="PooledConvs"/>).
+    /// </summary>
+    private sealed class InferenceChoices
+    {
+        public InferenceChoices(NetworkPlan plan, VectorIsa v)
+        {
+            Plan = plan;
+            Planes = PlanesLayer(plan, v);
+            Pooled = PooledConvs(plan, v);
+        }
+
+        public NetworkPlan Plan { get; }
+
+        public LayerPlan? Planes { get; }
+
+        public HashSet<int> Pooled { get; }
     }
 
     /// <summary>What the name of a kernel that computes the pool after its convolution adds to the convolution's kernel name.</summary>
@@ -1220,40 +1241,43 @@ internal static class NetworkEmitter
             }
         }
 
-        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, plan.Outputs, names, split: true, winograd: plan);
+        var inference = new InferenceChoices(plan, v);
+        EmitForward(w, v, "Run", "Runs one sample: input in C, H, W order to output, through the workspace.", plan.InputSlot, plan.Layers, plan.Outputs, names, split: true, inference);
         if (plan.GroupSize > 1)
         {
             w.Line();
-            EmitGroupForward(w, v, plan, names);
+            EmitGroupForward(w, v, inference, names);
         }
         w.Line();
         EmitForward(w, v, "TrainForward", "Runs one sample like Run, keeping every layer's output in the training workspace for Backward." + (plan.Model.HasAuxiliaryOutputs ? " Writes the auxiliary outputs after the main ones." : ""),
-            plan.InputSlot, plan.Training.Layers, plan.Training.Outputs, names, split: false, winograd: null, training: plan.Training);
+            plan.InputSlot, plan.Training.Layers, plan.Training.Outputs, names, split: false, inference: null, training: plan.Training);
         w.Line();
         EmitBackward(w, v, plan, names);
-        LayerPlan? planesLayer = PlanesLayer(plan, v);
-        HashSet<int> pooledConvs = PooledConvs(plan, v);
+        // A layer writing planes, run with Winograd or computing the pool after it has a kernel of its own; the direct one
+        // stays for the training pass when it shares it (a first layer reading the caller's planes has a planar one training
+        // never runs), or for another inference layer with the same key.
+        var pooledKernels = new Dictionary<string, LayerPlan>();
+        var directKernels = new HashSet<string>(plan.Training.Layers.Select(q => q.KernelKey));
+        for (int i = 0; i < plan.Layers.Count; i++)
+        {
+            LayerPlan q = plan.Layers[i];
+            if (inference.Pooled.Contains(i))
+                pooledKernels[q.KernelKey] = plan.Layers[i + 1];
+            else if (!q.Pruned && !ReferenceEquals(q, inference.Planes) && q.WinogradOffset < 0)
+                directKernels.Add(q.KernelKey);
+        }
         foreach (LayerPlan p in emitted)
         {
-            // A convolution computing the pool after it has a kernel of its own too (any layer with its key will do).
-            int pooledAt = -1;
-            foreach (int i in pooledConvs)
-                if (plan.Layers[i].KernelKey == p.KernelKey)
-                    pooledAt = i;
-            if (pooledAt >= 0)
+            // A convolution computing the pool after it has a kernel of its own too (any pool after a layer with its key will do).
+            if (pooledKernels.TryGetValue(p.KernelKey, out LayerPlan? pool))
             {
                 w.Line();
-                KernelEmitter.EmitPixelConv(w, p, v, names[p.KernelKey] + PooledSuffix, plan.Layers[pooledAt + 1]);
+                KernelEmitter.EmitPixelConv(w, p, v, names[p.KernelKey] + PooledSuffix, pool);
             }
             w.Line();
-            // A layer writing planes, run with Winograd or computing the pool after it has a kernel of its own; the direct
-            // one stays for the training pass when it shares it (a first layer reading the caller's planes has a planar one
-            // training never runs), or for another inference layer with the same key.
-            bool planes = ReferenceEquals(p, planesLayer);
-            if (planes)
+            if (ReferenceEquals(p, inference.Planes))
                 KernelEmitter.EmitPlanesConv(w, p, v, names[p.KernelKey] + PlanesSuffix);
-            bool inferenceDirect = plan.Layers.Where((q, i) => !q.Pruned && q.KernelKey == p.KernelKey && !ReferenceEquals(q, planesLayer) && q.WinogradOffset < 0 && !pooledConvs.Contains(i)).Any();
-            if (inferenceDirect || plan.Training.Layers.Any(q => q.KernelKey == p.KernelKey))
+            if (directKernels.Contains(p.KernelKey))
                 KernelEmitter.Emit(w, p, v, names[p.KernelKey]);
             if (p.WinogradOffset >= 0)
             {

@@ -16,7 +16,7 @@ internal static class Planner
 {
     public const int Granule = 16;
 
-    public static int Pad(int n) => (n + Granule - 1) / Granule * Granule;
+    public static int Pad(int n) => Schedule.DivideUp(n, Granule) * Granule;
 
     public static NetworkPlan Create(NetworkModel model)
     {

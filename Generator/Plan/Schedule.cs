@@ -69,7 +69,10 @@ internal static class Schedule
     };
 
     /// <summary>Vectors needed to cover <paramref name="channels"/> channels (the portable path works channel by channel).</summary>
-    public static int ChannelVectors(TargetIsa isa, int channels) => (channels + Lanes(isa) - 1) / Lanes(isa);
+    public static int ChannelVectors(TargetIsa isa, int channels) => DivideUp(channels, Lanes(isa));
+
+    /// <summary><paramref name="n"/> / <paramref name="d"/> rounded up, for non-negative <paramref name="n"/> and positive <paramref name="d"/>: how many parts of at most d cover n.</summary>
+    public static int DivideUp(int n, int d) => (n + d - 1) / d;
 
     /// <summary>Work below this many FLOPs stays on one thread: splitting it would cost more in synchronisation than it saves.</summary>
     public const long SplitFlops = 1_000_000;
@@ -128,13 +131,13 @@ internal static class Schedule
         {
             if (!ManyPlanarChannels(layer) || DenseChunks(For(isa, layer)) == 1)
                 return new ConvLoops(false, 1, l.Input.C);
-            int rowPasses = (l.Input.C + PlanarPassChannels - 1) / PlanarPassChannels;
-            return new ConvLoops(false, rowPasses, (l.Input.C + rowPasses - 1) / rowPasses);
+            int rowPasses = DivideUp(l.Input.C, PlanarPassChannels);
+            return new ConvLoops(false, rowPasses, DivideUp(l.Input.C, rowPasses));
         }
         Tile tile = For(isa, layer);
         long blockBytes = (long)l.KernelH * l.KernelW * l.Input.C * tile.Vectors * tile.Lanes * sizeof(float);
         int passes = (int)Math.Min(l.Input.C, (blockBytes + PassWeightBytes - 1) / PassWeightBytes);
-        return new ConvLoops(true, passes, (l.Input.C + passes - 1) / passes);
+        return new ConvLoops(true, passes, DivideUp(l.Input.C, passes));
     }
 
     /// <summary>
@@ -247,8 +250,7 @@ internal static class Schedule
     public static int PlaneTileStrips(LayerPlan layer)
     {
         int strips = layer.Out.W / Lanes(TargetIsa.Avx512);
-        int tiles = (strips + PlaneTileMostStrips - 1) / PlaneTileMostStrips;
-        return (strips + tiles - 1) / tiles;
+        return DivideUp(strips, DivideUp(strips, PlaneTileMostStrips));
     }
 
     /// <summary>
@@ -334,10 +336,10 @@ internal static class Schedule
     public const int WinogradBlock = 12;
 
     /// <summary>Output tiles across a Winograd layer's output: the last one is partial when the width is odd.</summary>
-    public static int WinogradTilesAcross(LayerPlan layer) => (layer.Out.W + 1) / 2;
+    public static int WinogradTilesAcross(LayerPlan layer) => DivideUp(layer.Out.W, 2);
 
     /// <summary>Tile rows of a Winograd layer's output, the units its inference step is split into.</summary>
-    public static int WinogradTileRows(LayerPlan layer) => (layer.Out.H + 1) / 2;
+    public static int WinogradTileRows(LayerPlan layer) => DivideUp(layer.Out.H, 2);
 
     /// <summary>
     /// Bytes of one transformed kernel slice U[xi] (input or phase channels x padded outputs) from which a Winograd layer gathers
@@ -453,9 +455,9 @@ internal static class Schedule
     {
         int best = most, bestTiles = int.MaxValue, bestLast = 0;
         bool bestShort = true;
-        for (int p = most; p >= (most + 1) / 2; p--)
+        for (int p = most; p >= DivideUp(most, 2); p--)
         {
-            int tiles = (width + p - 1) / p, last = width - (tiles - 1) * p;
+            int tiles = DivideUp(width, p), last = width - (tiles - 1) * p;
             bool isShort = last * vectors < MinAccumulators || p < most && p * vectors <= MinAccumulators;
             if (bestShort && !isShort || isShort == bestShort && (tiles < bestTiles || tiles == bestTiles && last > bestLast))
                 (best, bestTiles, bestLast, bestShort) = (p, tiles, last, isShort);

@@ -6,12 +6,15 @@ namespace Unroll.Bench;
 /// <summary>Times a call: warm up, then rounds long enough to time well, and the median of the per-call times.</summary>
 internal static class Measure
 {
+    /// <summary>Milliseconds of calls before timing, unless the caller says otherwise.</summary>
+    public const double WarmupMs = 100;
+
     /// <summary>
     /// Calls <paramref name="call"/> for at least <paramref name="warmupMs"/> (and 3 times), then times
     /// <paramref name="rounds"/> rounds, each of as many calls as fill about <paramref name="roundMs"/>, and returns
     /// the median of the rounds' per-call times, in milliseconds.
     /// </summary>
-    public static double MedianMs(Action call, int rounds, double roundMs = 20, double warmupMs = 100)
+    public static double MedianMs(Action call, int rounds, double roundMs = 20, double warmupMs = WarmupMs)
     {
         int warm = 0;
         var clock = Stopwatch.StartNew();

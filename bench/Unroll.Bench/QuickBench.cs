@@ -74,7 +74,7 @@ internal static class QuickBench
         foreach (BenchCase benchCase in cases)
             foreach (int threads in options.Threads)
             {
-                rows.Add(RunCase(benchCase, options, threads, peak[threads], rows.Count == 0 ? FirstWarmupMs : WarmupMs));
+                rows.Add(RunCase(benchCase, options, threads, peak[threads], rows.Count == 0 ? FirstWarmupMs : Measure.WarmupMs));
                 GC.Collect();
             }
 
@@ -94,9 +94,6 @@ internal static class QuickBench
         PrintTable(rows, options, peak);
         return rows.Any(r => r.Check == "MISMATCH") ? 1 : 0;
     }
-
-    /// <summary>Milliseconds each side calls a case before timing it.</summary>
-    private const double WarmupMs = 100;
 
     /// <summary>
     /// Milliseconds each side calls the run's first case before timing it. The run starts after idle seconds (the idle
